@@ -1,0 +1,90 @@
+// The one interface the hypervisor, the CLI and the UI see for every CPU engine.
+// An engine is the only code that knows which CPU it drives (ARCHITECTURE.md, "Layers").
+
+/** Loads a file the engine needs (image, firmware, wasm): fs in Node, fetch in the page. */
+export interface AssetLoader {
+  /** Returns the bytes of `path` (relative to the project root, e.g. "images/x86-busybox/bzImage"). */
+  load(path: string): Promise<Uint8Array>;
+  /** Absolute path or URL of an asset, for libraries that want to fetch it themselves. */
+  resolve(path: string): string;
+}
+
+/** One entry of images/manifest.json (see docs/IMAGES.md). Paths are relative to the project root. */
+export interface ImageEntry {
+  name: string;
+  description?: string;
+  arch: 'riscv64' | 'i686';
+  engine: EngineKind;
+  /** Firmware (OpenSBI fw_jump.bin for rv64, SeaBIOS bios.bin for v86). */
+  firmware?: string;
+  /** VGA BIOS for v86, optional. */
+  vgaBios?: string;
+  kernel: string;
+  initrd?: string;
+  cmdline: string;
+  /** Guest memory in MiB. */
+  memoryMiB: number;
+  /** The line the image's init prints when the shell is ready. */
+  readyMarker: string;
+  /** sha256 (hex) of every file named above, keyed by path. */
+  sha256: Record<string, string>;
+}
+
+export type EngineKind = 'rv64' | 'v86';
+
+/** What a VM is booted from: a manifest image, or loose files (CLI --kernel/--firmware/--initrd). */
+export interface BootConfig {
+  engine: EngineKind;
+  memoryMiB: number;
+  kernel?: Uint8Array;
+  firmware?: Uint8Array;
+  vgaBios?: Uint8Array;
+  initrd?: Uint8Array;
+  cmdline?: string;
+  /** Virtual disk image (read-only base; writes go to an overlay). */
+  disk?: Uint8Array;
+  /** Start from this saved state instead of booting. */
+  state?: Uint8Array;
+  /** Time derived from instructions retired, so that runs are reproducible (rv64). */
+  deterministic?: boolean;
+}
+
+export type ExitReason =
+  | { kind: 'poweroff'; code: number }
+  | { kind: 'reboot' }
+  | { kind: 'crash'; message: string };
+
+export interface EngineStats {
+  /** Guest instructions retired since boot (or since the state was loaded). */
+  instructions: number;
+  /** Milliseconds the engine spent running guest code. */
+  runMs: number;
+  /** Guest RAM in bytes. */
+  memoryBytes: number;
+}
+
+/**
+ * A running (or paused) guest machine. Console bytes flow through listeners so the same engine
+ * serves a terminal, a pipe or a test. All methods may be called from a worker or the main thread.
+ */
+export interface Engine {
+  readonly kind: EngineKind;
+  /** Boots (or restores the state given in the BootConfig) and starts running. */
+  start(): Promise<void>;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  readonly running: boolean;
+  /** Captures the whole machine state; the engine must be paused. */
+  saveState(): Promise<Uint8Array>;
+  /** Replaces the machine state; the engine must be paused. */
+  loadState(state: Uint8Array): Promise<void>;
+  /** Stops the guest for good and frees its memory. */
+  destroy(): Promise<void>;
+  /** Bytes typed on the guest's console. */
+  sendConsole(data: Uint8Array | string): void;
+  /** Subscribes to console output; returns the unsubscribe function. */
+  onConsole(listener: (data: Uint8Array) => void): () => void;
+  /** Called once when the guest powers off, reboots (when not handled) or crashes. */
+  onExit(listener: (reason: ExitReason) => void): () => void;
+  stats(): EngineStats;
+}
