@@ -1,0 +1,299 @@
+// The Tabvisor snapshot container: one file that holds a whole saved machine.
+// Works the same in Node 20 and browsers (CompressionStream, WebCrypto); file IO lives elsewhere.
+//
+// Layout (all integers little endian):
+//   header (40 bytes, never compressed)
+//     0  8  magic "\x89TVSNAP\n" (the high byte and the newline catch 7-bit and text-mode mangling)
+//     8  2  format version (SNAPSHOT_FORMAT_VERSION)
+//    10  1  compression of the payload (1 = deflate-raw)
+//    11  1  reserved, 0
+//    12  8  engine kind, ASCII, zero padded ("v86", "rv64")
+//    20  8  payload length in the file (compressed)
+//    28  8  payload length after decompression
+//    36  4  CRC-32 of bytes 0..36 (a damaged header is reported as damage, not as truncation)
+//   payload (compressed)
+//     u32 metadata length, metadata (UTF-8 JSON), u32 section count,
+//     then per section: u16 name length, name (UTF-8), u64 data length, data
+//   trailer
+//     32  SHA-256 of every byte before it (header and compressed payload)
+
+import type { EngineKind } from '../engines/engine.js';
+import { TABVISOR_VERSION } from './version.js';
+
+export const SNAPSHOT_MAGIC = new Uint8Array([0x89, 0x54, 0x56, 0x53, 0x4e, 0x41, 0x50, 0x0a]);
+export const SNAPSHOT_FORMAT_VERSION = 1;
+export const SNAPSHOT_HEADER_BYTES = 40;
+export const SNAPSHOT_TRAILER_BYTES = 32;
+
+const COMPRESSION_DEFLATE_RAW = 1;
+const ENGINE_FIELD_BYTES = 8;
+const MAX_SECTIONS = 4096;
+
+/** Thrown for any file that is not a complete, intact snapshot this build can read. */
+export class SnapshotFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SnapshotFormatError';
+  }
+}
+
+/** Describes a snapshot; stored as JSON inside the file. */
+export interface SnapshotMetadata {
+  engine: EngineKind;
+  /** Manifest image the machine was booted from, when it came from one. */
+  image?: string;
+  memoryMiB: number;
+  /** ISO 8601 time the snapshot was taken. */
+  createdAt: string;
+  tabvisorVersion: string;
+  /** Engine- or caller-specific facts (e.g. the kernel command line). Plain JSON. */
+  extra?: Record<string, unknown>;
+}
+
+export interface Snapshot {
+  formatVersion: number;
+  metadata: SnapshotMetadata;
+  /** Section names in file order. */
+  sectionNames(): string[];
+  hasSection(name: string): boolean;
+  /** The bytes of a section; throws SnapshotFormatError when the file has no such section. */
+  section(name: string): Uint8Array;
+}
+
+export type SnapshotMetadataInput = Omit<SnapshotMetadata, 'createdAt' | 'tabvisorVersion'> &
+  Partial<Pick<SnapshotMetadata, 'createdAt' | 'tabvisorVersion'>>;
+
+/** Collects metadata and named sections, then encodes them as one snapshot file. */
+export class SnapshotWriter {
+  private readonly metadata: SnapshotMetadata;
+  private readonly sections = new Map<string, Uint8Array>();
+
+  constructor(metadata: SnapshotMetadataInput) {
+    checkEngineKind(metadata.engine);
+    this.metadata = {
+      ...metadata,
+      createdAt: metadata.createdAt ?? new Date().toISOString(),
+      tabvisorVersion: metadata.tabvisorVersion ?? TABVISOR_VERSION,
+    };
+  }
+
+  addSection(name: string, data: Uint8Array): this {
+    const nameBytes = utf8.encode(name);
+    if (nameBytes.length === 0 || nameBytes.length > 0xffff) throw new RangeError(`bad snapshot section name '${name}'`);
+    if (this.sections.has(name)) throw new RangeError(`snapshot section '${name}' added twice`);
+    if (this.sections.size >= MAX_SECTIONS) throw new RangeError('too many snapshot sections');
+    this.sections.set(name, data);
+    return this;
+  }
+
+  /** Encodes the snapshot: header, compressed payload, SHA-256 trailer. */
+  async encode(): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    const meta = utf8.encode(JSON.stringify(this.metadata));
+    parts.push(u32(meta.length), meta, u32(this.sections.size));
+    for (const [name, data] of this.sections) {
+      const nameBytes = utf8.encode(name);
+      const len = new Uint8Array(8);
+      new DataView(len.buffer).setBigUint64(0, BigInt(data.length), true);
+      parts.push(u16(nameBytes.length), nameBytes, len, data);
+    }
+    const rawLength = parts.reduce((n, p) => n + p.length, 0);
+    const compressed = await transform(parts, new CompressionStream('deflate-raw'));
+
+    const header = new Uint8Array(SNAPSHOT_HEADER_BYTES);
+    const view = new DataView(header.buffer);
+    header.set(SNAPSHOT_MAGIC, 0);
+    view.setUint16(8, SNAPSHOT_FORMAT_VERSION, true);
+    header[10] = COMPRESSION_DEFLATE_RAW;
+    header.set(utf8.encode(this.metadata.engine), 12);
+    view.setBigUint64(20, BigInt(compressed.length), true);
+    view.setBigUint64(28, BigInt(rawLength), true);
+    view.setUint32(36, crc32(header.subarray(0, 36)), true);
+
+    const out = new Uint8Array(SNAPSHOT_HEADER_BYTES + compressed.length + SNAPSHOT_TRAILER_BYTES);
+    out.set(header, 0);
+    out.set(compressed, SNAPSHOT_HEADER_BYTES);
+    const digest = await sha256(out.subarray(0, SNAPSHOT_HEADER_BYTES + compressed.length));
+    out.set(digest, SNAPSHOT_HEADER_BYTES + compressed.length);
+    return out;
+  }
+}
+
+/** Reads the engine kind from a header without checking the rest (for quick listings). */
+export function peekSnapshotEngine(bytes: Uint8Array): EngineKind {
+  checkHeader(bytes);
+  return engineField(bytes);
+}
+
+/**
+ * Decodes and verifies a snapshot. Throws SnapshotFormatError saying what is wrong:
+ * not a snapshot (magic), unsupported version, truncated, or corrupted (checksum or structure).
+ */
+export async function readSnapshot(bytes: Uint8Array): Promise<Snapshot> {
+  const view = checkHeader(bytes);
+  const storedLength = Number(view.getBigUint64(20, true));
+  const rawLength = Number(view.getBigUint64(28, true));
+  const expected = SNAPSHOT_HEADER_BYTES + storedLength + SNAPSHOT_TRAILER_BYTES;
+  if (bytes.length < expected) {
+    throw new SnapshotFormatError(`snapshot is truncated (${bytes.length} of ${expected} bytes)`);
+  }
+  if (bytes.length > expected) {
+    throw new SnapshotFormatError(`snapshot is corrupted (${bytes.length - expected} unexpected bytes after the end)`);
+  }
+  const body = bytes.subarray(0, SNAPSHOT_HEADER_BYTES + storedLength);
+  const digest = await sha256(body);
+  const stored = bytes.subarray(SNAPSHOT_HEADER_BYTES + storedLength);
+  if (!equalBytes(digest, stored)) throw new SnapshotFormatError('snapshot is corrupted (checksum mismatch)');
+
+  let raw: Uint8Array;
+  try {
+    raw = await transform([bytes.subarray(SNAPSHOT_HEADER_BYTES, SNAPSHOT_HEADER_BYTES + storedLength)],
+      new DecompressionStream('deflate-raw'));
+  } catch {
+    throw new SnapshotFormatError('snapshot is corrupted (payload does not decompress)');
+  }
+  if (raw.length !== rawLength) throw new SnapshotFormatError('snapshot is corrupted (payload length mismatch)');
+  return parsePayload(raw, engineField(bytes), view.getUint16(8, true));
+}
+
+function checkHeader(bytes: Uint8Array): DataView {
+  if (bytes.length === 0) throw new SnapshotFormatError('snapshot is truncated (the file is empty)');
+  const magicPart = bytes.subarray(0, Math.min(bytes.length, SNAPSHOT_MAGIC.length));
+  if (!equalBytes(magicPart, SNAPSHOT_MAGIC.subarray(0, magicPart.length))) {
+    throw new SnapshotFormatError('not a Tabvisor snapshot (wrong magic bytes)');
+  }
+  if (bytes.length < SNAPSHOT_HEADER_BYTES) {
+    throw new SnapshotFormatError(`snapshot is truncated (${bytes.length} bytes, the header alone is ${SNAPSHOT_HEADER_BYTES})`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, SNAPSHOT_HEADER_BYTES);
+  const version = view.getUint16(8, true);
+  if (version !== SNAPSHOT_FORMAT_VERSION) {
+    throw new SnapshotFormatError(
+      `snapshot format version ${version} is not supported (this build reads version ${SNAPSHOT_FORMAT_VERSION})`);
+  }
+  if (view.getUint32(36, true) !== crc32(bytes.subarray(0, 36))) {
+    throw new SnapshotFormatError('snapshot is corrupted (header checksum mismatch)');
+  }
+  if (bytes[10] !== COMPRESSION_DEFLATE_RAW || bytes[11] !== 0) {
+    throw new SnapshotFormatError('snapshot is corrupted (unknown compression)');
+  }
+  const stored = view.getBigUint64(20, true);
+  const raw = view.getBigUint64(28, true);
+  if (stored > BigInt(Number.MAX_SAFE_INTEGER) || raw > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new SnapshotFormatError('snapshot is corrupted (impossible lengths)');
+  }
+  return view;
+}
+
+function engineField(bytes: Uint8Array): EngineKind {
+  const field = bytes.subarray(12, 12 + ENGINE_FIELD_BYTES);
+  const end = field.indexOf(0);
+  const name = String.fromCharCode(...field.subarray(0, end < 0 ? field.length : end));
+  if (name !== 'v86' && name !== 'rv64') throw new SnapshotFormatError(`snapshot is for an unknown engine '${name}'`);
+  return name;
+}
+
+function parsePayload(raw: Uint8Array, engine: EngineKind, formatVersion: number): Snapshot {
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  let pos = 0;
+  const need = (n: number): void => {
+    if (pos + n > raw.length) throw new SnapshotFormatError('snapshot is corrupted (payload ends early)');
+  };
+  need(4);
+  const metaLength = view.getUint32(pos, true);
+  pos += 4;
+  need(metaLength);
+  let metadata: SnapshotMetadata;
+  try {
+    metadata = JSON.parse(utf8Strict.decode(raw.subarray(pos, pos + metaLength))) as SnapshotMetadata;
+  } catch {
+    throw new SnapshotFormatError('snapshot is corrupted (metadata is not JSON)');
+  }
+  pos += metaLength;
+  if (typeof metadata !== 'object' || metadata === null || metadata.engine !== engine ||
+      typeof metadata.memoryMiB !== 'number') {
+    throw new SnapshotFormatError('snapshot is corrupted (metadata does not match the header)');
+  }
+  need(4);
+  const count = view.getUint32(pos, true);
+  pos += 4;
+  if (count > MAX_SECTIONS) throw new SnapshotFormatError('snapshot is corrupted (section count)');
+  const sections = new Map<string, Uint8Array>();
+  for (let i = 0; i < count; i++) {
+    need(2);
+    const nameLength = view.getUint16(pos, true);
+    pos += 2;
+    need(nameLength + 8);
+    const name = utf8Lenient.decode(raw.subarray(pos, pos + nameLength));
+    pos += nameLength;
+    const length = Number(view.getBigUint64(pos, true));
+    pos += 8;
+    need(length);
+    if (sections.has(name)) throw new SnapshotFormatError(`snapshot is corrupted (section '${name}' twice)`);
+    sections.set(name, raw.subarray(pos, pos + length));
+    pos += length;
+  }
+  if (pos !== raw.length) throw new SnapshotFormatError('snapshot is corrupted (bytes after the last section)');
+
+  return {
+    formatVersion,
+    metadata,
+    sectionNames: () => [...sections.keys()],
+    hasSection: (name) => sections.has(name),
+    section(name) {
+      const data = sections.get(name);
+      if (!data) throw new SnapshotFormatError(`snapshot has no '${name}' section`);
+      return data;
+    },
+  };
+}
+
+function checkEngineKind(kind: string): void {
+  if (kind !== 'v86' && kind !== 'rv64') throw new RangeError(`unknown engine kind '${kind}'`);
+}
+
+const utf8 = new TextEncoder();
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+const utf8Lenient = new TextDecoder();
+
+function u16(n: number): Uint8Array {
+  return new Uint8Array([n & 0xff, (n >>> 8) & 0xff]);
+}
+
+function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+}
+
+async function transform(parts: Uint8Array[], stream: CompressionStream | DecompressionStream): Promise<Uint8Array> {
+  const input = new Blob(parts as BlobPart[]).stream().pipeThrough(stream);
+  return new Uint8Array(await new Response(input).arrayBuffer());
+}
+
+async function sha256(data: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>));
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+let crcTable: Uint32Array | undefined;
+
+/** CRC-32 (IEEE 802.3), for the small header only; the content is covered by SHA-256. */
+export function crc32(data: Uint8Array): number {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let crc = 0xffffffff;
+  for (let i = 0; i < data.length; i++) crc = crcTable[(crc ^ data[i]) & 0xff] ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
