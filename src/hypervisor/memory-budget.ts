@@ -1,0 +1,89 @@
+// The global memory budget: every VM's guest RAM is reserved when it is created and released when
+// it is deleted, so a VM that would not fit is refused up front instead of failing mid-boot.
+
+import { HypervisorError } from './errors.js';
+
+export interface MemoryUsage {
+  totalBytes: number;
+  reservedBytes: number;
+  freeBytes: number;
+  /** Reserved bytes per VM id. */
+  byVm: Record<string, number>;
+}
+
+export class MemoryBudget {
+  private readonly reservations = new Map<string, number>();
+  private reserved = 0;
+
+  constructor(readonly totalBytes: number) {
+    if (!Number.isSafeInteger(totalBytes) || totalBytes <= 0) {
+      throw new HypervisorError('bad-argument', `memory budget must be a positive number of bytes, got ${totalBytes}`);
+    }
+  }
+
+  get freeBytes(): number {
+    return this.totalBytes - this.reserved;
+  }
+
+  get reservedBytes(): number {
+    return this.reserved;
+  }
+
+  fits(bytes: number): boolean {
+    return bytes <= this.freeBytes;
+  }
+
+  /** Reserves `bytes` for `vmId` or throws HypervisorError('no-memory') saying what is free. */
+  reserve(vmId: string, vmName: string, bytes: number): void {
+    if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+      throw new HypervisorError('bad-argument', `VM '${vmName}' must ask for a positive amount of memory, got ${bytes}`);
+    }
+    if (this.reservations.has(vmId)) {
+      throw new HypervisorError('bad-argument', `VM '${vmName}' already has memory reserved`);
+    }
+    if (!this.fits(bytes)) {
+      throw new HypervisorError(
+        'no-memory',
+        `cannot create VM '${vmName}': it asks for ${formatBytes(bytes)} but only ${formatBytes(this.freeBytes)} ` +
+          `of the ${formatBytes(this.totalBytes)} budget is free`,
+      );
+    }
+    this.reservations.set(vmId, bytes);
+    this.reserved += bytes;
+  }
+
+  /** Releases what `vmId` reserved; releasing twice is harmless. */
+  release(vmId: string): void {
+    const bytes = this.reservations.get(vmId);
+    if (bytes === undefined) return;
+    this.reservations.delete(vmId);
+    this.reserved -= bytes;
+  }
+
+  reservedFor(vmId: string): number {
+    return this.reservations.get(vmId) ?? 0;
+  }
+
+  usage(): MemoryUsage {
+    return {
+      totalBytes: this.totalBytes,
+      reservedBytes: this.reserved,
+      freeBytes: this.freeBytes,
+      byVm: Object.fromEntries(this.reservations),
+    };
+  }
+}
+
+const MiB = 1024 * 1024;
+
+/** "128 MiB", "1.5 GiB", "512 KiB": the units people size VMs in. */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * MiB) return `${trim(bytes / (1024 * MiB))} GiB`;
+  if (bytes >= MiB) return `${trim(bytes / MiB)} MiB`;
+  if (bytes >= 1024) return `${trim(bytes / 1024)} KiB`;
+  return `${bytes} bytes`;
+}
+
+function trim(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toFixed(1);
+}
