@@ -1,0 +1,160 @@
+// <tv-vm-console>: one guest console in xterm.js. It only displays bytes and reports keystrokes:
+//   write(bytes)            guest output (UTF-8) into the terminal
+//   'console-input' event   detail: string typed or pasted by the user, for the guest
+//   'console-resize' event  detail: { cols, rows } after the terminal was fitted to its box
+// Copy: select with the mouse, then Ctrl+Shift+C (or the browser's copy). Paste: Ctrl+Shift+V
+// (or the browser's paste). Plain Ctrl+C and Ctrl+V stay terminal keys (interrupt, literal next).
+import { FitAddon } from '@xterm/addon-fit';
+import { Terminal } from '@xterm/xterm';
+import xtermCss from '@xterm/xterm/css/xterm.css?inline';
+import { LitElement, css, html, unsafeCSS } from 'lit';
+import { customElement } from 'lit/decorators.js';
+
+export interface ConsoleSize {
+  cols: number;
+  rows: number;
+}
+
+@customElement('tv-vm-console')
+export class TvVmConsole extends LitElement {
+  static override styles = [
+    unsafeCSS(xtermCss),
+    css`
+      :host {
+        display: block;
+        position: relative;
+        min-height: 12rem;
+        background: #16181d;
+        border-radius: 6px;
+        padding: 6px;
+        box-sizing: border-box;
+      }
+      .terminal-box {
+        position: absolute;
+        inset: 6px;
+      }
+    `,
+  ];
+
+  private terminal: Terminal | null = null;
+  private fitAddon: FitAddon | null = null;
+  private resizeObserver: ResizeObserver | null = null;
+  private fitScheduled = false;
+  /** Output that arrived before the terminal existed. */
+  private early: Uint8Array[] = [];
+
+  override render() {
+    return html`<div class="terminal-box" part="terminal"></div>`;
+  }
+
+  override firstUpdated(): void {
+    const box = this.renderRoot.querySelector<HTMLDivElement>('.terminal-box');
+    if (!box) return;
+    const terminal = new Terminal({
+      fontFamily: '"DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, monospace',
+      fontSize: 14,
+      cursorBlink: true,
+      scrollback: 5000,
+      convertEol: false,
+      theme: { background: '#16181d', foreground: '#e6e6e6', cursor: '#e6e6e6', selectionBackground: '#3e5c8a' },
+    });
+    const fitAddon = new FitAddon();
+    terminal.loadAddon(fitAddon);
+    terminal.open(box);
+    terminal.attachCustomKeyEventHandler((event) => this.handleClipboardKeys(event));
+    terminal.onData((data) => this.emitInput(data));
+    // Binary data (some mouse reports) is latin-1, one byte per char.
+    terminal.onBinary((data) => this.emitInput(data));
+    terminal.onResize(({ cols, rows }) => {
+      this.dispatchEvent(new CustomEvent<ConsoleSize>('console-resize', { detail: { cols, rows }, bubbles: true, composed: true }));
+    });
+    this.terminal = terminal;
+    this.fitAddon = fitAddon;
+    for (const chunk of this.early) terminal.write(chunk);
+    this.early = [];
+    this.resizeObserver = new ResizeObserver(() => this.scheduleFit());
+    this.resizeObserver.observe(this);
+    this.scheduleFit();
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.resizeObserver?.disconnect();
+    this.resizeObserver = null;
+    this.terminal?.dispose();
+    this.terminal = null;
+    this.fitAddon = null;
+  }
+
+  /** Guest output: UTF-8 bytes, escape sequences included. */
+  write(data: Uint8Array): void {
+    if (this.terminal) this.terminal.write(data);
+    else this.early.push(data.slice());
+  }
+
+  /** Writes a line of our own (not the guest's), e.g. a notice when the VM stops. */
+  writeNotice(text: string): void {
+    this.write(new TextEncoder().encode(`\r\n\x1b[2m[${text}]\x1b[0m\r\n`));
+  }
+
+  focusTerminal(): void {
+    this.terminal?.focus();
+  }
+
+  /** The terminal's text, one line per row of its buffer (scrollback included), trailing blanks cut. */
+  bufferText(): string {
+    const buffer = this.terminal?.buffer.active;
+    if (!buffer) return '';
+    const lines: string[] = [];
+    for (let y = 0; y < buffer.length; y++) lines.push(buffer.getLine(y)?.translateToString(true) ?? '');
+    while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+    return lines.join('\n');
+  }
+
+  get size(): ConsoleSize | null {
+    return this.terminal ? { cols: this.terminal.cols, rows: this.terminal.rows } : null;
+  }
+
+  private emitInput(data: string): void {
+    this.dispatchEvent(new CustomEvent<string>('console-input', { detail: data, bubbles: true, composed: true }));
+  }
+
+  private handleClipboardKeys(event: KeyboardEvent): boolean {
+    if (event.type !== 'keydown' || !event.ctrlKey || !event.shiftKey || event.altKey) return true;
+    const key = event.key.toLowerCase();
+    if (key === 'c') {
+      const selection = this.terminal?.getSelection() ?? '';
+      if (selection) void navigator.clipboard?.writeText(selection).catch(() => {});
+      event.preventDefault();
+      return false;
+    }
+    if (key === 'v') {
+      // The browser asks the user once for clipboard access; its own paste (context menu) works too.
+      void navigator.clipboard
+        ?.readText()
+        .then((text) => {
+          if (text) this.terminal?.paste(text);
+        })
+        .catch(() => {});
+      event.preventDefault();
+      return false;
+    }
+    return true;
+  }
+
+  private scheduleFit(): void {
+    if (this.fitScheduled) return;
+    this.fitScheduled = true;
+    requestAnimationFrame(() => {
+      this.fitScheduled = false;
+      // fit() measures the box; a hidden (display: none) console has no size to fit to.
+      if (this.terminal && this.offsetWidth > 0 && this.offsetHeight > 0) this.fitAddon?.fit();
+    });
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'tv-vm-console': TvVmConsole;
+  }
+}

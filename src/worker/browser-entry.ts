@@ -1,0 +1,11 @@
+// Entry point of the VM-host Web Worker in the page: one VmHost, exposed through comlink.
+// The page starts it with startBrowserVmHost() (browser-client.ts).
+import { expose } from 'comlink';
+import { FetchAssetLoader } from '../engines/assets-browser.js';
+import { createEngine } from '../engines/create.js';
+import { VmHost } from './vm-host.js';
+
+// The app's root URL: images/ and node_modules/v86/build/ are served under it (vite.config.ts).
+const appRoot = new URL(import.meta.env.BASE_URL, self.location.origin);
+
+expose(new VmHost({ assets: new FetchAssetLoader(appRoot), createEngine }), self as unknown as Worker);

@@ -1,0 +1,70 @@
+// Builds and serves the page (index.html + src/ui + the VM-host worker).
+// The page fetches repo-relative assets (images/..., node_modules/v86/build/*.wasm) under its
+// root URL: the dev server serves them from the working tree, and the build copies them into
+// web-dist/ so that the built folder alone is the whole app.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { defineConfig, type Plugin } from 'vite';
+
+const root = import.meta.dirname;
+
+/** SharedArrayBuffer, and precise timers, need a cross-origin isolated page. */
+export const isolationHeaders = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
+/** Engine runtime files the page's workers fetch by repo-relative path. */
+const engineFiles = ['node_modules/v86/build/v86.wasm', 'node_modules/v86/build/v86-fallback.wasm'];
+
+interface ManifestImage {
+  sha256?: Record<string, string>;
+  [field: string]: unknown;
+}
+
+/** images/manifest.json and every file its images name (each file is keyed in `sha256`, and named by a field). */
+function imageFiles(): string[] {
+  const manifest = JSON.parse(readFileSync(resolve(root, 'images/manifest.json'), 'utf8')) as { images?: ManifestImage[] };
+  const files = new Set<string>(['images/manifest.json']);
+  for (const image of manifest.images ?? []) {
+    for (const path of Object.keys(image.sha256 ?? {})) files.add(path);
+    for (const field of ['firmware', 'vgaBios', 'kernel', 'initrd', 'disk']) {
+      const value = image[field];
+      if (typeof value === 'string') files.add(value);
+    }
+  }
+  return [...files];
+}
+
+/** Copies the images and engine files into the build, at the same paths as in the repo. */
+function copyRuntimeAssets(): Plugin {
+  return {
+    name: 'tabvisor-runtime-assets',
+    apply: 'build',
+    generateBundle() {
+      for (const fileName of [...imageFiles(), ...engineFiles]) {
+        if (fileName.startsWith('/') || fileName.includes('..')) throw new Error(`asset outside the repo: ${fileName}`);
+        this.emitFile({ type: 'asset', fileName, source: readFileSync(resolve(root, fileName)) });
+      }
+    },
+  };
+}
+
+export default defineConfig({
+  root,
+  base: '/',
+  // Everything under public/ would be copied blindly; the assets the app needs are listed above.
+  publicDir: false,
+  plugins: [copyRuntimeAssets()],
+  server: { headers: isolationHeaders },
+  preview: { headers: isolationHeaders },
+  worker: { format: 'es' },
+  build: {
+    outDir: 'web-dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    // The v86 emulator alone is ~1 MB of JS; that is expected, not a warning.
+    chunkSizeWarningLimit: 2048,
+    rollupOptions: { input: resolve(root, 'index.html') },
+  },
+});
