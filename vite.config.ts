@@ -2,7 +2,7 @@
 // The page fetches repo-relative assets (images/..., node_modules/v86/build/*.wasm) under its
 // root URL: the dev server serves them from the working tree, and the build copies them into
 // web-dist/ so that the built folder alone is the whole app.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 
@@ -24,7 +24,13 @@ interface ManifestImage {
 
 /** images/manifest.json and every file its images name (each file is keyed in `sha256`, and named by a field). */
 function imageFiles(): string[] {
-  const manifest = JSON.parse(readFileSync(resolve(root, 'images/manifest.json'), 'utf8')) as { images?: ManifestImage[] };
+  const manifestPath = resolve(root, 'images/manifest.json');
+  if (!existsSync(manifestPath)) {
+    // The page then says that the manifest is missing; the build itself need not fail.
+    console.warn('vite.config: images/manifest.json is missing; the app is built without images');
+    return [];
+  }
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { images?: ManifestImage[] };
   const files = new Set<string>(['images/manifest.json']);
   for (const image of manifest.images ?? []) {
     for (const path of Object.keys(image.sha256 ?? {})) files.add(path);
