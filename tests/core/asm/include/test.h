@@ -149,6 +149,23 @@
   FAIL_UNLESS_EQ t5, t6
 .endm
 
+/* Case n: a trap with cause c1 or c2 happened (where the spec allows either). */
+.macro CHECK_TRAP2 n, c1, c2
+  li gp, \n
+  la t5, rt_data
+  ld t6, RT_RESUME(t5)
+  beqz t6, .Ltrapped\@
+  sd zero, RT_RESUME(t5)
+  j fail
+.Ltrapped\@:
+  ld t5, RT_CAUSE(t5)
+  li t6, \c1
+  beq t5, t6, .Lok\@
+  li t6, \c2
+  FAIL_UNLESS_EQ t5, t6
+.Lok\@:
+.endm
+
 /* Case n: recorded field (RT_EPC, RT_TVAL, ...) equals register `reg`. */
 .macro CHECK_TRAP_FIELD n, field, reg
   li gp, \n
