@@ -101,12 +101,23 @@ export class TvVmConsole extends LitElement {
     this.terminal?.focus();
   }
 
-  /** The terminal's text, one line per row of its buffer (scrollback included), trailing blanks cut. */
+  /**
+   * The terminal's text (scrollback included): one line per logical line, rows that the terminal
+   * wrapped joined again, trailing blanks of each line and trailing empty lines cut.
+   */
   bufferText(): string {
     const buffer = this.terminal?.buffer.active;
     if (!buffer) return '';
     const lines: string[] = [];
-    for (let y = 0; y < buffer.length; y++) lines.push(buffer.getLine(y)?.translateToString(true) ?? '');
+    for (let y = 0; y < buffer.length; y++) {
+      const row = buffer.getLine(y);
+      if (!row) continue;
+      const next = buffer.getLine(y + 1);
+      // A row continued on the next one keeps its trailing blanks: they are part of the line.
+      const text = row.translateToString(!next?.isWrapped);
+      if (row.isWrapped && lines.length > 0) lines[lines.length - 1] += text;
+      else lines.push(text);
+    }
     while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
     return lines.join('\n');
   }

@@ -1,0 +1,30 @@
+// The worker_threads test runs the compiled worker (dist/worker/*.js): Node cannot start a
+// worker from TypeScript. This compiles src/ with tsc when dist/ is missing or older than src/.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+function newestMtime(path: string): number {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return readdirSync(path).reduce((newest, entry) => Math.max(newest, newestMtime(join(path, entry))), 0);
+}
+
+/** Makes dist/ current for the files the worker needs; returns the path of dist/worker/node-client.js. */
+export function ensureCompiledWorker(): string {
+  const client = join(repoRoot, 'dist/worker/node-client.js');
+  const inputs = ['src/worker', 'src/engines'].map((p) => join(repoRoot, p));
+  const stale = !existsSync(client) || inputs.some((dir) => newestMtime(dir) > statSync(client).mtimeMs);
+  if (stale) {
+    const tsc = join(repoRoot, 'node_modules/typescript/bin/tsc');
+    // Type errors elsewhere in the tree must not stop this test: tsc still emits every file.
+    const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: repoRoot, encoding: 'utf8' });
+    if (!existsSync(join(repoRoot, 'dist/worker/node-entry.js')) || !existsSync(join(repoRoot, 'dist/engines/create.js'))) {
+      throw new Error(`tsc did not produce the worker:\n${result.stdout}${result.stderr}`);
+    }
+  }
+  return client;
+}
