@@ -71,18 +71,18 @@ describe('VmHost in a node:worker_threads worker', () => {
     expect(workerErrors).toEqual([]);
   });
 
-  it('pauses and resumes: a paused guest does not answer, a resumed one does', async () => {
+  it('pauses and resumes: a paused guest runs no instructions, a resumed one answers again', async () => {
     await vmHost.host.pause('busybox-1');
     expect((await vmHost.host.info('busybox-1')).state).toBe('paused');
     const instructions = (await vmHost.host.stats('busybox-1')).instructions;
-    const before = consoleText.length;
-    await vmHost.host.sendConsole('busybox-1', 'echo $((6*7))\n');
     await new Promise((r) => setTimeout(r, 300));
-    expect(consoleText.slice(before)).not.toContain('42');
     expect((await vmHost.host.stats('busybox-1')).instructions).toBe(instructions);
 
     await vmHost.host.resume('busybox-1');
+    const before = consoleText.length;
+    await vmHost.host.sendConsole('busybox-1', 'echo $((6*7))\n');
     await waitUntil(() => consoleText.slice(before).includes('42'), 'the echo after resume');
+    expect((await vmHost.host.stats('busybox-1')).instructions).toBeGreaterThan(instructions);
     expect(events.filter((e) => e.kind === 'state').map((e) => (e as { state: string }).state)).toEqual([
       'created',
       'running',
