@@ -61,7 +61,7 @@ export class VmSession {
       this.report('booting', `Booting ${this.image.name}`);
       await connection.host.start(info.id);
     } catch (err) {
-      this.fail(errorMessage(err));
+      this.fail(`Could not start the VM: ${errorMessage(err)}`);
     }
   }
 

@@ -93,7 +93,7 @@ describe.skipIf(skipReason !== null)(`the first page in Chromium${skipReason ? `
       undefined,
       { timeout: 110_000, polling: 200 },
     );
-    const status = await page.locator('tv-status-line').textContent();
+    const status = await page.locator('tv-status-line .line').textContent();
     expect(status, `status line: ${status}; page errors: ${pageErrors.join('; ')}`).toContain('Ready');
     expect(status).toContain('x86-busybox is running');
     expect(await consoleText(page)).toContain('tabvisor-guest-ready');
@@ -130,8 +130,8 @@ describe.skipIf(skipReason !== null)(`the first page in Chromium${skipReason ? `
   it('says clearly when the requested image does not exist', async () => {
     const page = await context.newPage();
     await page.goto(`${url}?image=no-such-image`);
-    await expect.poll(() => page.locator('tv-status-line').textContent(), { timeout: 30_000 }).toContain('Failed');
-    expect(await page.locator('tv-status-line').textContent()).toContain('no image named "no-such-image"');
+    await expect.poll(() => page.locator('tv-status-line .line').textContent(), { timeout: 30_000 }).toContain('Failed');
+    expect(await page.locator('tv-status-line .line').textContent()).toContain('no image named "no-such-image"');
     await page.close();
   });
 });
