@@ -16,7 +16,10 @@ describe.skipIf(!cross)('asm core tests on QEMU (reference)', () => {
     it(`${name} passes on QEMU`, async () => {
       const t = buildAsmTest(name);
       const r = await runQemu(t.elf, { extraArgs: t.qemuArgs, timeoutMs: 20_000 });
-      expect({ exitCode: r.exitCode, stdout: r.stdout }).toEqual({ exitCode: 0, stdout: 'PASS\n' });
+      // QEMU 7.2 deviates from the spec in a few places; the programs accept its behaviour
+      // there only after printing "deviation: ..." (see docs/TESTING-CORE.md).
+      expect(r.exitCode, r.stdout).toBe(0);
+      expect(r.stdout).toMatch(/^(deviation: [^\n]*\n)*PASS\n$/);
     });
   }
 });
@@ -30,7 +33,7 @@ describe.skipIf(!cross)('asm core tests on our core', () => {
       expect(
         { exitCode: r.exitCode, stdout: r.stdout, reason: r.reason, message: r.message },
         `${name}: ${r.instructions} instructions`,
-      ).toMatchObject({ exitCode: 0, stdout: 'PASS\n' });
+      ).toMatchObject({ exitCode: 0, stdout: 'PASS\n' }); // no deviations accepted from our core
     });
   }
 });

@@ -188,6 +188,20 @@
   \insn
 .endm
 
+/* Where the reference (QEMU 7.2) is known to deviate from the spec, a test accepts QEMU's
+   behaviour only after printing "deviation: <what>" (clobbers a0, a1, t0-t2, ra). The
+   vitest file expects exactly the known deviations on QEMU and none on our core. */
+.macro DEVIATION text
+  .pushsection .rodata
+.Ldev\@:
+  .ascii "deviation: "
+  .ascii "\text"
+  .byte 10, 0
+  .popsection
+  la a0, .Ldev\@
+  call uart_puts
+.endm
+
 /* ---- privilege changes ---- */
 /* From M: continue at `label` in privilege `prv` (0 U, 1 S, 3 M). Clobbers t5/t6. */
 .macro GOTO_MODE prv, label
