@@ -1,0 +1,17 @@
+// The hypervisor layer: browser-safe exports. Node worker hosts are in ./node-hosts.js,
+// browser worker hosts in ./browser-hosts.js.
+export { Hypervisor, MACHINE_SECTION } from './hypervisor.js';
+export type {
+  HypervisorOptions, CreateVmOptions, ImportSnapshotOptions, VmSummary, VmStatsReport, ConsoleAttachment, HypervisorEvents,
+} from './hypervisor.js';
+export { HypervisorError, type HypervisorErrorCode } from './errors.js';
+export { TypedEmitter } from './events.js';
+export { VmStateMachine, VM_RULES, VM_STATES, VM_ACTIONS, VM_SIGNALS } from './state-machine.js';
+export type { VmState, VmAction, VmSignal, VmTransition, VmRule } from './state-machine.js';
+export { MemoryBudget, formatBytes, type MemoryUsage } from './memory-budget.js';
+export { SliceScheduler, systemClock } from './scheduler.js';
+export type { SchedDecision, SchedParams, SliceReport, SchedulerClock, SchedVmStats } from './scheduler.js';
+export { HostPool, inProcessHost, defaultPoolSize } from './host-port.js';
+export type { VmHostPort, HostConnection, HostFactory } from './host-port.js';
+export { remoteHostConnection } from './remote-host.js';
+export { newIdentity, type VmIdentity } from './identity.js';

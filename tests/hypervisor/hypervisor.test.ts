@@ -1,0 +1,312 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Hypervisor, type VmTransition } from '../../src/hypervisor/index.js';
+import { HypervisorError } from '../../src/hypervisor/errors.js';
+import { image, killableHost, READY, type KillableHost } from './support/fake-engine.js';
+
+const MiB = 1024 * 1024;
+
+interface Rig {
+  hv: Hypervisor;
+  hosts: KillableHost[];
+  transitions: VmTransition[];
+}
+
+let rig: Rig | undefined;
+
+function makeRig(options: { budgetMiB?: number; poolSize?: number } = {}): Rig {
+  const hosts: KillableHost[] = [];
+  const hv = new Hypervisor({
+    images: [image('x86-busybox'), image('big', 'v86', 512), image('riscv64-busybox', 'rv64')],
+    memoryBudgetBytes: (options.budgetMiB ?? 1024) * MiB,
+    poolSize: options.poolSize ?? 2,
+    hosts: async (index) => {
+      const h = killableHost(index);
+      hosts.push(h);
+      return h.connection;
+    },
+  });
+  const transitions: VmTransition[] = [];
+  hv.events.on('transition', (t) => transitions.push(t));
+  rig = { hv, hosts, transitions };
+  return rig;
+}
+
+afterEach(async () => {
+  await rig?.hv.shutdown();
+  rig = undefined;
+});
+
+/** Types a command and returns what the console printed in answer, up to the next prompt. */
+async function run(hv: Hypervisor, vm: string, command: string): Promise<string> {
+  const from = hv.consoleOffset(vm);
+  await hv.sendConsole(vm, `${command}\n`);
+  const end = await hv.waitForConsole(vm, '# ', { from, timeoutMs: 5000 });
+  return hv.consoleText(vm, from).slice(0, end - from - 2).trim();
+}
+
+async function bootedVm(hv: Hypervisor, name: string): Promise<void> {
+  await hv.create({ image: 'x86-busybox', name });
+  await hv.start(name);
+  await hv.waitUntilReady(name, 5000);
+}
+
+describe('Hypervisor lifecycle', () => {
+  it('boots two VMs on separate hosts and both consoles answer', async () => {
+    const { hv, transitions } = makeRig();
+    await bootedVm(hv, 'a');
+    await bootedVm(hv, 'b');
+    expect(await run(hv, 'a', 'echo from a')).toBe('from a');
+    expect(await run(hv, 'b', 'echo from b')).toBe('from b');
+    expect(hv.list().map((v) => [v.name, v.state, v.ready])).toEqual([
+      ['a', 'running', true],
+      ['b', 'running', true],
+    ]);
+    expect(new Set(hv.list().map((v) => v.host))).toEqual(new Set([0, 1])); // least loaded placement
+    expect(transitions.filter((t) => t.vmName === 'a').map((t) => `${t.from}->${t.to}`)).toEqual([
+      'new->created',
+      'created->booting',
+      'booting->running',
+    ]);
+  });
+
+  it('pauses and resumes: input typed while paused is answered after resume', async () => {
+    const { hv } = makeRig();
+    await bootedVm(hv, 'a');
+    expect((await hv.pause('a')).state).toBe('paused');
+    const from = hv.consoleOffset('a');
+    await hv.sendConsole('a', 'echo later\n');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(hv.consoleText('a', from)).toBe('');
+    expect((await hv.resume('a')).state).toBe('running');
+    await hv.waitForConsole('a', 'later', { from, timeoutMs: 5000 });
+  });
+
+  it('refuses actions the state does not allow, with a message, and changes nothing', async () => {
+    const { hv, transitions } = makeRig();
+    await bootedVm(hv, 'lab-1');
+    await expect(hv.delete('lab-1')).rejects.toThrow(
+      "cannot delete VM 'lab-1': it is running (delete is allowed when created, stopped or crashed)",
+    );
+    await hv.stop('lab-1');
+    const count = transitions.length;
+    await expect(hv.pause('lab-1')).rejects.toThrow("cannot pause VM 'lab-1': it is stopped (pause is allowed when running)");
+    await expect(hv.snapshot('lab-1')).rejects.toBeInstanceOf(HypervisorError);
+    await expect(hv.sendConsole('lab-1', 'x')).rejects.toThrow("cannot type on VM 'lab-1': it is stopped");
+    expect(transitions.length).toBe(count);
+    await expect(hv.start('nope')).rejects.toThrow("no VM named 'nope'");
+  });
+
+  it('stops, starts again from a fresh boot, and deletes', async () => {
+    const { hv } = makeRig();
+    await bootedVm(hv, 'a');
+    await run(hv, 'a', 'touch kept-only-in-ram');
+    await hv.stop('a');
+    expect(hv.get('a').host).toBeUndefined(); // the engine is gone
+    await hv.start('a');
+    await hv.waitUntilReady('a', 5000);
+    expect(await run(hv, 'a', 'ls')).toBe('(empty)');
+    await hv.stop('a');
+    await hv.delete('a');
+    expect(hv.list()).toEqual([]);
+    expect(hv.memoryUsage().reservedBytes).toBe(0);
+  });
+
+  it('serializes concurrent calls on one VM: pause then resume issued together both succeed in order', async () => {
+    const { hv } = makeRig();
+    await bootedVm(hv, 'a');
+    const [p, r] = await Promise.all([hv.pause('a'), hv.resume('a')]);
+    expect([p.state, r.state]).toEqual(['paused', 'running']);
+  });
+
+  it('a guest power-off stops the VM; a guest reboot boots it again', async () => {
+    const { hv, transitions } = makeRig();
+    await bootedVm(hv, 'a');
+    const from = hv.consoleOffset('a');
+    await hv.sendConsole('a', 'reboot\n');
+    await hv.waitForConsole('a', READY, { from, timeoutMs: 5000 });
+    expect(transitions.map((t) => t.input)).toContain('reboot');
+    expect(await run(hv, 'a', 'echo back')).toBe('back');
+    await hv.sendConsole('a', 'poweroff\n');
+    await waitFor(() => hv.get('a').state === 'stopped');
+    expect(transitions.at(-1)).toMatchObject({ input: 'poweroff', from: 'running', to: 'stopped' });
+  });
+});
+
+describe('Hypervisor memory budget', () => {
+  it('refuses a VM that does not fit, saying how much is free and how much it asked, and frees at delete', async () => {
+    const { hv } = makeRig({ budgetMiB: 600 });
+    await hv.create({ image: 'big', name: 'big-1' });
+    await expect(hv.create({ image: 'big', name: 'big-2' })).rejects.toThrow(
+      "cannot create VM 'big-2': it asks for 512 MiB but only 88 MiB of the 600 MiB budget is free",
+    );
+    expect(hv.has('big-2')).toBe(false);
+    await hv.create({ image: 'x86-busybox', name: 'small', memoryMiB: 80 });
+    await hv.delete('big-1');
+    await hv.create({ image: 'big', name: 'big-2' });
+    expect(hv.memoryUsage().freeBytes).toBe(8 * MiB);
+  });
+
+  it('refuses a clone that does not fit without disturbing the source', async () => {
+    const { hv, transitions } = makeRig({ budgetMiB: 100 });
+    await bootedVm(hv, 'a');
+    const count = transitions.length;
+    await expect(hv.clone('a')).rejects.toThrow(/asks for 64 MiB but only 36 MiB/);
+    expect(transitions.length).toBe(count);
+    expect(hv.get('a').state).toBe('running');
+  });
+});
+
+describe('Hypervisor snapshots and clones', () => {
+  it('snapshot, write a file, restore: the file is gone and the VM runs', async () => {
+    const { hv } = makeRig();
+    await bootedVm(hv, 'a');
+    await run(hv, 'a', 'touch before');
+    const snap = await hv.snapshot('a');
+    expect(hv.get('a').state).toBe('running'); // a running VM keeps running
+    await run(hv, 'a', 'touch after');
+    expect(await run(hv, 'a', 'ls')).toBe('after before');
+    expect((await hv.restore('a', snap)).state).toBe('running');
+    expect(await run(hv, 'a', 'ls')).toBe('before');
+  });
+
+  it('restores a stopped VM from a snapshot', async () => {
+    const { hv } = makeRig();
+    await bootedVm(hv, 'a');
+    await run(hv, 'a', 'touch x');
+    const snap = await hv.snapshot('a');
+    await hv.stop('a');
+    await hv.restore('a', snap);
+    expect(hv.get('a')).toMatchObject({ state: 'running', ready: true });
+    expect(await run(hv, 'a', 'ls')).toBe('x');
+  });
+
+  it('refuses a damaged snapshot or one of another machine size, and leaves the VM as it was', async () => {
+    const { hv } = makeRig();
+    await bootedVm(hv, 'a');
+    const snap = await hv.snapshot('a');
+    const damaged = snap.slice();
+    damaged[damaged.length - 40] ^= 0xff;
+    await expect(hv.restore('a', damaged)).rejects.toThrow(/cannot restore VM 'a': snapshot is corrupted/);
+    await expect(hv.restore('a', new Uint8Array(10))).rejects.toThrow(/not a Tabvisor snapshot/);
+    await hv.create({ image: 'x86-busybox', name: 'wide', memoryMiB: 128 });
+    await expect(hv.restore('wide', snap)).rejects.toThrow(
+      "cannot restore VM 'wide' (v86, 128 MiB) from a snapshot of a v86 machine with 64 MiB",
+    );
+    expect(hv.get('a').state).toBe('running');
+    expect(hv.get('wide').state).toBe('created');
+  });
+
+  it('clones a VM: same files, new identity, independent afterwards', async () => {
+    const { hv } = makeRig();
+    await bootedVm(hv, 'a');
+    await run(hv, 'a', 'touch shared');
+    const clone = await hv.clone('a', { name: 'a2' });
+    const source = hv.get('a');
+    expect(clone.state).toBe('running');
+    expect(clone.ready).toBe(true);
+    expect(clone.identity.mac).not.toBe(source.identity.mac);
+    expect(clone.identity.entropySeed).not.toBe(source.identity.entropySeed);
+    expect(clone.identity.uuid).not.toBe(source.identity.uuid);
+    expect(clone.identity.clonedFrom).toBe(source.id);
+    expect(clone.identity.mac).toMatch(/^52:54:00(:[0-9a-f]{2}){3}$/);
+    expect(await run(hv, 'a2', 'ls')).toBe('shared');
+    await run(hv, 'a2', 'touch mine');
+    expect(await run(hv, 'a', 'ls')).toBe('shared');
+    expect(await run(hv, 'a2', 'ls')).toBe('mine shared');
+    expect(hv.memoryUsage().reservedBytes).toBe(128 * MiB);
+  });
+
+  it('exports a snapshot file and imports it as a new VM, keeping or renewing the identity', async () => {
+    const { hv } = makeRig();
+    await bootedVm(hv, 'a');
+    await run(hv, 'a', 'touch exported');
+    const { fileName, bytes } = await hv.exportSnapshot('a');
+    expect(fileName).toMatch(/^a-.*\.tvsnap$/);
+    const same = await hv.importSnapshot(bytes, { name: 'moved' });
+    expect(same.identity).toEqual(hv.get('a').identity);
+    const fresh = await hv.importSnapshot(bytes, { name: 'copy', identity: 'new' });
+    expect(fresh.identity.mac).not.toBe(hv.get('a').identity.mac);
+    expect(await run(hv, 'copy', 'ls')).toBe('exported');
+  });
+});
+
+describe('Hypervisor isolation', () => {
+  it('an engine crash marks only that VM crashed; it can be reset', async () => {
+    const { hv } = makeRig();
+    await bootedVm(hv, 'a');
+    await bootedVm(hv, 'b');
+    await hv.sendConsole('a', 'crash\n');
+    await waitFor(() => hv.get('a').state === 'crashed');
+    expect(hv.get('a').crashReason).toBe('guest hit a fake bug');
+    expect(await run(hv, 'b', 'echo still here')).toBe('still here');
+    await hv.reset('a');
+    await hv.waitUntilReady('a', 5000);
+    expect(await run(hv, 'a', 'echo again')).toBe('again');
+  });
+
+  it('a dead worker crashes the VMs on it and no other; a reset starts them on a fresh worker', async () => {
+    const { hv, hosts } = makeRig({ poolSize: 2 });
+    await bootedVm(hv, 'a');
+    await bootedVm(hv, 'b');
+    const slotOfA = hv.get('a').host!;
+    hosts[slotOfA]!.kill('worker exited (code 1)');
+    expect(hv.get('a')).toMatchObject({ state: 'crashed', host: undefined });
+    expect(hv.get('a').crashReason).toBe(`its host (worker ${slotOfA + 1}) died: worker exited (code 1)`);
+    expect(await run(hv, 'b', 'echo alive')).toBe('alive');
+    await hv.reset('a');
+    await hv.waitUntilReady('a', 5000);
+    expect(hosts.length).toBe(3); // a new worker took the dead one's slot
+    expect(await run(hv, 'a', 'echo reborn')).toBe('reborn');
+  });
+
+  it('a call pending on a worker that dies fails instead of hanging', async () => {
+    const { hv, hosts } = makeRig({ poolSize: 1 });
+    await bootedVm(hv, 'a');
+    const host = hosts[0]!.host;
+    let reached!: () => void;
+    const called = new Promise<void>((r) => (reached = r));
+    host.pause = () => {
+      reached();
+      return new Promise(() => {}); // the worker never answers
+    };
+    const pending = hv.pause('a');
+    await called;
+    hosts[0]!.kill();
+    await expect(pending).rejects.toThrow(/cannot pause VM 'a': it is crashed now/);
+    expect(hv.get('a').state).toBe('crashed');
+  });
+
+  it('reports an image whose engine is not available and registers no VM', async () => {
+    const { hv } = makeRig();
+    await expect(hv.create({ image: 'riscv64-busybox', name: 'rv' })).rejects.toThrow(
+      "cannot create VM 'rv' (image riscv64-busybox): the rv64 Linux engine is not available yet",
+    );
+    expect(hv.has('rv')).toBe(false);
+    expect(hv.memoryUsage().reservedBytes).toBe(0);
+    expect(hv.hostLoad()).toEqual([0, 0]);
+  });
+});
+
+describe('Hypervisor stats', () => {
+  it('reports instructions, memory and a CPU share between 0 and 1', async () => {
+    const { hv } = makeRig();
+    await bootedVm(hv, 'a');
+    await run(hv, 'a', 'echo work');
+    const s = await hv.stats('a');
+    expect(s.instructions).toBeGreaterThanOrEqual(1000);
+    expect(s.memoryBytes).toBe(64 * MiB);
+    expect(s.reservedBytes).toBe(64 * MiB);
+    expect(s.cpuShare).toBeGreaterThanOrEqual(0);
+    expect(s.cpuShare).toBeLessThanOrEqual(1);
+    await hv.stop('a');
+    expect(await hv.stats('a')).toMatchObject({ state: 'stopped', instructions: 0, reservedBytes: 64 * MiB });
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
