@@ -437,7 +437,8 @@ export class VirtioMmioTransport implements MmioDevice, VirtioHost {
     if (st.device !== undefined) this.device.loadState(st.device);
     if (typeof st.failure === 'string') this.fail(st.failure);
     this.interruptStatus = num(st.interruptStatus) & (INT_USED_BUFFER | INT_CONFIG_CHANGE);
-    this.irqLevel = !this.irqLevel; // force the line to be re-driven
-    this.updateIrq();
+    // Drive the line unconditionally: the PLIC restored from the same snapshot must agree.
+    this.irqLevel = this.interruptStatus !== 0;
+    this.irq.set(this.irqLevel);
   }
 }
