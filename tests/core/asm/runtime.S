@@ -188,6 +188,7 @@ m_goto_m:
   li t1, MSTATUS_MPP
   csrs mstatus, t1
   csrw mepc, a6
+  li a7, 0              /* a stale a7 must not turn a later test ecall into a jump */
   j m_return
 m_goto_s:
   li t1, MSTATUS_MPP
@@ -195,6 +196,7 @@ m_goto_s:
   li t1, (PRV_S << 11)
   csrs mstatus, t1
   csrw mepc, a6
+  li a7, 0
   j m_return
 m_irq:
   /* Expected interrupts: the test sets RT_IRQ_ACK; the handler masks the source. */
@@ -277,6 +279,7 @@ s_trap:
   li t1, MSTATUS_SPP
   csrs sstatus, t1
   csrw sepc, a6
+  li a7, 0
   j s_return
 1:
   ld t1, RT_RESUME(t0)

@@ -71,7 +71,8 @@
 #define RT_SAVE3  72
 #define RT_IRQ_ACK 80  /* nonzero: interrupts are expected and acknowledged by the handler */
 
-/* ecall with a7 = RT_GOTO_M (or RT_GOTO_S when delegated) continues at a6 in that mode. */
+/* ecall with a7 = RT_GOTO_M (or RT_GOTO_S when delegated) continues at a6 in that mode;
+   the handler then zeroes a7. */
 #define RT_GOTO_M 0x4d4d
 #define RT_GOTO_S 0x5353
 
