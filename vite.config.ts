@@ -59,10 +59,17 @@ function copyRuntimeAssets(): Plugin {
 export default defineConfig({
   root,
   base: '/',
+  // No SPA fallback: a missing file is a 404, not index.html served as images/manifest.json.
+  appType: 'mpa',
   // Everything under public/ would be copied blindly; the assets the app needs are listed above.
   publicDir: false,
   plugins: [copyRuntimeAssets()],
-  server: { headers: isolationHeaders },
+  server: {
+    headers: isolationHeaders,
+    // .cache/ holds image build trees (a whole kernel source): neither watch nor scan them.
+    watch: { ignored: ['**/.cache/**', '**/web-dist/**', '**/dist/**', '**/build/**'] },
+  },
+  optimizeDeps: { entries: ['index.html'] },
   preview: { headers: isolationHeaders },
   worker: { format: 'es' },
   build: {

@@ -12,7 +12,12 @@ export async function fetchManifest(appRoot: URL | string): Promise<ImageManifes
   const url = new URL('images/manifest.json', appRoot);
   const response = await fetch(url);
   if (!response.ok) throw new Error(`could not load images/manifest.json: HTTP ${response.status}`);
-  const manifest = (await response.json()) as Partial<ImageManifest>;
+  let manifest: Partial<ImageManifest>;
+  try {
+    manifest = (await response.json()) as Partial<ImageManifest>;
+  } catch {
+    throw new Error('images/manifest.json is not valid JSON');
+  }
   if (!Array.isArray(manifest.images)) throw new Error('images/manifest.json has no "images" list');
   return { images: manifest.images };
 }
