@@ -9,6 +9,7 @@ export type HypervisorErrorCode =
   | 'bad-argument'
   | 'engine-unavailable'
   | 'bad-snapshot'
+  | 'bad-lab'
   | 'host-failure';
 
 export class HypervisorError extends Error {

@@ -15,3 +15,6 @@ export { HostPool, inProcessHost, defaultPoolSize } from './host-port.js';
 export type { VmHostPort, HostConnection, HostFactory } from './host-port.js';
 export { remoteHostConnection } from './remote-host.js';
 export { newIdentity, type VmIdentity } from './identity.js';
+export { parseLab, loadLab, formatLabReport, LAB_FORMAT } from './lab.js';
+export type { Lab, LabVm, LabReport, LabVmReport, LabVmStatus, LoadLabOptions } from './lab.js';
+export { MemoryTemplateStore, templateKey, type TemplateStore } from './template-store.js';

@@ -1,0 +1,222 @@
+// Labs: a manifest lists the VMs of a class exercise (labs/*.json). Loading a lab creates and
+// starts each VM, restoring a pre-booted template snapshot when one exists for its image. A VM
+// that cannot start (its engine is not built yet, no memory left) is reported plainly, per VM;
+// the others start anyway.
+
+import type { ImageEntry } from '../engines/engine.js';
+import { HypervisorError } from './errors.js';
+import type { Hypervisor } from './hypervisor.js';
+import { templateKey, type TemplateStore } from './template-store.js';
+
+export const LAB_FORMAT = 'tabvisor-lab/1';
+
+export interface LabVm {
+  /** The VM's name, unique in the lab. */
+  name: string;
+  /** An image name from images/manifest.json. */
+  image: string;
+  memoryMiB?: number;
+  weight?: number;
+  capPercent?: number;
+}
+
+export interface Lab {
+  format: typeof LAB_FORMAT;
+  name: string;
+  title?: string;
+  description?: string;
+  vms: LabVm[];
+}
+
+const LAB_FIELDS = ['$schema', 'format', 'name', 'title', 'description', 'vms'];
+const VM_FIELDS = ['name', 'image', 'memoryMiB', 'weight', 'capPercent'];
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+function labError(message: string): HypervisorError {
+  return new HypervisorError('bad-lab', `lab: ${message}`);
+}
+
+/**
+ * Checks a parsed lab manifest (JSON.parse output) against the schema and the image manifest.
+ * Throws HypervisorError('bad-lab') naming the first bad field: `lab: "vms[1].image" names no
+ * image in the manifest`.
+ */
+export function parseLab(json: unknown, images: readonly ImageEntry[]): Lab {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw labError('the manifest must be a JSON object');
+  const raw = json as Record<string, unknown>;
+  for (const key of Object.keys(raw)) {
+    if (!LAB_FIELDS.includes(key)) throw labError(`unknown field "${key}" (fields: ${LAB_FIELDS.slice(1).join(', ')})`);
+  }
+  if (raw.format !== LAB_FORMAT) throw labError(`"format" must be "${LAB_FORMAT}", got ${JSON.stringify(raw.format)}`);
+  const name = str(raw, 'name', 'name', true)!;
+  if (!NAME.test(name)) throw labError(`"name" must be 1-63 letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`);
+  const title = str(raw, 'title', 'title', false);
+  const description = str(raw, 'description', 'description', false);
+  if (!Array.isArray(raw.vms) || raw.vms.length === 0) throw labError('"vms" must be a non-empty list');
+  const imageNames = new Set(images.map((i) => i.name));
+  const seen = new Map<string, number>();
+  const vms = raw.vms.map((item: unknown, i): LabVm => {
+    const at = `vms[${i}]`;
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw labError(`"${at}" must be an object`);
+    const v = item as Record<string, unknown>;
+    for (const key of Object.keys(v)) {
+      if (!VM_FIELDS.includes(key)) throw labError(`unknown field "${at}.${key}" (fields: ${VM_FIELDS.join(', ')})`);
+    }
+    const vmName = str(v, 'name', `${at}.name`, true)!;
+    if (!NAME.test(vmName)) throw labError(`"${at}.name" must be 1-63 letters, digits, '.', '_' or '-', got ${JSON.stringify(vmName)}`);
+    const first = seen.get(vmName);
+    if (first !== undefined) throw labError(`"${at}.name" repeats "vms[${first}].name" (${JSON.stringify(vmName)})`);
+    seen.set(vmName, i);
+    const image = str(v, 'image', `${at}.image`, true)!;
+    if (!imageNames.has(image)) throw labError(`"${at}.image" names no image in the manifest (${JSON.stringify(image)}; have: ${[...imageNames].join(', ') || 'none'})`);
+    const vm: LabVm = { name: vmName, image };
+    const memoryMiB = num(v, 'memoryMiB', `${at}.memoryMiB`);
+    if (memoryMiB !== undefined) {
+      if (!Number.isInteger(memoryMiB) || memoryMiB < 1) throw labError(`"${at}.memoryMiB" must be a whole number of MiB >= 1, got ${memoryMiB}`);
+      vm.memoryMiB = memoryMiB;
+    }
+    const weight = num(v, 'weight', `${at}.weight`);
+    if (weight !== undefined) {
+      if (!(weight > 0)) throw labError(`"${at}.weight" must be a positive number, got ${weight}`);
+      vm.weight = weight;
+    }
+    const cap = num(v, 'capPercent', `${at}.capPercent`);
+    if (cap !== undefined) {
+      if (!(cap > 0 && cap <= 100)) throw labError(`"${at}.capPercent" must be a percentage of one core in (0, 100], got ${cap}`);
+      vm.capPercent = cap;
+    }
+    return vm;
+  });
+  return {
+    format: LAB_FORMAT,
+    name,
+    ...(title !== undefined ? { title } : {}),
+    ...(description !== undefined ? { description } : {}),
+    vms,
+  };
+}
+
+function str(obj: Record<string, unknown>, key: string, path: string, required: boolean): string | undefined {
+  const value = obj[key];
+  if (value === undefined && !required) return undefined;
+  if (typeof value !== 'string' || value.length === 0) throw labError(`"${path}" must be a non-empty string`);
+  return value;
+}
+
+function num(obj: Record<string, unknown>, key: string, path: string): number | undefined {
+  const value = obj[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw labError(`"${path}" must be a number, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+export type LabVmStatus =
+  /** Restored from a template snapshot: running, shell ready. */
+  | 'restored'
+  /** Booted from its image: running (its shell comes up shortly). */
+  | 'booted'
+  /** Not started: its engine or image is not available in this build. */
+  | 'unavailable'
+  /** Not started: refused (memory, name taken) or failed while starting. */
+  | 'failed';
+
+export interface LabVmReport {
+  name: string;
+  image: string;
+  status: LabVmStatus;
+  /** One line for people: what happened, or why not. */
+  message: string;
+  /** The VM's id when it runs. */
+  vmId?: string;
+}
+
+export interface LabReport {
+  lab: string;
+  vms: LabVmReport[];
+  /** True when every VM of the lab runs. */
+  complete: boolean;
+}
+
+export interface LoadLabOptions {
+  /** Where template snapshots live; without it every VM boots. */
+  templates?: TemplateStore;
+  /**
+   * After booting a VM that had no template, wait for its ready marker and save a template so the
+   * next load restores it. Off by default (it costs a wait for the shell).
+   */
+  makeTemplates?: boolean;
+  /** How long makeTemplates waits for a shell; 120 s by default. */
+  readyTimeoutMs?: number;
+  /** Stop and delete existing VMs that carry a lab VM's name first: one reload gives a clean lab. */
+  replace?: boolean;
+}
+
+/** Creates and starts every VM of the lab, in parallel; never throws for one VM's failure. */
+export async function loadLab(hv: Hypervisor, lab: Lab, options: LoadLabOptions = {}): Promise<LabReport> {
+  const vms = await Promise.all(lab.vms.map((vm) => loadLabVm(hv, vm, options)));
+  return { lab: lab.name, vms, complete: vms.every((v) => v.status === 'restored' || v.status === 'booted') };
+}
+
+async function loadLabVm(hv: Hypervisor, spec: LabVm, options: LoadLabOptions): Promise<LabVmReport> {
+  const report = (status: LabVmStatus, message: string, vmId?: string): LabVmReport => ({
+    name: spec.name,
+    image: spec.image,
+    status,
+    message,
+    ...(vmId ? { vmId } : {}),
+  });
+  try {
+    const image = hv.image(spec.image);
+    if (!image) return report('unavailable', `image '${spec.image}' is not in this hypervisor's manifest`);
+    if (hv.has(spec.name)) {
+      if (!options.replace) return report('failed', `a VM named '${spec.name}' already exists`);
+      await removeVm(hv, spec.name);
+    }
+    const schedule = {
+      ...(spec.weight !== undefined ? { weight: spec.weight } : {}),
+      ...(spec.capPercent !== undefined ? { capPercent: spec.capPercent } : {}),
+    };
+    const key = options.templates ? await templateKey(image, spec.memoryMiB ?? image.memoryMiB) : undefined;
+    const template = key ? await options.templates!.get(key) : undefined;
+    if (template) {
+      try {
+        const vm = await hv.importSnapshot(template, { name: spec.name, identity: 'new', ...schedule });
+        return report('restored', `restored from template ${key}`, vm.id);
+      } catch (error) {
+        if (!(error instanceof HypervisorError && error.code === 'bad-snapshot')) throw error;
+        // A template this build cannot read is stale: drop it and boot instead.
+        await options.templates!.delete(key!);
+      }
+    }
+    const vm = await hv.create({ image: spec.image, name: spec.name, ...(spec.memoryMiB ? { memoryMiB: spec.memoryMiB } : {}), ...schedule });
+    await hv.start(vm.id);
+    if (!options.makeTemplates || !key) return report('booted', 'booted from its image', vm.id);
+    try {
+      await hv.waitUntilReady(vm.id, options.readyTimeoutMs ?? 120_000);
+      await options.templates!.put(key, await hv.snapshot(vm.id));
+      return report('booted', `booted from its image; saved template ${key}`, vm.id);
+    } catch (error) {
+      return report('booted', `booted from its image; no template saved: ${messageOf(error)}`, vm.id);
+    }
+  } catch (error) {
+    const unavailable = error instanceof HypervisorError && error.code === 'engine-unavailable';
+    return report(unavailable ? 'unavailable' : 'failed', `not started: ${messageOf(error)}`);
+  }
+}
+
+async function removeVm(hv: Hypervisor, name: string): Promise<void> {
+  const state = hv.get(name).state;
+  if (state === 'booting' || state === 'running' || state === 'paused') await hv.stop(name);
+  await hv.delete(name);
+}
+
+/** The report as lines for a terminal or a status bar. */
+export function formatLabReport(report: LabReport): string {
+  const lines = report.vms.map((v) => `${v.name} (${v.image}): ${v.status}: ${v.message}`);
+  const running = report.vms.filter((v) => v.status === 'restored' || v.status === 'booted').length;
+  return [`lab ${report.lab}: ${running} of ${report.vms.length} VMs running`, ...lines].join('\n');
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
