@@ -9,6 +9,8 @@ import { propCells, propString, readFdt } from './helpers/fdt-reader.js';
 
 const hasDtc = spawnSync('dtc', ['--version']).status === 0;
 const hasQemu = spawnSync('qemu-system-riscv64', ['--version']).status === 0;
+const FW_JUMP = '/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin';
+const hasOpenSbi = hasQemu && spawnSync('test', ['-f', FW_JUMP]).status === 0;
 
 function withTmp<T>(fn: (dir: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'tabvisor-dt-'));
@@ -146,5 +148,25 @@ describe('buildDeviceTree', () => {
       }
     }
     expect(propString(qemu, '/chosen', 'stdout-path')).toBe(propString(tree, '/chosen', 'stdout-path'));
+  });
+
+  it.runIf(hasOpenSbi)('boots OpenSBI on QEMU with our tree in place of its own, and powers off through the syscon we describe', () => {
+    // The "kernel" is two instructions: li a7, 8 (legacy SBI shutdown); ecall. OpenSBI finds its
+    // console, timer and reset device only through the tree we pass with -dtb.
+    const kernel = Uint8Array.of(0x93, 0x08, 0x80, 0x00, 0x73, 0x00, 0x00, 0x00);
+    const r = withTmp((dir) => {
+      writeFileSync(join(dir, 'ours.dtb'), buildDeviceTree({ memoryBytes: 128 << 20, virtioSlots: [0] }));
+      writeFileSync(join(dir, 'k.bin'), kernel);
+      return spawnSync(
+        'qemu-system-riscv64',
+        ['-M', 'virt', '-m', '128M', '-nographic', '-bios', FW_JUMP, '-dtb', join(dir, 'ours.dtb'), '-kernel', join(dir, 'k.bin')],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+    });
+    expect(r.status).toBe(0); // QEMU exits only when the sifive,test finisher is written
+    expect(r.stdout).toContain('Platform Name             : riscv-virtio,tabvisor');
+    expect(r.stdout).toMatch(/Platform Console Device\s+: uart8250/);
+    expect(r.stdout).toMatch(/Platform Timer Device\s+: aclint-mtimer @ 10000000Hz/);
+    expect(r.stdout).toMatch(/Platform Shutdown Device\s+: sifive_test/);
   });
 });
