@@ -7,6 +7,10 @@
 
 import type { MmioDevice } from './bus.js';
 
+function toBigAddress(addr: bigint | number): bigint {
+  return typeof addr === 'bigint' ? addr : Number.isSafeInteger(addr) ? BigInt(addr) : -1n;
+}
+
 export class MmioAccessFault extends Error {
   constructor(
     readonly address: bigint,
@@ -64,6 +68,7 @@ export class MmioBus {
       if (addr < 0n || addr > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
       a = Number(addr);
     } else {
+      if (!Number.isSafeInteger(addr)) return undefined;
       a = addr;
     }
     const l = this.last;
@@ -85,14 +90,14 @@ export class MmioBus {
   /** Reads `size` bytes: a number for sizes 1/2/4 (unsigned), a bigint for 8. Throws MmioAccessFault. */
   mmioRead(addr: bigint | number, size: number): number | bigint {
     const m = this.find(addr, size);
-    if (m === undefined) throw new MmioAccessFault(BigInt(addr), size, false);
+    if (m === undefined) throw new MmioAccessFault(toBigAddress(addr), size, false);
     return normalizeValue(m.device.read(Number(addr) - m.base, size), size);
   }
 
   /** Writes `size` bytes (little-endian value). Throws MmioAccessFault. */
   mmioWrite(addr: bigint | number, size: number, value: number | bigint): void {
     const m = this.find(addr, size);
-    if (m === undefined) throw new MmioAccessFault(BigInt(addr), size, true);
+    if (m === undefined) throw new MmioAccessFault(toBigAddress(addr), size, true);
     m.device.write(Number(addr) - m.base, size, normalizeValue(value, size));
   }
 }

@@ -62,6 +62,9 @@ describe('MmioBus', () => {
     expect(() => bus.mmioRead(0x1000_00fe, 4)).toThrow(MmioAccessFault);
     expect(() => bus.mmioWrite(0x1000_0000, 3, 0)).toThrow(MmioAccessFault);
     expect(() => bus.mmioWrite(-1n, 1, 0)).toThrow(MmioAccessFault);
+    expect(() => bus.mmioRead(0x1000_0000 + 0.5, 1)).toThrow(MmioAccessFault);
+    expect(() => bus.mmioRead(NaN, 1)).toThrow(MmioAccessFault);
+    expect(() => bus.mmioRead(1n << 64n, 1)).toThrow(MmioAccessFault);
     try {
       bus.mmioWrite(0x1234, 2, 0);
     } catch (e) {
