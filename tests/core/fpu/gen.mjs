@@ -228,7 +228,7 @@ export function generate({ seed, random, specials = true, ops }) {
       if (specials) {
         if (op.kind === 'bin' || op.kind === 'nr2') for (const a of S) for (const b of S) push(op.id, rm, a, b);
         else if (op.kind === 'fma') {
-          for (let i = 0; i < 3 * S.length * S.length; i++) push(op.id, rm, r.pick(S), r.pick(S), r.pick(S));
+          for (let i = 0; i < 4000; i++) push(op.id, rm, r.pick(S), r.pick(S), r.pick(S));
         } else if (op.kind === 'fromi') for (const a of INT_SPECIALS) push(op.id, rm, a);
         else if (op.id === 65) for (const a of S) { push(op.id, rm, a); for (const s of SPECIALS.s) push(op.id, rm, f64bits(bitsToF32(s))); }
         else for (const a of S) push(op.id, rm, a);
