@@ -105,7 +105,9 @@ export class TvApp extends LitElement {
     return html`
       <header>
         <h1>Tabvisor</h1>
-        ${image ? html`<span class="image">${image.name} · ${image.arch} · ${image.memoryMiB} MiB${image.description ? ` — ${image.description}` : ''}</span>` : ''}
+        ${image
+          ? html`<span class="image" title=${image.description ?? ''}>${image.name} · ${image.arch} · ${image.memoryMiB} MiB · ${image.engine}</span>`
+          : ''}
       </header>
       <div class="bar">
         <tv-status-line .phase=${phase} .message=${message}></tv-status-line>

@@ -138,6 +138,32 @@ describe.skipIf(skipReason !== null)(`the first page in Chromium${skipReason ? `
     await expect.poll(() => page.evaluate(() => navigator.clipboard.readText()), { timeout: 10_000 }).toContain('pasted-42');
   });
 
+  it('pauses and resumes the VM with the Pause/Resume button', async () => {
+    const page = context.pages().at(-1)!;
+    const status = page.locator('tv-status-line .line');
+    await page.locator('tv-app button', { hasText: 'Pause' }).click();
+    await expect.poll(() => status.textContent(), { timeout: 10_000 }).toContain('Paused');
+    await page.locator('tv-app button', { hasText: 'Resume' }).click();
+    await expect.poll(() => status.textContent(), { timeout: 10_000 }).toContain('Ready');
+    // Resumed for real: the guest answers again.
+    await page.locator('tv-vm-console').click();
+    await page.keyboard.type('echo resumed-$((6*7))');
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => linesAfter(await consoleText(page), 'echo resumed-'), { timeout: 30_000 }).toContain('resumed-42');
+  });
+
+  it('shows Stopped when the guest powers off', async () => {
+    const page = context.pages().at(-1)!;
+    await page.locator('tv-vm-console').click();
+    await page.keyboard.type('poweroff -f');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('tv-status-line .line').textContent(), { timeout: 30_000 }).toContain('Stopped');
+    expect(await page.locator('tv-status-line .line').textContent()).toContain('powered off');
+    expect(await consoleText(page)).toContain('[The VM powered off');
+    expect(await page.locator('tv-app button').textContent()).toContain('Pause');
+    expect(await page.locator('tv-app button').isDisabled()).toBe(true);
+  });
+
   it('says clearly when the requested image does not exist', async () => {
     const page = await context.newPage();
     await page.goto(`${url}?image=no-such-image`);
