@@ -6,6 +6,7 @@
 
 import type { IrqLine, MmioDevice } from './bus.js';
 import type { ConsoleBackend } from './backends/console.js';
+import { ByteQueue } from './byte-queue.js';
 import { low32 } from './mmio-bus.js';
 
 const IER_RDI = 0x01; // received data available
@@ -65,7 +66,7 @@ export interface Uart16550State {
   lsrErrors: number;
   thrInterruptPending: boolean;
   rxFifo: number[];
-  pendingInput: number[];
+  pendingInput: Uint8Array;
 }
 
 export class Uart16550 implements MmioDevice {
@@ -83,7 +84,7 @@ export class Uart16550 implements MmioDevice {
   /** The THRE interrupt is an event: set when THR empties, cleared by reading IIR or writing THR. */
   private thrInterruptPending = false;
   private rxFifo: number[] = [];
-  private pendingInput: number[] = [];
+  private pendingInput = new ByteQueue(MAX_PENDING_INPUT);
   private irqLevel = false;
 
   constructor(
@@ -95,8 +96,7 @@ export class Uart16550 implements MmioDevice {
 
   /** Host input (keyboard) for the guest. */
   receive(data: Uint8Array): void {
-    const room = MAX_PENDING_INPUT - this.pendingInput.length;
-    for (let i = 0; i < data.length && i < room; i++) this.pendingInput.push(data[i]);
+    this.pendingInput.push(data);
     this.refill();
     this.update();
   }
@@ -112,11 +112,9 @@ export class Uart16550 implements MmioDevice {
   /** Moves host input into the receive FIFO while it has room (not in loopback: the line is cut). */
   private refill(): void {
     if (this.mcr & MCR_LOOP) return;
-    let taken = 0;
-    while (this.rxFifo.length < this.rxCapacity && taken < this.pendingInput.length) {
-      this.rxFifo.push(this.pendingInput[taken++]);
+    while (this.rxFifo.length < this.rxCapacity && this.pendingInput.length > 0) {
+      this.rxFifo.push(this.pendingInput.shift());
     }
-    if (taken > 0) this.pendingInput.splice(0, taken);
   }
 
   private interruptId(): number {
@@ -285,7 +283,7 @@ export class Uart16550 implements MmioDevice {
       lsrErrors: this.lsrErrors,
       thrInterruptPending: this.thrInterruptPending,
       rxFifo: [...this.rxFifo],
-      pendingInput: [...this.pendingInput],
+      pendingInput: this.pendingInput.toBytes(),
     };
   }
 
@@ -305,7 +303,8 @@ export class Uart16550 implements MmioDevice {
     this.lsrErrors = byte(st.lsrErrors) & (LSR_OE | LSR_BI);
     this.thrInterruptPending = st.thrInterruptPending === true;
     this.rxFifo = bytes(st.rxFifo, FIFO_SIZE);
-    this.pendingInput = bytes(st.pendingInput, MAX_PENDING_INPUT);
+    this.pendingInput.clear();
+    if (st.pendingInput instanceof Uint8Array) this.pendingInput.push(st.pendingInput);
     this.irqLevel = this.interruptId() !== IIR_NONE;
     this.irq.set(this.irqLevel);
   }

@@ -2,6 +2,7 @@
 // port's receiveq (host -> guest), queue 1 its transmitq. Linux names it hvc0.
 
 import type { ConsoleBackend } from '../backends/console.js';
+import { ByteQueue } from '../byte-queue.js';
 import { VIRTIO_ID_CONSOLE, type VirtioDevice, type VirtioHost } from './device.js';
 import { readChain, VirtqueueError, writeChain } from './virtqueue.js';
 
@@ -16,8 +17,7 @@ export class VirtioConsole implements VirtioDevice {
   readonly deviceFeatures = 0n;
   readonly queueMaxSizes = [QUEUE_SIZE, QUEUE_SIZE];
   private host!: VirtioHost;
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
+  private readonly pending = new ByteQueue(MAX_PENDING_INPUT);
   // struct virtio_console_config: cols, rows, max_nr_ports, emerg_wr (only cols/rows with F_SIZE).
   private readonly configSpace = new Uint8Array(12);
 
@@ -36,11 +36,7 @@ export class VirtioConsole implements VirtioDevice {
 
   /** Host input for the guest; delivered as soon as the guest has receive buffers. */
   receive(data: Uint8Array): void {
-    const n = Math.min(data.length, MAX_PENDING_INPUT - this.pendingBytes);
-    if (n <= 0) return;
-    this.pending.push(data.slice(0, n));
-    this.pendingBytes += n;
-    this.host?.kick(RECEIVEQ);
+    if (this.pending.push(data) > 0) this.host?.kick(RECEIVEQ);
   }
 
   reset(): void {}
@@ -56,46 +52,24 @@ export class VirtioConsole implements VirtioDevice {
         if (data.length > 0) this.backend.write(data);
       }
     } else if (index === RECEIVEQ) {
-      while (this.pendingBytes > 0) {
+      while (this.pending.length > 0) {
         const chain = q.pop();
         if (chain === null) break;
         if (chain.readableLength > 0 || chain.writableLength === 0) throw new VirtqueueError('console receive buffer is not device-writable');
-        const data = this.takePending(chain.writableLength);
+        const data = this.pending.take(chain.writableLength);
         q.push(chain.head, writeChain(mem, chain.writable, 0, data));
       }
     }
   }
 
-  private takePending(max: number): Uint8Array {
-    const out = new Uint8Array(Math.min(max, this.pendingBytes));
-    let off = 0;
-    while (off < out.length) {
-      const head = this.pending[0];
-      const n = Math.min(head.length, out.length - off);
-      out.set(head.subarray(0, n), off);
-      off += n;
-      if (n === head.length) this.pending.shift();
-      else this.pending[0] = head.subarray(n);
-    }
-    this.pendingBytes -= out.length;
-    return out;
-  }
-
   saveState(): object {
-    const input = new Uint8Array(this.pendingBytes);
-    let off = 0;
-    for (const p of this.pending) {
-      input.set(p, off);
-      off += p.length;
-    }
-    return { version: 1, pendingInput: input };
+    return { version: 1, pendingInput: this.pending.toBytes() };
   }
 
   loadState(s: object): void {
     const st = s as { version?: unknown; pendingInput?: unknown };
     if (st.version !== 1) throw new Error('VirtioConsole: unsupported state version');
-    const input = st.pendingInput instanceof Uint8Array ? st.pendingInput.slice(0, MAX_PENDING_INPUT) : new Uint8Array(0);
-    this.pending = input.length > 0 ? [input] : [];
-    this.pendingBytes = input.length;
+    this.pending.clear();
+    if (st.pendingInput instanceof Uint8Array) this.pending.push(st.pendingInput);
   }
 }
