@@ -1,4 +1,165 @@
-// Skeleton of the RV64GC core; the core issue replaces this with the hart.
+// RV64GC hart: the exports the host uses. The contract is docs/CORE-ABI.md.
+import {
+  RAM_HOST, RAM_PAD, RAM_BASE, STATE, STATE_SIZE, XREGS, FREGS, DIRTY, DIRTY_MAX_BYTES,
+} from './layout';
+import {
+  pc, priv, icount, ramSize, tohostAddr, hostEvent, stopAt, meipLine, seipLine, mmioFaultFlag,
+  timeDeterministic, insnsPerTick, mtimecmp, mstatus, waiting, fatal, irqCheck, requestCheck,
+  saveFields, loadFields, getX, setX, getF, setF, PRIV_M,
+} from './state';
+import { runInstructions } from './interp';
+import { tlbFlushAll, tlbFlushStore, tlbMisses, tlbFlushes } from './mmu';
+import { mtimeNow, setMtime, ticksToTimer } from './clint';
+import { csrRead, csrWrite } from './csr';
+import { exceptionsTaken, interruptsTaken } from './trap';
+
+/** ABI version: bump when an export, import or the state block changes incompatibly. */
 export function coreVersion(): u32 {
-  return 1;
+  return 2;
 }
+
+/**
+ * Sets up a hart with `ramBytes` of RAM (a multiple of 4096) at guest physical 0x8000_0000.
+ * Returns 0, or 1 if memory could not be grown, 2 if the size is invalid. Resets the hart.
+ */
+export function init(ramBytes: u32): u32 {
+  if (ramBytes == 0 || (ramBytes & 0xfff) != 0 || (ramBytes >> 15) > DIRTY_MAX_BYTES) return 2;
+  if (<usize>__heap_base > STATE) return 2;
+  const need = <u64>RAM_HOST + <u64>ramBytes + RAM_PAD;
+  const pages = <i32>((need + 0xffff) >> 16);
+  const have = memory.size();
+  if (pages > have && memory.grow(pages - have) < 0) return 1;
+  ramSize = <u64>ramBytes;
+  memory.fill(RAM_HOST, 0, ramBytes + RAM_PAD);
+  reset();
+  return 0;
+}
+
+/** Resets the hart (not RAM): M mode, pc = 0x8000_0000, registers and CSRs cleared. */
+export function reset(): void {
+  memory.fill(STATE, 0, STATE_SIZE);
+  memory.fill(DIRTY, 0, DIRTY_MAX_BYTES);
+  saveFields(0);
+  // Start from the reset values the globals were declared with, by round-tripping a clean block.
+  pc = RAM_BASE;
+  priv = PRIV_M;
+  icount = 0;
+  mstatus = (<u64>2 << 32) | (<u64>2 << 34);
+  mtimecmp = 0xffffffffffffffff;
+  waiting = false;
+  fatal = 0;
+  resetCsrs();
+  setMtime(0);
+  tlbFlushAll();
+}
+
+function resetCsrs(): void {
+  // Writes through the CSR file so WARL rules apply; PMP and the rest are zeroed with the block.
+  csrWrite(0x302, 0); csrWrite(0x303, 0); csrWrite(0x304, 0); csrWrite(0x344, 0);
+  csrWrite(0x305, 0); csrWrite(0x341, 0); csrWrite(0x342, 0); csrWrite(0x343, 0); csrWrite(0x340, 0);
+  csrWrite(0x105, 0); csrWrite(0x141, 0); csrWrite(0x142, 0); csrWrite(0x143, 0); csrWrite(0x140, 0);
+  csrWrite(0x180, 0); csrWrite(0x306, 0); csrWrite(0x106, 0); csrWrite(0x30a, 0); csrWrite(0x10a, 0);
+  csrWrite(0x320, 0); csrWrite(0x003, 0);
+  mstatus = (<u64>2 << 32) | (<u64>2 << 34);
+}
+
+/** Host offset of guest RAM (guest physical 0x8000_0000) in the wasm memory. */
+export function ramOffset(): u32 { return RAM_HOST; }
+export function ramBytes(): u32 { return <u32>ramSize; }
+
+/** Runs up to `maxInstructions`; returns the stop reason (0 budget, 1 wfi, 2 host event, 3 fatal). */
+export function run(maxInstructions: u32): u32 {
+  return runInstructions(maxInstructions);
+}
+
+export function getPc(): u64 { return pc; }
+export function setPc(v: u64): void { pc = v; }
+export function getPriv(): u32 { return priv; }
+export function setPriv(p: u32): void { if (p == 0 || p == 1 || p == 3) { priv = p; tlbFlushAll(); } }
+export function getReg(i: u32): u64 { return getX(i & 31); }
+export function setReg(i: u32, v: u64): void { setX(i & 31, v); }
+export function getFReg(i: u32): u64 { return getF(i & 31); }
+export function setFReg(i: u32, v: u64): void { setF(i & 31, v); }
+/** Address of x0..x31 (8 bytes each, little endian); f0..f31 follow at regsOffset() + 256. */
+export function regsOffset(): u32 { return XREGS; }
+export function fregsOffset(): u32 { return FREGS; }
+
+/** Reads a CSR without privilege checks (debuggers, tests). Unknown CSRs read 0. */
+export function readCsr(csr: u32): u64 { return csrRead(csr & 0xfff); }
+/** Writes a CSR with its WARL rules but without privilege checks. */
+export function writeCsr(csr: u32, v: u64): void { csrWrite(csr & 0xfff, v); }
+
+/** Instructions retired since reset. */
+export function instret(): u64 { return icount; }
+
+// ---- host interface: MMIO faults, stop requests, interrupt lines, tohost ----
+
+/** Called by the host during mmioRead/mmioWrite: the access raises an access fault. */
+export function mmioFault(): void { mmioFaultFlag = true; }
+/** Called by the host (typically during mmioWrite): run() returns STOP_HOST after this instruction. */
+export function requestStop(): void { hostEvent = true; stopAt = icount; }
+/** Level of the machine external interrupt line (mip.MEIP), driven by the PLIC. */
+export function setMeip(level: u32): void { meipLine = level != 0; requestCheck(); }
+/** Level of the supervisor external interrupt line (ORed into mip.SEIP), driven by the PLIC. */
+export function setSeip(level: u32): void { seipLine = level != 0; requestCheck(); }
+/** Physical address of the HTIF tohost word (0 = none). A store reaching it stops run() with STOP_HOST. */
+export function setTohost(addr: u64): void { tohostAddr = addr; tlbFlushAll(); }
+export function isWaiting(): u32 { return waiting ? 1 : 0; }
+export function fatalCode(): u32 { return fatal; }
+
+// ---- time ----
+
+/** mode 0: real time (host clock, 10 MHz); mode 1: deterministic, mtime = instret / insnsPerTick. */
+export function setTimeMode(mode: u32, ticksDivisor: u32): void {
+  const now = mtimeNow();
+  timeDeterministic = mode == 1;
+  insnsPerTick = ticksDivisor == 0 ? 1 : <u64>ticksDivisor;
+  setMtime(now);
+}
+export function getMtime(): u64 { return mtimeNow(); }
+export function setMtimeValue(v: u64): void { setMtime(v); requestCheck(); }
+/** Moves mtime forward (a deterministic host skipping an idle period). */
+export function advanceTime(ticks: u64): void { setMtime(mtimeNow() + ticks); requestCheck(); }
+export function getMtimecmp(): u64 { return mtimecmp; }
+/** Timer ticks (10 MHz) until mtime reaches mtimecmp: 0 if due, 2^64-1 if no timer is armed. */
+export function ticksUntilTimer(): u64 { return ticksToTimer(); }
+
+// ---- dirty pages ----
+
+/** Bitmap of RAM pages written since the last clearDirty(): bit (p & 7) of byte (p >> 3), p = page index from 0x8000_0000. */
+export function dirtyOffset(): u32 { return DIRTY; }
+export function dirtyBytes(): u32 { return <u32>((ramSize >> 12) + 7) >> 3; }
+/** Clears the bitmap and drops the store TLB, so the next store to each page marks it again. */
+export function clearDirty(): void {
+  memory.fill(DIRTY, 0, dirtyBytes());
+  tlbFlushStore();
+}
+
+// ---- state ----
+
+export function stateOffset(): u32 { return STATE; }
+export function stateSize(): u32 { return STATE_SIZE; }
+/** Fills the state block at stateOffset() from the live hart; the host then copies stateSize() bytes. */
+export function saveState(): u32 {
+  saveFields(mtimeNow());
+  return STATE;
+}
+/** After the host copied a saved block to stateOffset(): makes it live. Returns 0, or 1 for a foreign block. */
+export function loadState(): u32 {
+  const t = loadFields();
+  if (t == -1) return 1;
+  setMtime(<u64>t);
+  tlbFlushAll();
+  hostEvent = false;
+  fatal = 0;
+  irqCheck = true;
+  return 0;
+}
+
+// ---- counters ----
+export function statTlbMisses(): u64 { return tlbMisses; }
+export function statTlbFlushes(): u64 { return tlbFlushes; }
+export function statExceptions(): u64 { return exceptionsTaken; }
+export function statInterrupts(): u64 { return interruptsTaken; }
+
+

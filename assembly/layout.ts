@@ -1,0 +1,33 @@
+// Fixed addresses in the core's linear memory (docs/CORE-ABI.md, "Memory layout").
+// Everything the interpreter touches per instruction lives at a constant address,
+// so a register read is one load from a constant base.
+
+/** The exportable CPU+CSR+CLINT state block. */
+export const STATE: u32 = 0x10000;
+export const STATE_SIZE: u32 = 0x1000;
+/** x0..x31, 8 bytes each. */
+export const XREGS: u32 = STATE + 0x100;
+/** f0..f31, raw 64-bit patterns (f32 values NaN-boxed). */
+export const FREGS: u32 = STATE + 0x200;
+/** CSR and misc fields, see state.ts saveState(). */
+export const FIELDS: u32 = STATE + 0x300;
+
+/** Software TLBs: 3 direct-mapped tables (fetch, load, store) of TLB_ENTRIES x 16 bytes (tag, host addend). */
+export const TLB_ENTRIES: u32 = 256;
+export const TLB_BITS: u32 = 8;
+export const TLB_FETCH: u32 = 0x12000;
+export const TLB_LOAD: u32 = TLB_FETCH + TLB_ENTRIES * 16;
+export const TLB_STORE: u32 = TLB_LOAD + TLB_ENTRIES * 16;
+
+/** Dirty bitmap of guest-physical RAM pages: bit (page & 7) of byte (page >> 3). Up to 4 GiB of RAM. */
+export const DIRTY: u32 = 0x20000;
+export const DIRTY_MAX_BYTES: u32 = 0x20000;
+
+/** Guest RAM (guest physical RAM_BASE) starts here in linear memory. */
+export const RAM_HOST: u32 = 0x100000;
+export const RAM_BASE: u64 = 0x80000000;
+/** Bytes kept readable after RAM so a 4-byte fetch at the last halfword stays in bounds. */
+export const RAM_PAD: u32 = 16;
+
+export const CLINT_BASE: u64 = 0x2000000;
+export const CLINT_SIZE: u64 = 0x10000;

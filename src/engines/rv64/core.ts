@@ -1,0 +1,294 @@
+// Rv64Core: a thin typed wrapper over build/rv64.wasm (assembly/). The contract it wraps is
+// docs/CORE-ABI.md. Works in Node and in the browser: the caller passes the wasm bytes or a
+// compiled WebAssembly.Module (see loadRv64Wasm in ./wasm-node.ts for Node).
+
+/** Why run() returned. */
+export enum StopReason {
+  /** The instruction budget is used up. */
+  Budget = 0,
+  /** The hart executes wfi and nothing is pending: sleep ticksUntilTimer() or until an interrupt line rises. */
+  Wfi = 1,
+  /** A store reached tohost, or the host called requestStop() (e.g. syscon poweroff). */
+  HostEvent = 2,
+  /** Internal error of the core; see fatalCode(). */
+  Fatal = 3,
+}
+
+export const RAM_BASE = 0x8000_0000n;
+/** mtime frequency (ticks per second), as on QEMU's virt board. */
+export const TIMEBASE_HZ = 10_000_000;
+
+/** What the core asks of its host for every physical access that is not RAM or the CLINT. */
+export interface Rv64Bus {
+  /** Returns the value read. For an unmapped address call core.mmioFault() and return 0n. */
+  mmioRead(addr: bigint, size: number): bigint;
+  /** For an unmapped address call core.mmioFault(). */
+  mmioWrite(addr: bigint, size: number, value: bigint): void;
+}
+
+/** The raw exports of rv64.wasm (docs/CORE-ABI.md). */
+export interface Rv64Exports {
+  memory: WebAssembly.Memory;
+  coreVersion(): number;
+  init(ramBytes: number): number;
+  reset(): void;
+  ramOffset(): number;
+  ramBytes(): number;
+  run(maxInstructions: number): number;
+  getPc(): bigint;
+  setPc(v: bigint): void;
+  getPriv(): number;
+  setPriv(p: number): void;
+  getReg(i: number): bigint;
+  setReg(i: number, v: bigint): void;
+  getFReg(i: number): bigint;
+  setFReg(i: number, v: bigint): void;
+  regsOffset(): number;
+  fregsOffset(): number;
+  readCsr(csr: number): bigint;
+  writeCsr(csr: number, v: bigint): void;
+  instret(): bigint;
+  mmioFault(): void;
+  requestStop(): void;
+  setMeip(level: number): void;
+  setSeip(level: number): void;
+  setTohost(addr: bigint): void;
+  isWaiting(): number;
+  fatalCode(): number;
+  setTimeMode(mode: number, insnsPerTick: number): void;
+  getMtime(): bigint;
+  setMtimeValue(v: bigint): void;
+  advanceTime(ticks: bigint): void;
+  getMtimecmp(): bigint;
+  ticksUntilTimer(): bigint;
+  dirtyOffset(): number;
+  dirtyBytes(): number;
+  clearDirty(): void;
+  stateOffset(): number;
+  stateSize(): number;
+  saveState(): number;
+  loadState(): number;
+  statTlbMisses(): bigint;
+  statTlbFlushes(): bigint;
+  statExceptions(): bigint;
+  statInterrupts(): bigint;
+}
+
+export const CORE_ABI_VERSION = 2;
+
+const NO_TIMER = 0xffff_ffff_ffff_ffffn;
+
+export interface Rv64CoreOptions {
+  /** Guest RAM in bytes (multiple of 4096). */
+  ramBytes: number;
+  /** Devices behind the MMIO imports; without one every non-RAM access faults. */
+  bus?: Rv64Bus;
+  /** Host clock in milliseconds for real-time mtime (default performance.now). */
+  now?: () => number;
+  /** Deterministic time: mtime = instret / insnsPerTick (reproducible runs). */
+  deterministic?: { insnsPerTick: number };
+}
+
+export class Rv64Core {
+  readonly exports: Rv64Exports;
+  private bus: Rv64Bus | undefined;
+  private ramView: Uint8Array | undefined;
+
+  private constructor(instance: WebAssembly.Instance, bus: Rv64Bus | undefined) {
+    this.exports = instance.exports as unknown as Rv64Exports;
+    this.bus = bus;
+  }
+
+  /** Instantiates the core from wasm bytes or a compiled module and initialises RAM. */
+  static async create(wasm: BufferSource | WebAssembly.Module, opts: Rv64CoreOptions): Promise<Rv64Core> {
+    const module = wasm instanceof WebAssembly.Module ? wasm : await WebAssembly.compile(wasm);
+    return Rv64Core.fromModule(module, opts);
+  }
+
+  /** Synchronous variant for an already compiled module. */
+  static fromModule(module: WebAssembly.Module, opts: Rv64CoreOptions): Rv64Core {
+    let core: Rv64Core | undefined;
+    const now = opts.now ?? (() => performance.now());
+    const imports = {
+      env: {
+        mmioRead: (addr: bigint, size: number): bigint => {
+          const bus = core?.bus;
+          if (!bus) {
+            core?.exports.mmioFault();
+            return 0n;
+          }
+          return BigInt.asUintN(64, bus.mmioRead(addr, size));
+        },
+        mmioWrite: (addr: bigint, size: number, value: bigint): void => {
+          const bus = core?.bus;
+          if (!bus) {
+            core?.exports.mmioFault();
+            return;
+          }
+          bus.mmioWrite(addr, size, value);
+        },
+        hostNowMs: now,
+        abort: (_msg: number, _file: number, line: number, col: number): never => {
+          throw new Error(`rv64 core: internal assertion failed at ${line}:${col}`);
+        },
+      },
+    };
+    const instance = new WebAssembly.Instance(module, imports);
+    core = new Rv64Core(instance, opts.bus);
+    const v = core.exports.coreVersion();
+    if (v !== CORE_ABI_VERSION) throw new Error(`rv64 core: ABI version ${v}, expected ${CORE_ABI_VERSION} (rebuild with npm run build:core)`);
+    const rc = core.exports.init(opts.ramBytes);
+    if (rc === 2) throw new Error(`rv64 core: invalid RAM size ${opts.ramBytes} (a multiple of 4096, at most 4 GiB - 1 MiB)`);
+    if (rc !== 0) throw new Error(`rv64 core: cannot allocate ${opts.ramBytes} bytes of guest RAM`);
+    if (opts.deterministic) core.exports.setTimeMode(1, opts.deterministic.insnsPerTick);
+    return core;
+  }
+
+  setBus(bus: Rv64Bus | undefined): void {
+    this.bus = bus;
+  }
+
+  /** Guest RAM (guest physical 0x8000_0000 at index 0). Re-fetch after anything that may grow memory. */
+  get ram(): Uint8Array {
+    const buf = this.exports.memory.buffer;
+    if (!this.ramView || this.ramView.buffer !== buf) {
+      this.ramView = new Uint8Array(buf, this.exports.ramOffset(), this.exports.ramBytes());
+    }
+    return this.ramView;
+  }
+
+  get ramBytes(): number {
+    return this.exports.ramBytes();
+  }
+
+  /** Copies bytes into guest physical memory; throws if the range is outside RAM. */
+  writePhys(addr: bigint, bytes: Uint8Array): void {
+    const off = addr - RAM_BASE;
+    if (off < 0n || off + BigInt(bytes.length) > BigInt(this.ramBytes)) {
+      throw new Error(`rv64 core: 0x${addr.toString(16)}+${bytes.length} is outside RAM`);
+    }
+    this.ram.set(bytes, Number(off));
+  }
+
+  readPhys(addr: bigint, length: number): Uint8Array {
+    const off = addr - RAM_BASE;
+    if (off < 0n || off + BigInt(length) > BigInt(this.ramBytes)) {
+      throw new Error(`rv64 core: 0x${addr.toString(16)}+${length} is outside RAM`);
+    }
+    return this.ram.slice(Number(off), Number(off) + length);
+  }
+
+  readPhys64(addr: bigint): bigint {
+    const off = Number(addr - RAM_BASE);
+    return new DataView(this.exports.memory.buffer).getBigUint64(this.exports.ramOffset() + off, true);
+  }
+
+  writePhys64(addr: bigint, v: bigint): void {
+    const off = Number(addr - RAM_BASE);
+    new DataView(this.exports.memory.buffer).setBigUint64(this.exports.ramOffset() + off, BigInt.asUintN(64, v), true);
+  }
+
+  run(maxInstructions: number): StopReason {
+    return this.exports.run(maxInstructions >>> 0) as StopReason;
+  }
+
+  get pc(): bigint {
+    return this.exports.getPc();
+  }
+  set pc(v: bigint) {
+    this.exports.setPc(BigInt.asUintN(64, v));
+  }
+  get priv(): number {
+    return this.exports.getPriv();
+  }
+  getReg(i: number): bigint {
+    return this.exports.getReg(i);
+  }
+  setReg(i: number, v: bigint): void {
+    this.exports.setReg(i, BigInt.asUintN(64, v));
+  }
+  getFReg(i: number): bigint {
+    return this.exports.getFReg(i);
+  }
+  setFReg(i: number, v: bigint): void {
+    this.exports.setFReg(i, BigInt.asUintN(64, v));
+  }
+  readCsr(csr: number): bigint {
+    return this.exports.readCsr(csr);
+  }
+  writeCsr(csr: number, v: bigint): void {
+    this.exports.writeCsr(csr, BigInt.asUintN(64, v));
+  }
+  get instret(): bigint {
+    return this.exports.instret();
+  }
+
+  /** For the bus: makes the MMIO access in progress raise an access fault. */
+  mmioFault(): void {
+    this.exports.mmioFault();
+  }
+  /** For the bus: run() returns HostEvent after the current instruction. */
+  requestStop(): void {
+    this.exports.requestStop();
+  }
+  setMeip(level: boolean): void {
+    this.exports.setMeip(level ? 1 : 0);
+  }
+  setSeip(level: boolean): void {
+    this.exports.setSeip(level ? 1 : 0);
+  }
+  setTohost(addr: bigint | undefined): void {
+    this.exports.setTohost(addr ?? 0n);
+  }
+  get waiting(): boolean {
+    return this.exports.isWaiting() !== 0;
+  }
+
+  /** Milliseconds until the timer fires (0 if due), or undefined if no timer is armed. */
+  msUntilTimer(): number | undefined {
+    const t = this.exports.ticksUntilTimer();
+    if (t === NO_TIMER) return undefined;
+    return Number(t) / (TIMEBASE_HZ / 1000);
+  }
+  ticksUntilTimer(): bigint | undefined {
+    const t = this.exports.ticksUntilTimer();
+    return t === NO_TIMER ? undefined : t;
+  }
+  advanceTime(ticks: bigint): void {
+    this.exports.advanceTime(ticks);
+  }
+  get mtime(): bigint {
+    return this.exports.getMtime();
+  }
+
+  /** Bitmap of dirty RAM pages (a view; copy it before clearDirty()). */
+  dirtyBitmap(): Uint8Array {
+    return new Uint8Array(this.exports.memory.buffer, this.exports.dirtyOffset(), this.exports.dirtyBytes());
+  }
+  clearDirty(): void {
+    this.exports.clearDirty();
+  }
+
+  /** CPU + CSR + CLINT state (not RAM), as a copy. */
+  saveState(): Uint8Array {
+    const off = this.exports.saveState();
+    return new Uint8Array(this.exports.memory.buffer, off, this.exports.stateSize()).slice();
+  }
+  loadState(state: Uint8Array): void {
+    const size = this.exports.stateSize();
+    if (state.length !== size) throw new Error(`rv64 core: state block is ${state.length} bytes, expected ${size}`);
+    new Uint8Array(this.exports.memory.buffer, this.exports.stateOffset(), size).set(state);
+    if (this.exports.loadState() !== 0) throw new Error('rv64 core: state block has a foreign magic or version');
+  }
+
+  stats(): { instret: bigint; tlbMisses: bigint; tlbFlushes: bigint; exceptions: bigint; interrupts: bigint } {
+    const e = this.exports;
+    return {
+      instret: e.instret(),
+      tlbMisses: e.statTlbMisses(),
+      tlbFlushes: e.statTlbFlushes(),
+      exceptions: e.statExceptions(),
+      interrupts: e.statInterrupts(),
+    };
+  }
+}
