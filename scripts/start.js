@@ -126,10 +126,8 @@ async function main() {
     const actual = typeof address === 'object' && address ? address.port : port;
     process.stdout.write(`Tabvisor is running at http://localhost:${actual}/  (Ctrl+C to stop)\n`);
   });
-  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => {
-    server.close(() => process.exit(0));
-    server.closeAllConnections();
-  });
+  // A static server has nothing to flush: stop at once, open connections or not.
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(0));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
