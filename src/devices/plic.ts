@@ -78,6 +78,19 @@ export class Plic implements MmioDevice {
     return this.outputLevels[ctx] ?? false;
   }
 
+  /**
+   * Machine reset: priorities, enables, thresholds and claims are cleared. Input levels are kept (they
+   * belong to the devices) and re-pend their sources.
+   */
+  reset(): void {
+    this.priority.fill(0);
+    this.claimed.fill(0);
+    for (let n = 0; n < this.numSources; n++) this.pending[n] = this.levels[n];
+    for (const e of this.enable) e.fill(0);
+    this.threshold.fill(0);
+    this.updateOutputs();
+  }
+
   private setLevel(n: number, level: boolean): void {
     this.levels[n] = level ? 1 : 0;
     if (level && !this.claimed[n]) this.pending[n] = 1;

@@ -94,6 +94,24 @@ export class Uart16550 implements MmioDevice {
     backend.connect?.((data) => this.receive(data));
   }
 
+  /** Power-on state (machine reset). Host input not yet read by the guest is kept. */
+  reset(): void {
+    this.ier = this.lcr = this.scr = this.fcr = this.lsrErrors = 0;
+    this.mcr = MCR_OUT2;
+    this.msr = MSR_DCD | MSR_DSR | MSR_CTS;
+    this.dll = 0x0c;
+    this.dlm = 0;
+    this.thrInterruptPending = false;
+    // Bytes in the FIFO go back in front of the waiting input.
+    const waiting = this.pendingInput.toBytes();
+    this.pendingInput.clear();
+    this.pendingInput.push(Uint8Array.from(this.rxFifo));
+    this.pendingInput.push(waiting);
+    this.rxFifo = [];
+    this.refill();
+    this.update();
+  }
+
   /** Host input (keyboard) for the guest. */
   receive(data: Uint8Array): void {
     this.pendingInput.push(data);

@@ -60,6 +60,13 @@ export class VirtDevices {
     this.plic.connectOutput(1, seip);
   }
 
+  /** Machine reset (reboot): every device back to its power-on state; back ends are kept. */
+  reset(): void {
+    for (const t of this.transports) t?.reset();
+    this.uart.reset();
+    this.plic.reset();
+  }
+
   /** The occupied virtio slots. */
   get virtioSlots(): number[] {
     return this.transports.flatMap((t, n) => (t ? [n] : []));

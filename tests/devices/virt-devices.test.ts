@@ -50,6 +50,28 @@ describe('VirtDevices', () => {
     expect(hart.seip).toBe(false);
   });
 
+  it('resets every device on a machine reset, keeping back ends', () => {
+    const { bus, console, hart, devices } = board();
+    bus.mmioWrite(0x0c00_0000 + 4 * 10, 4, 1);
+    bus.mmioWrite(0x0c00_2080, 4, 1 << 10);
+    bus.mmioWrite(0x1000_0001, 1, 0x01);
+    bus.mmioWrite(0x1000_0007, 1, 0x42);
+    bus.mmioWrite(0x1000_1000 + REG.Status, 4, 3);
+    console.type('ab');
+    expect(hart.seip).toBe(true);
+    devices.reset();
+    expect(hart.seip).toBe(false);
+    expect(bus.mmioRead(0x0c00_0000 + 4 * 10, 4)).toBe(0);
+    expect(bus.mmioRead(0x0c00_2080, 4)).toBe(0);
+    expect(bus.mmioRead(0x1000_0001, 1)).toBe(0);
+    expect(bus.mmioRead(0x1000_0007, 1)).toBe(0);
+    expect(bus.mmioRead(0x1000_1000 + REG.Status, 4)).toBe(0);
+    expect(bus.mmioRead(0x1000_0000, 1)).toBe(0x61); // typed input survives for the next boot
+    console.type('c');
+    bus.mmioWrite(0x1000_0000, 1, 0x21);
+    expect(console.takeText()).toBe('!');
+  });
+
   it('describes exactly its devices in the device tree', () => {
     const { devices } = board();
     const tree = readFdt(devices.deviceTree({ memoryBytes: 1 << 20 }));

@@ -196,7 +196,8 @@ export class VirtioMmioTransport implements MmioDevice, VirtioHost {
     }
   }
 
-  private reset(): void {
+  /** Device reset, as when the driver writes 0 to Status (also used when the machine resets). */
+  reset(): void {
     this.status = 0;
     this.deviceFeaturesSel = this.driverFeaturesSel = 0;
     this.driverFeaturesValue = 0n;
