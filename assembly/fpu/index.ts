@@ -124,11 +124,14 @@ export function f64_add(a: u64, b: u64, rm: u32): u64 {
       if (s == 0) return zeroSumSign64(a, b, rm);
       return sb;
     }
-    fpFlags |= NX;
-    if (rm == RNE) return sb;
-    const up = err > 0;
-    const tie = rm == RMM && up == (s > 0) && reinterpret<f64>(sb + 1) - s == 2 * err;
-    return directed64(sb, up, rm, tie);
+    // Near the largest finite value s - x may overflow; err is then inf or NaN.
+    if (abs<f64>(err) < Infinity) {
+      fpFlags |= NX;
+      if (rm == RNE) return sb;
+      const up = err > 0;
+      const tie = rm == RMM && up == (s > 0) && reinterpret<f64>(sb + 1) - s == 2 * err;
+      return directed64(sb, up, rm, tie);
+    }
   }
   return addSlow64(a, b, rm);
 }

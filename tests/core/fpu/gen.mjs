@@ -207,6 +207,14 @@ function randDemote(r) {
 
 // ---- the vector set ------------------------------------------------------------------------
 
+/** Cases that once failed (found by long.mjs), kept in every standard run: [name, rm, a, b, c]. */
+export const REGRESSIONS = [
+  // TwoSum's s - x overflows next to the largest finite value
+  ['f64_add', 3, 0x7fdea75e9af4991fn, 0xffefffffffffffffn],
+  ['f64_add', 2, 0xffdea75e9af4991fn, 0x7fefffffffffffffn],
+  ['f64_sub', 1, 0x7fefffffffffffffn, 0x7fdea75e9af4991fn],
+];
+
 /**
  * Generates the input records.
  * @param {{ seed: number, random: number, specials?: boolean, ops?: number[] }} opts
@@ -252,6 +260,12 @@ export function generate({ seed, random, specials = true, ops }) {
           push(op.id, rm, randVal(r, f));
         }
       }
+    }
+  }
+  if (specials) {
+    for (const [name, rm, a, b = 0n, c = 0n] of REGRESSIONS) {
+      const op = OPS.find((o) => o && o.name === name);
+      if (!ops || ops.includes(op.id)) push(op.id, rm, a, b, c);
     }
   }
   const buf = Buffer.alloc(recs.length * RECORD_IN);
