@@ -21,8 +21,16 @@ export class ArrayGuestMemory implements GuestMemory {
   /** One bit per 4 KiB page written through this interface (device DMA); read by snapshot code. */
   private readonly dirty: Uint8Array;
 
-  /** `ram` is either a size in bytes or an existing array to use as RAM (not copied). */
-  constructor(ram: number | Uint8Array, base: number = RAM_BASE) {
+  /**
+   * `ram` is either a size in bytes or an existing array to use as RAM (not copied), e.g. the core's
+   * RAM inside wasm memory. `onWrite` is told of every device write (offset from base, length), e.g. to
+   * mark the core's own dirty bitmap.
+   */
+  constructor(
+    ram: number | Uint8Array,
+    base: number = RAM_BASE,
+    private readonly onWrite?: (offset: number, length: number) => void,
+  ) {
     this.bytes = typeof ram === 'number' ? new Uint8Array(ram) : ram;
     this.base = base;
     this.view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
@@ -54,6 +62,7 @@ export class ArrayGuestMemory implements GuestMemory {
 
   private markDirty(off: number, len: number): void {
     if (len === 0) return;
+    this.onWrite?.(off, len);
     const last = (off + len - 1) >>> PAGE_SHIFT;
     for (let p = off >>> PAGE_SHIFT; p <= last; p++) this.dirty[p >>> 3] |= 1 << (p & 7);
   }

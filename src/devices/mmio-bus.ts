@@ -101,3 +101,35 @@ export class MmioBus {
     m.device.write(Number(addr) - m.base, size, normalizeValue(value, size));
   }
 }
+
+/**
+ * The bus as the wasm core's wrapper wants it (src/engines/rv64/core.ts, `Rv64Bus`): bigint values,
+ * and a fault reported through `reportFault` (the core's `mmioFault()`) instead of an exception,
+ * because an exception must not unwind through wasm frames. A faulting read returns 0n.
+ */
+export interface FaultReportingBus {
+  mmioRead(addr: bigint, size: number): bigint;
+  mmioWrite(addr: bigint, size: number, value: bigint): void;
+}
+
+export function faultReportingBus(bus: MmioBus, reportFault: () => void): FaultReportingBus {
+  return {
+    mmioRead(addr: bigint, size: number): bigint {
+      try {
+        return BigInt.asUintN(64, BigInt(bus.mmioRead(addr, size)));
+      } catch (e) {
+        if (!(e instanceof MmioAccessFault)) throw e;
+        reportFault();
+        return 0n;
+      }
+    },
+    mmioWrite(addr: bigint, size: number, value: bigint): void {
+      try {
+        bus.mmioWrite(addr, size, value);
+      } catch (e) {
+        if (!(e instanceof MmioAccessFault)) throw e;
+        reportFault();
+      }
+    },
+  };
+}

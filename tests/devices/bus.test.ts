@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ArrayGuestMemory } from '../../src/devices/guest-memory.js';
 import { GuestMemoryError, type MmioDevice } from '../../src/devices/bus.js';
-import { MmioAccessFault, MmioBus } from '../../src/devices/mmio-bus.js';
+import { faultReportingBus, MmioAccessFault, MmioBus } from '../../src/devices/mmio-bus.js';
 import { SysCon } from '../../src/devices/syscon.js';
 
 class Recorder implements MmioDevice {
@@ -38,6 +38,10 @@ describe('ArrayGuestMemory', () => {
     m.writeU8(0x8000_5000, 1);
     expect(m.takeDirtyPages()).toEqual([0, 1, 5]);
     expect(m.takeDirtyPages()).toEqual([]);
+    const seen: [number, number][] = [];
+    const hooked = new ArrayGuestMemory(new Uint8Array(0x2000), 0x8000_0000, (o, l) => seen.push([o, l]));
+    hooked.writeU32(0x8000_1000, 5);
+    expect(seen).toEqual([[0x1000, 4]]);
   });
 });
 
@@ -74,6 +78,19 @@ describe('MmioBus', () => {
     }
     expect(bus.isMapped(0x1000_00ff)).toBe(true);
     expect(bus.isMapped(0x1000_0100)).toBe(false);
+  });
+
+  it('reports faults through a callback for the wasm core, never by exception', () => {
+    const bus = new MmioBus();
+    bus.map(0x1000_0000, new Recorder());
+    let faults = 0;
+    const core = faultReportingBus(bus, () => faults++);
+    expect(core.mmioRead(0x1000_0000n, 4)).toBe(0xdead_beefn);
+    expect(core.mmioRead(0x1000_0000n, 8)).toBe(0x1122_3344_5566_7788n);
+    expect(core.mmioRead(0x3000_0000n, 4)).toBe(0n);
+    core.mmioWrite(0x3000_0000n, 4, 1n);
+    core.mmioWrite(0x1000_0000n, 4, 1n);
+    expect(faults).toBe(2);
   });
 
   it('refuses overlapping regions', () => {
