@@ -8,4 +8,5 @@ import { VmHost } from './vm-host.js';
 // The app's root URL: images/ and node_modules/v86/build/ are served under it (vite.config.ts).
 const appRoot = new URL(import.meta.env.BASE_URL, self.location.origin);
 
-expose(new VmHost({ assets: new FetchAssetLoader(appRoot), createEngine }), self as unknown as Worker);
+// comlink's default endpoint is the worker's global scope.
+expose(new VmHost({ assets: new FetchAssetLoader(appRoot), createEngine }));
