@@ -21,6 +21,7 @@ import { BufferConsole } from '../../src/devices/backends/console.js';
 import { createNetPair } from '../../src/devices/backends/net.js';
 import { VIRTIO_F_INDIRECT_DESC, VIRTIO_F_VERSION_1, type VirtioDevice } from '../../src/devices/virtio/device.js';
 import { TestIrq, TestVirtioDriver } from './helpers/virtio-driver.js';
+import { VIRTQ_MAX_CHAIN_BYTES } from '../../src/devices/virtio/virtqueue.js';
 
 function bringUp(device: VirtioDevice, queues: number, features = VIRTIO_F_VERSION_1 | VIRTIO_F_INDIRECT_DESC) {
   const mem = new ArrayGuestMemory(4 << 20);
@@ -76,7 +77,9 @@ describe('VirtioBlock over MemoryOverlayDisk', () => {
   it('advertises capacity, seg_max, blk_size and flush', () => {
     const { t, drv } = setup();
     expect(t.read(REG.Config, 4)).toBe(128);
-    expect(t.read(REG.Config + 12, 4)).toBe(126);
+    expect(t.read(REG.Config + 8, 4)).toBe(512 * 1024); // size_max
+    expect(t.read(REG.Config + 12, 4)).toBe(126); // seg_max
+    expect(126 * 512 * 1024 + 17).toBeLessThan(VIRTQ_MAX_CHAIN_BYTES);
     expect(drv.deviceFeatures() & VIRTIO_BLK_F_FLUSH).toBe(VIRTIO_BLK_F_FLUSH);
     expect(drv.deviceFeatures() & VIRTIO_BLK_F_RO).toBe(0n);
   });
@@ -106,6 +109,22 @@ describe('VirtioBlock over MemoryOverlayDisk', () => {
     expect(disk.overlayBytes).toBe(0);
     expect(base.subarray(10 * 512, 13 * 512)).toEqual(data);
     expect(base.subarray(0, 10 * 512)).toEqual(pristine.subarray(0, 10 * 512));
+  });
+
+  it('moves a 128 KiB request scattered over 32 indirect segments both ways', () => {
+    const { drv, mem, disk } = setup(1 << 20);
+    const data = pattern(32 * 4096, 5);
+    const segs = Array.from({ length: 32 }, (_, i) => ({ data: data.subarray(i * 4096, (i + 1) * 4096) }));
+    const st = drv.alloc.alloc(1, 1);
+    drv.postIndirect(0, [{ data: blkHeader(VIRTIO_BLK_T_OUT, 64) }, ...segs, { addr: st, len: 1, write: true }]);
+    drv.notify(0);
+    expect(mem.readU8(st)).toBe(VIRTIO_BLK_S_OK);
+    expect(disk.read(64 * 512, data.length)).toEqual(data);
+    const outs = Array.from({ length: 32 }, () => drv.alloc.alloc(4096));
+    drv.postIndirect(0, [{ data: blkHeader(VIRTIO_BLK_T_IN, 64) }, ...outs.map((addr) => ({ addr, len: 4096, write: true })), { addr: st, len: 1, write: true }]);
+    drv.notify(0);
+    expect(drv.takeUsed(0).map((u) => u.len)).toEqual([1, 32 * 4096 + 1]);
+    outs.forEach((a, i) => expect(mem.read(a, 4096)).toEqual(data.subarray(i * 4096, (i + 1) * 4096)));
   });
 
   it('discards the overlay and restores it from a saved state', () => {

@@ -7,6 +7,7 @@ import { SECTOR_SIZE, type BlockBackend } from '../backends/disk.js';
 import { VIRTIO_ID_BLOCK, type VirtioDevice, type VirtioHost } from './device.js';
 import { readChain, VirtqueueError, writeChain, type DescriptorChain } from './virtqueue.js';
 
+export const VIRTIO_BLK_F_SIZE_MAX = 1n << 1n;
 export const VIRTIO_BLK_F_SEG_MAX = 1n << 2n;
 export const VIRTIO_BLK_F_RO = 1n << 5n;
 export const VIRTIO_BLK_F_BLK_SIZE = 1n << 6n;
@@ -23,6 +24,10 @@ export const VIRTIO_BLK_S_UNSUPP = 2;
 
 const QUEUE_SIZE = 128;
 const ID_BYTES = 20;
+const SEG_MAX = QUEUE_SIZE - 2; // header and status take two descriptors
+/** Largest data segment; SEG_MAX * SIZE_MAX stays under the virtqueue's per-chain cap, so a driver
+ *  that honours the limits can never trip it. */
+const SIZE_MAX = 512 * 1024;
 
 export interface VirtioBlockStats {
   reads: number;
@@ -42,12 +47,13 @@ export class VirtioBlock implements VirtioDevice {
 
   constructor(readonly backend: BlockBackend) {
     this.sectors = Math.floor(backend.byteLength / SECTOR_SIZE);
-    this.deviceFeatures = VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH | (backend.readOnly ? VIRTIO_BLK_F_RO : 0n);
+    this.deviceFeatures = VIRTIO_BLK_F_SIZE_MAX | VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH | (backend.readOnly ? VIRTIO_BLK_F_RO : 0n);
     // struct virtio_blk_config up to blk_size: capacity, size_max, seg_max, geometry, blk_size.
     this.configSpace = new Uint8Array(24);
     const v = new DataView(this.configSpace.buffer);
     v.setBigUint64(0, BigInt(this.sectors), true);
-    v.setUint32(12, QUEUE_SIZE - 2, true); // seg_max: header and status take two descriptors
+    v.setUint32(8, SIZE_MAX, true);
+    v.setUint32(12, SEG_MAX, true);
     v.setUint32(20, SECTOR_SIZE, true);
   }
 

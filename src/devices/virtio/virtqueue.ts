@@ -21,6 +21,7 @@ export const VIRTQ_AVAIL_F_NO_INTERRUPT = 1;
 export const VIRTQ_MAX_SIZE = 32768;
 /** Upper bound on the bytes one chain may describe; keeps a hostile chain from making the host allocate GiBs. */
 export const VIRTQ_MAX_CHAIN_BYTES = 64 << 20;
+// (virtio-blk advertises seg_max * size_max = 126 * 512 KiB below this; frames and console buffers are far smaller.)
 
 /** A guest buffer, already checked to lie wholly in RAM. */
 export interface Segment {
