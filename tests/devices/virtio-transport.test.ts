@@ -60,6 +60,15 @@ describe('VirtioMmioTransport', () => {
     expect(drv.r(REG.Status) & STATUS_DRIVER_OK).toBe(0); // DRIVER_OK needs FEATURES_OK
   });
 
+  it('accepts DRIVER_OK written alone once FEATURES_OK is set, and never clears bits short of reset', () => {
+    const { drv } = setup();
+    drv.negotiate();
+    drv.w(REG.Status, STATUS_DRIVER_OK);
+    expect(drv.r(REG.Status)).toBe(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
+    drv.w(REG.Status, 64); // the driver cannot set NEEDS_RESET
+    expect(drv.r(REG.Status) & 64).toBe(0);
+  });
+
   it('freezes driver features after FEATURES_OK', () => {
     const { drv, t } = setup();
     drv.negotiate(VIRTIO_F_VERSION_1);

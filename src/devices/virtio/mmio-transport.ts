@@ -229,7 +229,7 @@ export class VirtioMmioTransport implements MmioDevice, VirtioHost {
         }
       }
     }
-    if (v & STATUS_DRIVER_OK && !(v & STATUS_FEATURES_OK)) v &= ~STATUS_DRIVER_OK;
+    if (v & STATUS_DRIVER_OK && !((old | v) & STATUS_FEATURES_OK)) v &= ~STATUS_DRIVER_OK;
     // Status bits are only ever set by the driver (short of a reset).
     this.status = old | v;
     if (this.status & STATUS_DRIVER_OK && !(old & STATUS_DRIVER_OK) && this.failure === null) {
@@ -243,7 +243,7 @@ export class VirtioMmioTransport implements MmioDevice, VirtioHost {
     return this.queues[this.queueSel];
   }
 
-  /** Queue configuration may only change while the queue is not ready and before DRIVER_OK. */
+  /** Queue configuration may only change while the queue is not ready (spec 4.2.3.2). */
   private configurableQueue(): Virtqueue | undefined {
     const q = this.selectedQueue();
     return q !== undefined && !q.ready && !(this.status & STATUS_FAILED) ? q : undefined;
