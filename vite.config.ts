@@ -2,8 +2,8 @@
 // The page fetches repo-relative assets (images/..., node_modules/v86/build/*.wasm) under its
 // root URL: the dev server serves them from the working tree, and the build copies them into
 // web-dist/ so that the built folder alone is the whole app.
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { resolve, sep } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 
 const root = import.meta.dirname;
@@ -56,6 +56,33 @@ function copyRuntimeAssets(): Plugin {
   };
 }
 
+/**
+ * In dev, serves images/ raw. Vite would take an extension-less path such as
+ * images/x86-busybox/bzImage for a JS module and try to transform it.
+ */
+function serveImagesRaw(): Plugin {
+  return {
+    name: 'tabvisor-serve-images',
+    apply: 'serve',
+    configureServer(server) {
+      const imagesDir = resolve(root, 'images') + sep;
+      server.middlewares.use((req, res, next) => {
+        const pathname = decodeURIComponent((req.url ?? '/').split('?')[0]);
+        if (!pathname.startsWith('/images/')) return next();
+        const file = resolve(root, `.${pathname}`);
+        if (!file.startsWith(imagesDir) || !existsSync(file) || !statSync(file).isFile()) return next();
+        res.writeHead(200, {
+          ...isolationHeaders,
+          'Content-Type': file.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+          'Content-Length': statSync(file).size,
+          'Cache-Control': 'no-cache',
+        });
+        createReadStream(file).pipe(res);
+      });
+    },
+  };
+}
+
 export default defineConfig({
   root,
   base: '/',
@@ -63,7 +90,7 @@ export default defineConfig({
   appType: 'mpa',
   // Everything under public/ would be copied blindly; the assets the app needs are listed above.
   publicDir: false,
-  plugins: [copyRuntimeAssets()],
+  plugins: [serveImagesRaw(), copyRuntimeAssets()],
   server: {
     headers: isolationHeaders,
     // .cache/ holds image build trees (a whole kernel source): neither watch nor scan them.
