@@ -108,6 +108,8 @@ export interface HypervisorEvents {
 }
 
 class ManagedVm {
+  /** Creation order (ids are `vm-<seq>`). */
+  readonly seq: number;
   readonly console = new ConsoleLog();
   readonly consoleListeners = new Set<(data: Uint8Array) => void>();
   machine!: VmStateMachine;
@@ -116,6 +118,8 @@ class ManagedVm {
   instance: string | undefined;
   generation = 0;
   ready = false;
+  /** Console input typed while paused: delivered on resume, so no engine has to queue it. */
+  pendingInput: Array<Uint8Array | string> = [];
   /** Console offset where the current engine instance began (its boot output starts here). */
   bootOffset = 0;
   crashReason: string | undefined;
@@ -130,7 +134,9 @@ class ManagedVm {
     public weight: number,
     public capPercent: number | undefined,
     public identity: VmIdentity,
-  ) {}
+  ) {
+    this.seq = Number(id.slice(id.lastIndexOf('-') + 1));
+  }
 
   get state(): VmState {
     return this.machine.state as VmState;
@@ -171,8 +177,9 @@ export class Hypervisor {
     return this.images.get(name);
   }
 
+  /** Every VM, in the order they were created. */
   list(): VmSummary[] {
-    return [...this.vms.values()].map((vm) => this.summary(vm));
+    return [...this.vms.values()].sort((x, y) => x.seq - y.seq).map((vm) => this.summary(vm));
   }
 
   /** A VM by id or name. */
@@ -220,6 +227,9 @@ export class Hypervisor {
     return this.perform(ref, 'resume', async (vm) => {
       await this.hostCall(vm, 'resume', (port, id) => port.resume(id));
       this.finish(vm, 'resume');
+      for (const data of vm.pendingInput.splice(0)) {
+        await this.hostCall(vm, 'console input', (port, id) => port.sendConsole(id, data));
+      }
     });
   }
 
@@ -353,11 +363,18 @@ export class Hypervisor {
     };
   }
 
-  /** Types on a VM's console. The VM must have a live machine (booting, running or paused). */
+  /**
+   * Types on a VM's console. The VM must have a live machine (booting, running or paused); input
+   * for a paused VM waits in the hypervisor and reaches the guest when it resumes.
+   */
   async sendConsole(ref: string, data: Uint8Array | string): Promise<void> {
     const vm = this.find(ref);
     if (!vm.instance || !['booting', 'running', 'paused'].includes(vm.state)) {
       throw new HypervisorError('invalid-state', `cannot type on VM '${vm.name}': it is ${vm.state}`);
+    }
+    if (vm.state === 'paused') {
+      vm.pendingInput.push(typeof data === 'string' ? data : data.slice());
+      return;
     }
     await this.hostCall(vm, 'console input', (port, id) => port.sendConsole(id, data));
   }
@@ -583,16 +600,24 @@ export class Hypervisor {
   }
 
   private async makeInstance(vm: ManagedVm, state: Uint8Array | undefined): Promise<void> {
+    // Count the instance on its slot before any await, so VMs created together spread out.
     const slot = this.pool.leastLoaded();
-    const connection = await this.pool.connect(slot);
     const instance = `${vm.id}~${++vm.generation}`;
     vm.slot = slot;
     vm.instance = instance;
     vm.ready = false;
     vm.bootOffset = vm.console.totalBytes;
     vm.sample = undefined;
+    vm.pendingInput = [];
     slot.vms.add(instance);
     this.instances.set(instance, vm);
+    let connection: HostConnection;
+    try {
+      connection = await this.pool.connect(slot);
+    } catch (error) {
+      this.forgetInstance(vm);
+      throw error;
+    }
     const image: ImageEntry = { ...vm.image, memoryMiB: vm.memoryMiB };
     // A saved state carries its own memory contents: the host needs no image files for it.
     const request: CreateVmRequest = state
