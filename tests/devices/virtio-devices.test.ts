@@ -221,6 +221,19 @@ describe('VirtioConsole', () => {
     expect(irq.level).toBe(true);
   });
 
+  it('reports the terminal size and its changes (F_SIZE)', () => {
+    const dev = new VirtioConsole(new BufferConsole(), { cols: 120, rows: 40 });
+    const { t, drv } = bringUp(dev, 2);
+    expect(drv.deviceFeatures() & 1n).toBe(1n);
+    expect([t.read(REG.Config, 2), t.read(REG.Config + 2, 2)]).toEqual([120, 40]);
+    drv.ackInterrupt();
+    dev.setSize(100, 30);
+    expect([t.read(REG.Config, 2), t.read(REG.Config + 2, 2)]).toEqual([100, 30]);
+    expect(drv.ackInterrupt()).toBe(2);
+    dev.setSize(100, 30);
+    expect(drv.r(REG.InterruptStatus)).toBe(0); // no change, no interrupt
+  });
+
   it('handles an echoing back end (input arriving while transmitting) without recursion', () => {
     let dev!: VirtioConsole;
     const echo = { write: (d: Uint8Array) => dev.receive(d) };

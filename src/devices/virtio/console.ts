@@ -1,10 +1,13 @@
 // virtio-console (device id 3; virtio 1.2, 5.3) with a single port and no multiport: queue 0 is the
-// port's receiveq (host -> guest), queue 1 its transmitq. Linux names it hvc0.
+// port's receiveq (host -> guest), queue 1 its transmitq. Linux names it hvc0. The terminal size is
+// in the config space (VIRTIO_CONSOLE_F_SIZE) so the guest follows the host terminal.
 
 import type { ConsoleBackend } from '../backends/console.js';
 import { ByteQueue } from '../byte-queue.js';
 import { VIRTIO_ID_CONSOLE, type VirtioDevice, type VirtioHost } from './device.js';
 import { readChain, VirtqueueError, writeChain } from './virtqueue.js';
+
+export const VIRTIO_CONSOLE_F_SIZE = 1n << 0n;
 
 const QUEUE_SIZE = 64;
 const RECEIVEQ = 0;
@@ -14,15 +17,21 @@ const MAX_PENDING_INPUT = 1 << 20;
 
 export class VirtioConsole implements VirtioDevice {
   readonly deviceId = VIRTIO_ID_CONSOLE;
-  readonly deviceFeatures = 0n;
+  readonly deviceFeatures = VIRTIO_CONSOLE_F_SIZE;
   readonly queueMaxSizes = [QUEUE_SIZE, QUEUE_SIZE];
   private host!: VirtioHost;
   private readonly pending = new ByteQueue(MAX_PENDING_INPUT);
-  // struct virtio_console_config: cols, rows, max_nr_ports, emerg_wr (only cols/rows with F_SIZE).
+  // struct virtio_console_config: cols, rows, max_nr_ports, emerg_wr.
   private readonly configSpace = new Uint8Array(12);
 
-  constructor(private readonly backend: ConsoleBackend) {
-    new DataView(this.configSpace.buffer).setUint32(4, 1, true);
+  constructor(
+    private readonly backend: ConsoleBackend,
+    size: { cols: number; rows: number } = { cols: 80, rows: 25 },
+  ) {
+    const v = new DataView(this.configSpace.buffer);
+    v.setUint16(0, size.cols, true);
+    v.setUint16(2, size.rows, true);
+    v.setUint32(4, 1, true);
     backend.connect?.((data) => this.receive(data));
   }
 
@@ -32,6 +41,15 @@ export class VirtioConsole implements VirtioDevice {
 
   config(): Uint8Array {
     return this.configSpace;
+  }
+
+  /** The host terminal was resized: the guest learns it through a configuration change (F_SIZE). */
+  setSize(cols: number, rows: number): void {
+    const v = new DataView(this.configSpace.buffer);
+    if (v.getUint16(0, true) === (cols & 0xffff) && v.getUint16(2, true) === (rows & 0xffff)) return;
+    v.setUint16(0, cols, true);
+    v.setUint16(2, rows, true);
+    this.host?.configChanged();
   }
 
   /** Host input for the guest; delivered as soon as the guest has receive buffers. */
@@ -63,13 +81,17 @@ export class VirtioConsole implements VirtioDevice {
   }
 
   saveState(): object {
-    return { version: 1, pendingInput: this.pending.toBytes() };
+    const v = new DataView(this.configSpace.buffer);
+    return { version: 1, pendingInput: this.pending.toBytes(), cols: v.getUint16(0, true), rows: v.getUint16(2, true) };
   }
 
   loadState(s: object): void {
-    const st = s as { version?: unknown; pendingInput?: unknown };
+    const st = s as { version?: unknown; pendingInput?: unknown; cols?: unknown; rows?: unknown };
     if (st.version !== 1) throw new Error('VirtioConsole: unsupported state version');
     this.pending.clear();
     if (st.pendingInput instanceof Uint8Array) this.pending.push(st.pendingInput);
+    const v = new DataView(this.configSpace.buffer);
+    if (typeof st.cols === 'number') v.setUint16(0, st.cols, true);
+    if (typeof st.rows === 'number') v.setUint16(2, st.rows, true);
   }
 }
