@@ -613,7 +613,24 @@ function fma32(a: u32, b: u32, c: u32, rm: u32, negP: bool, negC: bool): u32 {
       }
       return exactToF32(s, rm);
     }
-    // s is inexact: sum the exact product and c with integers.
+    // s is inexact, the exact value is s + err with |err| under half an f64 ulp of s. The f32
+    // grid and its midpoints are f64 numbers, so rounding s rounds the exact value the same
+    // way, except when s is itself an f32 midpoint; the exact value is never a tie.
+    const r = <f32>s;
+    const rb = reinterpret<u32>(r);
+    const mag = rb & ~SIGN32;
+    if (mag > MINNORM32 && mag < INF32 && abs<f64>(err) < Infinity) {
+      const rd = <f64>r;
+      const up = rd != s ? s > rd : err > 0;
+      // The f32 neighbour of r on the side of s; s is a midpoint iff it lies halfway to it.
+      const nb = up != (rb >> 31 != 0) ? rb + 1 : rb - 1;
+      if (rd == s || <f64>reinterpret<f32>(nb) - rd != 2 * (s - rd)) {
+        fpFlags |= NX;
+        if (rm == RNE) return rb;
+        return directed32(rb, up, rm, false);
+      }
+    }
+    // Midpoints, tiny results and overflow: sum the exact product and c with integers.
     unpack32(a);
     const aE = uExp, aSig = uSig;
     unpack32(b);

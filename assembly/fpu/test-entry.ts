@@ -80,3 +80,55 @@ export function runBatch(inPtr: usize, outPtr: usize, n: i32): void {
     store<u64>(q, <u64>F.fpFlags, 8);
   }
 }
+
+// ---- benchmark loops (scripts/fpu-bench.mjs) ---------------------------------------------
+// Each loop applies one operation to operand pairs from a table of 1024 random normal values
+// and XORs the results into a checksum, so nothing can be optimized away. Even cases run our
+// operation, odd cases the plain wasm instruction(s) for comparison.
+
+const BENCH_TABLE: usize = 3 << 20; // 1024 f64 values, then 1024 f32 values
+
+/** Fills the tables with normal values of both signs, magnitudes 2^-20..2^20 (xorshift). */
+export function benchInit(seed: u64): void {
+  let s = seed | 1;
+  for (let i = 0; i < 1024; i++) {
+    s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+    const e: u64 = 1023 - 20 + ((s >> 52) % 41);
+    const v = (s & 0x800fffffffffffff) | (e << 52);
+    store<u64>(BENCH_TABLE + (<usize>i << 3), v);
+    store<u32>(BENCH_TABLE + 8192 + (<usize>i << 2), reinterpret<u32>(<f32>reinterpret<f64>(v)));
+  }
+}
+
+@inline function t64(i: i32): u64 { return load<u64>(BENCH_TABLE + (<usize>(i & 1023) << 3)); }
+@inline function t32(i: i32): u32 { return load<u32>(BENCH_TABLE + 8192 + (<usize>(i & 1023) << 2)); }
+@inline function n64(i: i32): f64 { return reinterpret<f64>(t64(i)); }
+@inline function n32(i: i32): f32 { return reinterpret<f32>(t32(i)); }
+
+export function bench(which: i32, n: i32, rm: u32): u64 {
+  let acc: u64 = 0;
+  switch (which) {
+    case 0: for (let i = 0; i < n; i++) acc ^= F.f64_add(t64(i), t64(i * 7 + 3), rm); break;
+    case 1: for (let i = 0; i < n; i++) acc ^= reinterpret<u64>(n64(i) + n64(i * 7 + 3)); break;
+    case 2: for (let i = 0; i < n; i++) acc ^= F.f64_mul(t64(i), t64(i * 7 + 3), rm); break;
+    case 3: for (let i = 0; i < n; i++) acc ^= reinterpret<u64>(n64(i) * n64(i * 7 + 3)); break;
+    case 4: for (let i = 0; i < n; i++) acc ^= F.f64_div(t64(i), t64(i * 7 + 3), rm); break;
+    case 5: for (let i = 0; i < n; i++) acc ^= reinterpret<u64>(n64(i) / n64(i * 7 + 3)); break;
+    case 6: for (let i = 0; i < n; i++) acc ^= F.f64_sqrt(t64(i) & ~SIGN, rm); break;
+    case 7: for (let i = 0; i < n; i++) acc ^= reinterpret<u64>(sqrt<f64>(abs<f64>(n64(i)))); break;
+    case 8: for (let i = 0; i < n; i++) acc ^= F.f64_madd(t64(i), t64(i * 7 + 3), t64(i * 13 + 5), rm); break;
+    case 9: for (let i = 0; i < n; i++) acc ^= reinterpret<u64>(n64(i) * n64(i * 7 + 3) + n64(i * 13 + 5)); break;
+    case 10: for (let i = 0; i < n; i++) acc ^= F.f32_add(t32(i), t32(i * 7 + 3), rm); break;
+    case 11: for (let i = 0; i < n; i++) acc ^= reinterpret<u32>(n32(i) + n32(i * 7 + 3)); break;
+    case 12: for (let i = 0; i < n; i++) acc ^= F.f32_mul(t32(i), t32(i * 7 + 3), rm); break;
+    case 13: for (let i = 0; i < n; i++) acc ^= reinterpret<u32>(n32(i) * n32(i * 7 + 3)); break;
+    case 14: for (let i = 0; i < n; i++) acc ^= F.f32_madd(t32(i), t32(i * 7 + 3), t32(i * 13 + 5), rm); break;
+    case 15: for (let i = 0; i < n; i++) acc ^= reinterpret<u32>(n32(i) * n32(i * 7 + 3) + n32(i * 13 + 5)); break;
+    case 16: for (let i = 0; i < n; i++) acc ^= F.f64_to_i32(t64(i), rm); break;
+    case 17: for (let i = 0; i < n; i++) acc ^= <u64><i32>n64(i); break;
+    case 18: for (let i = 0; i < n; i++) acc ^= F.i64_to_f64(<i64>t64(i) >> 10, rm); break;
+    case 19: for (let i = 0; i < n; i++) acc ^= reinterpret<u64>(<f64>(<i64>t64(i) >> 10)); break;
+  }
+  return acc;
+}
+const SIGN: u64 = 0x8000000000000000;

@@ -178,6 +178,20 @@ function fmaAddend(r, f, a, b) {
   return BigInt.asUintN(F.bits, pb + BigInt(r.range(-2, 2)));
 }
 
+/**
+ * f32 fma operands whose f64 sum a*b + c rounds exactly onto an f32 midpoint of c while the
+ * exact sum is just off it (double-rounding traps): a*b = h*(1 + 2^-k)*(1 - 2^-k) = h - h*2^-2k
+ * with h half an f32 ulp of c.
+ */
+function fmaMidpoint32(r) {
+  const e = r.range(30, 220); // biased exponent of c
+  const c = pack('s', r.below(2), e, frac(r, 's'));
+  const k = r.range(12, 23);
+  const a = pack('s', r.below(2), e - 24, 1n << BigInt(23 - k)); // h * (1 + 2^-k)
+  const b = pack('s', 0, 126, (1n << 23n) - (1n << BigInt(24 - k))); // 1 - 2^-k
+  return [a, b, c];
+}
+
 /** Random 64-bit integer operands of random bit length, with tie patterns. */
 function randInt(r) {
   const n = r.range(1, 64);
@@ -213,6 +227,9 @@ export const REGRESSIONS = [
   ['f64_add', 3, 0x7fdea75e9af4991fn, 0xffefffffffffffffn],
   ['f64_add', 2, 0xffdea75e9af4991fn, 0x7fefffffffffffffn],
   ['f64_sub', 1, 0x7fefffffffffffffn, 0x7fdea75e9af4991fn],
+  // f32 fma: the f64 sum is the midpoint 1 + 3*2^-24, the exact sum just below it
+  ['f32_madd', 0, 0x33800020n, 0x3f7fffc0n, 0x3f800001n],
+  ['f32_madd', 4, 0x33800020n, 0x3f7fffc0n, 0x3f800001n],
 ];
 
 /**
@@ -245,6 +262,8 @@ export function generate({ seed, random, specials = true, ops }) {
         if (op.kind === 'bin' || op.kind === 'nr2') {
           const a = randVal(r, f);
           push(op.id, rm, a, r.below(2) ? randVal(r, f) : relatedVal(r, f, a, short));
+        } else if (op.kind === 'fma' && f === 's' && r.below(6) === 0) {
+          push(op.id, rm, ...fmaMidpoint32(r));
         } else if (op.kind === 'fma') {
           const a = randVal(r, f), b = r.below(3) ? randVal(r, f) : relatedVal(r, f, a, 'mul');
           push(op.id, rm, a, b, fmaAddend(r, f, a, b));
