@@ -24,6 +24,11 @@ export interface VmHostPort {
   stats(id: VmId): VmStats | Promise<VmStats>;
   /** Every VM's events (state, console, ready, exit), in order, in batches. */
   subscribe(listener: VmEventListener): number | Promise<number>;
+  /**
+   * Share and cap of a VM that shares its host with others (SliceScheduler in the host).
+   * Optional: a host without it runs each VM flat out in its own engine loop.
+   */
+  setSchedule?(id: VmId, params: { weight: number; capPercent: number | undefined }): void | Promise<void>;
 }
 
 /** One live host: its port, a way to learn that it died, and a way to end it. */

@@ -454,13 +454,26 @@ export class Hypervisor {
     };
   }
 
-  /** Changes a VM's share and cap (see docs/HYPERVISOR.md for where they are enforced). */
-  setSchedule(ref: string, params: { weight?: number; capPercent?: number | undefined }): VmSummary {
+  /**
+   * Changes a VM's share and cap. They are handed to its host, which enforces them when it
+   * time-slices several VMs (docs/HYPERVISOR.md, "Scheduler"); `enforced` says whether it can.
+   */
+  async setSchedule(ref: string, params: { weight?: number; capPercent?: number | undefined }): Promise<VmSummary & { enforced: boolean }> {
     const vm = this.find(ref);
     checkSchedule(vm.name, params.weight, params.capPercent);
     if (params.weight !== undefined) vm.weight = params.weight;
     if ('capPercent' in params) vm.capPercent = params.capPercent;
-    return this.summary(vm);
+    const enforced = await this.pushSchedule(vm);
+    return { ...this.summary(vm), enforced };
+  }
+
+  /** Tells the VM's host its weight and cap; false when the host cannot time-slice. */
+  private async pushSchedule(vm: ManagedVm): Promise<boolean> {
+    const port = vm.slot?.connection?.port;
+    if (!vm.instance || !port?.setSchedule) return false;
+    const params = { weight: vm.weight, capPercent: vm.capPercent };
+    await this.hostCall(vm, 'schedule', (p, id) => p.setSchedule!(id, params));
+    return true;
   }
 
   /** Stops every VM and ends every host. The hypervisor cannot be used afterwards. */
@@ -625,8 +638,12 @@ export class Hypervisor {
       : { id: instance, name: vm.name, image };
     try {
       await connection.port.create(request);
+      if (connection.port.setSchedule && (vm.weight !== 1 || vm.capPercent !== undefined)) {
+        await connection.port.setSchedule(instance, { weight: vm.weight, capPercent: vm.capPercent });
+      }
     } catch (error) {
       this.forgetInstance(vm);
+      await Promise.resolve(connection.port.destroy(instance)).catch(() => undefined);
       throw error;
     }
   }

@@ -84,6 +84,8 @@ export interface VmTransition {
   to: VmState | 'deleted';
   /** Why, for signals: the crash message, the power-off code. */
   detail?: string;
+  /** When, in milliseconds since the epoch. */
+  at: number;
 }
 
 /** The lifecycle of one VM. Reads the table; never decides anything else. */
@@ -96,7 +98,7 @@ export class VmStateMachine {
     private readonly onTransition: (transition: VmTransition) => void,
   ) {
     this.current = 'created';
-    onTransition({ vmId, vmName, input: 'create', from: 'new', to: 'created' });
+    onTransition({ vmId, vmName, input: 'create', from: 'new', to: 'created', at: Date.now() });
   }
 
   get state(): VmState | 'deleted' {
@@ -140,7 +142,7 @@ export class VmStateMachine {
     const target = VM_RULES[input].leadsTo;
     const to = target === 'same' ? from : target;
     this.current = to;
-    this.onTransition({ vmId: this.vmId, vmName: this.vmName, input, from, to, ...(detail ? { detail } : {}) });
+    this.onTransition({ vmId: this.vmId, vmName: this.vmName, input, from, to, ...(detail ? { detail } : {}), at: Date.now() });
     return true;
   }
 }

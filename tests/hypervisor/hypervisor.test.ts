@@ -287,6 +287,27 @@ describe('Hypervisor isolation', () => {
   });
 });
 
+describe('Hypervisor scheduling parameters', () => {
+  it('hands weight and cap to a host that time-slices, and says when a host cannot', async () => {
+    const { hv, hosts } = makeRig({ poolSize: 1 });
+    await hv.create({ image: 'x86-busybox', name: 'plain' });
+    expect((await hv.setSchedule('plain', { weight: 3 })).enforced).toBe(false);
+    const seen: Array<[string, { weight: number; capPercent: number | undefined }]> = [];
+    const port = hosts[0]!.connection.port;
+    port.setSchedule = (id, params) => {
+      seen.push([id, params]);
+    };
+    await hv.create({ image: 'x86-busybox', name: 'capped', weight: 2, capPercent: 25 });
+    const result = await hv.setSchedule('capped', { capPercent: undefined });
+    expect(result).toMatchObject({ enforced: true, weight: 2, capPercent: undefined });
+    expect(seen.map(([, p]) => p)).toEqual([
+      { weight: 2, capPercent: 25 },
+      { weight: 2, capPercent: undefined },
+    ]);
+    await expect(hv.setSchedule('capped', { weight: 0 })).rejects.toThrow("VM 'capped': weight must be a positive number, got 0");
+  });
+});
+
 describe('Hypervisor stats', () => {
   it('reports instructions, memory and a CPU share between 0 and 1', async () => {
     const { hv } = makeRig();

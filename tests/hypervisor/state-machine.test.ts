@@ -18,7 +18,7 @@ describe('VmStateMachine', () => {
   it('starts in created and says so with an event', () => {
     const { sm, log } = machine();
     expect(sm.state).toBe('created');
-    expect(log).toEqual([{ vmId: 'vm-1', vmName: 'lab-1', input: 'create', from: 'new', to: 'created' }]);
+    expect(log).toEqual([{ vmId: 'vm-1', vmName: 'lab-1', input: 'create', from: 'new', to: 'created', at: expect.any(Number) }]);
   });
 
   it('walks a normal life: start, booted, pause, resume, stop, delete, emitting each transition', () => {
