@@ -1,6 +1,7 @@
 // QEMU virt's "sifive,test" finisher at 0x10_0000, targeted by Linux's syscon-poweroff/syscon-reboot
-// and by OpenSBI's system reset: a 32-bit write of 0x5555 powers off, 0x7777 reboots,
-// 0x3333 | code << 16 powers off with a failure code. Other values are ignored; reads return 0.
+// and by OpenSBI's system reset: a write of 0x5555 powers off, 0x7777 reboots, 0x3333 | code << 16
+// powers off with a failure code. 16-bit writes count (OpenSBI's sifive_test driver uses writew; QEMU
+// accepts 2..4 bytes), and so do 32- and 64-bit ones. Other values are ignored; reads return 0.
 
 import type { MmioDevice } from './bus.js';
 import { low32 } from './mmio-bus.js';
@@ -27,7 +28,7 @@ export class SysCon implements MmioDevice {
   }
 
   write(offset: number, size: number, value: number | bigint): void {
-    if (offset !== 0 || size < 4) return;
+    if (offset !== 0 || size < 2) return;
     const v = low32(value);
     switch (v & 0xffff) {
       case SYSCON_POWEROFF:

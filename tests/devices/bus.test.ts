@@ -116,7 +116,8 @@ describe('SysCon', () => {
     s.write(0, 4, 0x1234);
     s.write(4, 4, 0x5555);
     s.write(0, 1, 0x55);
-    expect(events).toEqual(['off', 'reboot', 'fail 3']);
+    s.write(0, 2, 0x5555); // OpenSBI writes 16 bits
+    expect(events).toEqual(['off', 'reboot', 'fail 3', 'off']);
     expect(s.read()).toBe(0);
   });
 });
