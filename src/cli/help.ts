@@ -1,0 +1,49 @@
+// Usage text for `tabvisor --help` and `tabvisor run --help` (kept in step with docs/CLI.md).
+
+export const MAIN_HELP = `Usage: tabvisor <command> [options]
+
+Commands:
+  run       boot a guest with its console on this terminal (see \`tabvisor run --help\`)
+  images    list the images in images/manifest.json
+  help      show this text (\`tabvisor help run\` for the run options)
+
+Options:
+  -h, --help      show this text
+  -V, --version   print the Tabvisor version
+
+Example:
+  printf 'uname -m\\npoweroff -f\\n' | tabvisor run --image x86-busybox
+`;
+
+export const RUN_HELP = `Usage: tabvisor run [--image NAME | --kernel FILE [--firmware FILE] [--initrd FILE]]
+                    [--append "ARGS"] [--mem 128M] [--engine rv64|v86] [--timeout SEC]
+                    [--stats] [--snapshot-out FILE] [--restore FILE]
+                    [--disk FILE [--disk-write-back]] [--ready-marker TEXT]
+
+The guest console is this process's stdin/stdout, like \`qemu -nographic\`. On a terminal,
+keys go to the guest as typed; Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A. Piped input is
+sent once the guest prints its ready marker; after the end of the input the guest keeps
+running until it powers off (or --timeout).
+
+  --image NAME          boot an image from images/manifest.json (\`tabvisor images\`)
+  --kernel FILE         boot this kernel: a Linux bzImage (v86) or, with --firmware, a RISC-V
+                        Linux Image (rv64); a RISC-V ELF without --firmware runs bare metal on
+                        the RV64 core (HTIF tohost: pass = exit 0, fail = exit 1)
+  --firmware FILE       SeaBIOS bios.bin (v86) or OpenSBI fw_jump.bin (rv64)
+  --initrd FILE         initial ramdisk
+  --append "ARGS"       kernel command line (replaces the image's)
+  --mem SIZE            guest memory, e.g. 128M or 1G (default: the image's, else 128M)
+  --engine rv64|v86     engine (default: the image's, else from the kernel file type)
+  --timeout SEC         stop after SEC seconds with exit status 124
+  --stats               on exit print instructions retired, wall seconds, MIPS and the time
+                        to the first console byte on stderr
+  --snapshot-out FILE   save the machine to FILE once the guest is ready, then keep running
+  --restore FILE        start from a snapshot instead of booting (no kernel needed)
+  --disk FILE           virtual disk (rv64; writes go to a discarded overlay)
+  --disk-write-back     write the overlay back to the --disk FILE on exit
+  --ready-marker TEXT   console text after which piped input is sent (default: the image's,
+                        else "tabvisor-guest-ready"; "" sends it at once)
+
+Exit status: 0 guest powered off (or HTIF pass), 1 HTIF test failed, 2 bad arguments or
+unusable input files, 3 internal error, 124 timeout.
+`;
