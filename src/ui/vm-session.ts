@@ -101,6 +101,7 @@ export class VmSession {
         case 'ready':
           this.ready = true;
           this.report('ready', `${this.image?.name ?? 'The VM'} is running`);
+          void this.reportBootTime();
           break;
         case 'state':
           this.onState(event.state);
@@ -112,6 +113,14 @@ export class VmSession {
           break;
       }
     }
+  }
+
+  /** Adds the measured time from start() to the ready marker to the status line. */
+  private async reportBootTime(): Promise<void> {
+    if (!this.connection || this.vmId === null) return;
+    const stats = await this.connection.host.stats(this.vmId).catch(() => null);
+    if (stats?.readyMs === undefined || this.status.phase !== 'ready') return;
+    this.report('ready', `${this.image?.name ?? 'The VM'} is running (shell ready ${(stats.readyMs / 1000).toFixed(1)} s after boot)`);
   }
 
   private onState(state: VmState): void {

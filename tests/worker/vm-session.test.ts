@@ -65,7 +65,10 @@ describe('VmSession (the page logic) over a Node VM host', () => {
     try {
       await page.session.run();
       await waitUntil(() => page.session.current.phase === 'ready' || page.session.current.phase === 'failed', 'ready');
-      expect(page.session.current).toMatchObject({ phase: 'ready', message: 'x86-busybox is running' });
+      expect(page.session.current.phase).toBe('ready');
+      expect(page.statuses).toContainEqual(expect.objectContaining({ phase: 'ready', message: 'x86-busybox is running' }));
+      await waitUntil(() => page.session.current.message !== 'x86-busybox is running', 'the boot time');
+      expect(page.session.current.message).toMatch(/^x86-busybox is running \(shell ready \d+\.\d s after boot\)$/);
       const phases = page.statuses.map((s) => s.phase).filter((p, i, all) => p !== all[i - 1]);
       expect(phases).toEqual(['loading', 'booting', 'ready']);
       const messages = page.statuses.map((s) => s.message);
