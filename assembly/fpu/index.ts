@@ -283,8 +283,61 @@ export function f64_sqrt(a: u64, rm: u32): u64 {
 
 // ---- fused multiply-add -----------------------------------------------------------------
 
-/** a*b + c with one rounding; negP negates the product, negC negates c (unpriv spec, 11.6). */
+/** High half (26 bits) of a Veltkamp split: x - hi is exact and fits in 26 bits too. */
+@inline function splitHi(x: f64): f64 {
+  const t = 134217729.0 * x; // 2^27 + 1
+  return t - (t - x);
+}
+
+/**
+ * a*b + c with one rounding; negP negates the product, negC negates c (unpriv spec, 11.6).
+ * Fast path, for operands well inside the exponent range (a, b within 2^+-450, c below 2^1001)
+ * and results of at least 2^-959: Dekker's exact product ph + pl, then the emulated FMA of
+ * Boldo and Melquiond (IEEE TC 2008): th + tl = c + ph exactly, v = pl + tl rounded to odd,
+ * result = RN(th + v). The last TwoSum's error, or failing that the tail's sign, tells the
+ * side of the exact value, which gives the flags and the directed modes.
+ */
 function fma64(a: u64, b: u64, c: u64, rm: u32, negP: bool, negC: bool): u64 {
+  const ea = <u32>(a >> 52) & 0x7ff, eb = <u32>(b >> 52) & 0x7ff, ec = <u32>(c >> 52) & 0x7ff;
+  if (ea - 573 <= 900 && eb - 573 <= 900 && ec <= 2023) {
+    let x = reinterpret<f64>(a);
+    if (negP) x = -x;
+    const y = reinterpret<f64>(b);
+    let z = reinterpret<f64>(c);
+    if (negC) z = -z;
+    const ph = x * y;
+    const xh = splitHi(x), xl = x - xh, yh = splitHi(y), yl = y - yh;
+    const pl = ((xh * yh - ph) + xh * yl + xl * yh) + xl * yl;
+    const th = z + ph;
+    const t1 = th - z;
+    const tl = (z - (th - t1)) + (ph - t1);
+    const vh = tl + pl;
+    const t2 = vh - tl;
+    const vl = (tl - (vh - t2)) + (pl - t2);
+    let v = vh;
+    if (vl != 0) {
+      const vb = reinterpret<u64>(vh);
+      if ((vb & 1) == 0) v = reinterpret<f64>((vl > 0) == (vh > 0) ? vb + 1 : vb - 1); // to odd
+    }
+    const r = th + v;
+    const rb = reinterpret<u64>(r);
+    const er = <u32>(rb >> 52) & 0x7ff;
+    if (er - 64 <= 1982) {
+      const t3 = r - th;
+      const e2 = (th - (r - t3)) + (v - t3);
+      if (e2 == 0 && vl == 0) return rb;
+      fpFlags |= NX;
+      if (rm == RNE) return rb;
+      // e2 is a multiple of v's granularity, while v is within one unit of the tail.
+      const up = e2 != 0 ? e2 > 0 : (v == vh) == (vl > 0);
+      const tie = rm == RMM && vl == 0 && up == (r > 0) && reinterpret<f64>(rb + 1) - r == 2 * e2;
+      return directed64(rb, up, rm, tie);
+    }
+  }
+  return fmaSlow64(a, b, c, rm, negP, negC);
+}
+
+function fmaSlow64(a: u64, b: u64, c: u64, rm: u32, negP: bool, negC: bool): u64 {
   if (isNaN64(a) || isNaN64(b) || isNaN64(c)) {
     // RISC-V raises NV for inf*0 even when c is a quiet NaN.
     if (isSNaN64(a) || isSNaN64(b) || isSNaN64(c) ||
