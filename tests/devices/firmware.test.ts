@@ -8,57 +8,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rv64Core, StopReason } from '../../src/engines/rv64/core.js';
-import { loadRv64Module, rv64WasmPath } from '../../src/engines/rv64/wasm-node.js';
-import { VirtDevices } from '../../src/devices/virt-devices.js';
-import { ArrayGuestMemory } from '../../src/devices/guest-memory.js';
-import { BufferConsole } from '../../src/devices/backends/console.js';
-import { faultReportingBus } from '../../src/devices/mmio-bus.js';
+import { coreAvailable, createMachine, FW_JUMP } from './helpers/machine.js';
 
-const FW_JUMP = '/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin';
-const canRun = existsSync(rv64WasmPath()) && existsSync(FW_JUMP);
+const canRun = coreAvailable() && existsSync(FW_JUMP);
 const hasAs = spawnSync('riscv64-linux-gnu-as', ['--version']).status === 0;
-const RAM = 128 << 20;
 
-async function machine(payload: Uint8Array) {
-  const core = Rv64Core.fromModule(await loadRv64Module(), { ramBytes: RAM });
-  const console = new BufferConsole();
-  const events: string[] = [];
-  const stop = (what: string) => () => {
-    events.push(what);
-    core.requestStop();
-  };
-  const devices = new VirtDevices({
-    memory: new ArrayGuestMemory(core.ram),
-    console,
-    syscon: { poweroff: stop('poweroff'), reboot: stop('reboot'), fail: (c) => stop(`fail ${c}`)() },
-  });
-  devices.connectHart((l) => core.setMeip(l), (l) => core.setSeip(l));
-  core.setBus(faultReportingBus(devices.bus, () => core.mmioFault()));
-  core.writePhys(0x8000_0000n, readFileSync(FW_JUMP));
-  core.writePhys(0x8020_0000n, payload);
-  const dtbAddr = 0x8000_0000n + BigInt(RAM) - 0x10_0000n;
-  core.writePhys(dtbAddr, devices.deviceTree({ memoryBytes: RAM }));
-  core.setReg(10, 0n);
-  core.setReg(11, dtbAddr);
-  core.pc = 0x8000_0000n;
-  let output = '';
-  /** Runs until `until(output)` holds or the guest stops; `onIdle` may feed input when the hart sleeps. */
-  const run = (until: (out: string) => boolean, onIdle: () => void = () => {}) => {
-    for (let i = 0; i < 5000 && events.length === 0 && !until(output); i++) {
-      const r = core.run(200_000);
-      output += console.takeText();
-      if (r === StopReason.Fatal) throw new Error(`core fatal ${core.exports.fatalCode()}`);
-      if (r === StopReason.Wfi) {
-        const t = core.ticksUntilTimer();
-        if (t !== undefined) core.advanceTime(t);
-        onIdle();
-      }
-    }
-    return output;
-  };
-  return { core, devices, console, events, run };
-}
+const machine = (payload: Uint8Array) => createMachine({ payload });
 
 function assemble(source: string): Uint8Array {
   const dir = mkdtempSync(join(tmpdir(), 'tabvisor-fw-'));
@@ -81,7 +36,7 @@ describe.runIf(canRun)('devices under OpenSBI on the rv64 core', () => {
   it('OpenSBI finds the UART, CLINT and syscon in our tree, prints through the UART and powers off', async () => {
     // Payload: li a7, 8 (legacy SBI shutdown); ecall.
     const m = await machine(Uint8Array.of(0x93, 0x08, 0x80, 0x00, 0x73, 0x00, 0x00, 0x00));
-    const out = m.run(() => false);
+    const out = m.run(() => false, 1e8);
     expect(out).toContain('OpenSBI v');
     expect(out).toMatch(/Platform Name\s+: riscv-virtio,tabvisor/);
     expect(out).toMatch(/Platform Console Device\s+: uart8250/);
@@ -95,11 +50,11 @@ describe.runIf(canRun)('devices under OpenSBI on the rv64 core', () => {
   it.runIf(hasAs)('delivers UART receive interrupts through the PLIC to an S-mode handler', async () => {
     const payload = assemble(PAYLOAD);
     const m = await machine(payload);
-    m.run((out) => out.endsWith('R'));
-    expect(m.console.takeText()).toBe('');
+    m.run((out) => out.endsWith('R'), 1e8);
     let typed = false;
     const out = m.run(
       () => false,
+      1e8,
       () => {
         if (!typed) {
           typed = true;
