@@ -89,28 +89,43 @@ export async function diffSeed(seed, opts = {}) {
   }
   const c = await runCore(elf, { timeoutMs: 60_000, maxInstructions: 50_000_000 });
   const res = { ...base, qemuMs: q.wallMs, coreMs: c.wallMs, coreInstructions: c.instructions };
+  const mismatch = compareDumps(q.stdout, c.stdout, blocks, c);
+  return mismatch ? { ...res, ok: false, mismatch } : { ...res, ok: true };
+}
+
+/**
+ * Compares QEMU's dump with ours; returns a description of the first difference, or undefined.
+ * @param {string} qemuOut
+ * @param {string} coreOut
+ * @param {{ mode: string, paging: boolean }[]} blocks
+ * @param {{ reason?: string, message?: string }} [coreRun]
+ */
+export function compareDumps(qemuOut, coreOut, blocks, coreRun = {}) {
+  const q = { stdout: qemuOut };
+  const c = { stdout: coreOut, reason: coreRun.reason ?? '?', message: coreRun.message };
   const qa = parseDump(q.stdout);
   const ca = parseDump(c.stdout);
   for (let i = 0; i < qa.length; i++) {
     const qe = qa[i];
     const ce = ca[i];
     if (!ce) {
-      return { ...res, ok: false, mismatch: `block ${qe.block}: our core's output ends before ${entryName(qe)} ` +
-        `(core stopped: ${c.reason}${c.message ? ', ' + c.message : ''}; last output: ${JSON.stringify(c.stdout.slice(-120))})` };
+      return (`block ${qe.block}: our core's output ends before ${entryName(qe)} ` +
+        `(core stopped: ${c.reason}${c.message ? ', ' + c.message : ''}; last output: ${JSON.stringify(c.stdout.slice(-120))})`);
     }
     if (qe.name !== ce.name || qe.value !== ce.value || qe.block !== ce.block) {
       const mode = blocks[qe.block] ? `${blocks[qe.block].mode} mode${blocks[qe.block].paging ? ', Sv39' : ''}` : '';
       if (qe.name !== ce.name) {
-        return { ...res, ok: false, mismatch: `block ${qe.block} (${mode}): output differs: QEMU "${qe.name} ${qe.value}", ours "${ce.name} ${ce.value}"` };
+        return (`block ${qe.block} (${mode}): output differs: QEMU "${qe.name} ${qe.value}", ours "${ce.name} ${ce.value}"`);
       }
-      return { ...res, ok: false, mismatch: `block ${qe.block} (${mode}): ${entryName(qe)}: QEMU 0x${qe.value}, ours 0x${ce.value}` };
+      return (`block ${qe.block} (${mode}): ${entryName(qe)}: QEMU 0x${qe.value}, ours 0x${ce.value}`);
     }
   }
   if (ca.length !== qa.length) {
-    return { ...res, ok: false, mismatch: `our core printed more than QEMU: ${JSON.stringify(c.stdout.slice(q.stdout.length, q.stdout.length + 120))}` };
+    return (`our core printed more than QEMU: ${JSON.stringify(c.stdout.slice(q.stdout.length, q.stdout.length + 120))}`);
   }
-  return { ...res, ok: true };
+  return undefined;
 }
+
 
 /** One line for a failed seed. */
 export function describeFailure(/** @type {DiffResult} */ r) {

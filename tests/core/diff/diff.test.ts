@@ -3,7 +3,7 @@
 // long check is `node tests/core/diff/long.mjs --seeds 10000`. A failure names the seed,
 // the generated source in .cache/core/diff/ and the first differing value.
 import { describe, expect, it } from 'vitest';
-import { diffSeed, describeFailure, buildSeed } from './diff.mjs';
+import { diffSeed, describeFailure, buildSeed, compareDumps } from './diff.mjs';
 import { generateProgram } from './gen.mjs';
 import { runQemu } from '../lib/qemu.mjs';
 import { coreAvailability } from '../lib/core.mjs';
@@ -18,6 +18,15 @@ describe.skipIf(!cross)('differential generator', () => {
   it('is deterministic per seed and differs between seeds', () => {
     expect(generateProgram(7).source).toBe(generateProgram(7).source);
     expect(generateProgram(7).source).not.toBe(generateProgram(8).source);
+  });
+
+  it('reports the first differing register with both values', () => {
+    const a = 'B0000000000000000\nra 0000000000000001\na0 0000000000000002\nDONE\n';
+    const b = 'B0000000000000000\nra 0000000000000001\na0 0000000000000003\nDONE\n';
+    const blocks = [{ mode: 'S', paging: true }];
+    expect(compareDumps(a, a, blocks)).toBeUndefined();
+    expect(compareDumps(a, b, blocks)).toBe('block 0 (S mode, Sv39): a0: QEMU 0x0000000000000002, ours 0x0000000000000003');
+    expect(compareDumps(a, 'B0000000000000000\nra 0000000000000001\n', blocks, { reason: 'fault' })).toMatch(/output ends before a0 \(core stopped: fault/);
   });
 
   it('produces programs that complete on QEMU and dump every block', async () => {
