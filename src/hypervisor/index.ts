@@ -16,5 +16,5 @@ export type { VmHostPort, HostConnection, HostFactory } from './host-port.js';
 export { remoteHostConnection } from './remote-host.js';
 export { newIdentity, type VmIdentity } from './identity.js';
 export { parseLab, loadLab, formatLabReport, LAB_FORMAT } from './lab.js';
-export type { Lab, LabVm, LabReport, LabVmReport, LabVmStatus, LoadLabOptions } from './lab.js';
+export type { Lab, LabVm, ParseLabOptions, LabReport, LabVmReport, LabVmStatus, LoadLabOptions } from './lab.js';
 export { MemoryTemplateStore, templateKey, type TemplateStore } from './template-store.js';

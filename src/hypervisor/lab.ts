@@ -41,7 +41,15 @@ function labError(message: string): HypervisorError {
  * Throws HypervisorError('bad-lab') naming the first bad field: `lab: "vms[1].image" names no
  * image in the manifest`.
  */
-export function parseLab(json: unknown, images: readonly ImageEntry[]): Lab {
+export interface ParseLabOptions {
+  /**
+   * Accept image names the manifest does not have (yet); loadLab then reports those VMs as
+   * unavailable. Off by default, so that a typo is an error.
+   */
+  allowMissingImages?: boolean;
+}
+
+export function parseLab(json: unknown, images: readonly ImageEntry[], options: ParseLabOptions = {}): Lab {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw labError('the manifest must be a JSON object');
   const raw = json as Record<string, unknown>;
   for (const key of Object.keys(raw)) {
@@ -68,7 +76,7 @@ export function parseLab(json: unknown, images: readonly ImageEntry[]): Lab {
     if (first !== undefined) throw labError(`"${at}.name" repeats "vms[${first}].name" (${JSON.stringify(vmName)})`);
     seen.set(vmName, i);
     const image = str(v, 'image', `${at}.image`, true)!;
-    if (!imageNames.has(image)) throw labError(`"${at}.image" names no image in the manifest (${JSON.stringify(image)}; have: ${[...imageNames].join(', ') || 'none'})`);
+    if (!imageNames.has(image) && !options.allowMissingImages) throw labError(`"${at}.image" names no image in the manifest (${JSON.stringify(image)}; have: ${[...imageNames].join(', ') || 'none'})`);
     const vm: LabVm = { name: vmName, image };
     const memoryMiB = num(v, 'memoryMiB', `${at}.memoryMiB`);
     if (memoryMiB !== undefined) {
@@ -167,7 +175,7 @@ async function loadLabVm(hv: Hypervisor, spec: LabVm, options: LoadLabOptions): 
   });
   try {
     const image = hv.image(spec.image);
-    if (!image) return report('unavailable', `image '${spec.image}' is not in this hypervisor's manifest`);
+    if (!image) return report('unavailable', `not started: image '${spec.image}' is not in the image manifest (not built yet?)`);
     if (hv.has(spec.name)) {
       if (!options.replace) return report('failed', `a VM named '${spec.name}' already exists`);
       await removeVm(hv, spec.name);

@@ -9,6 +9,7 @@ import { Hypervisor } from '../../src/hypervisor/hypervisor.js';
 import { remoteHostConnection } from '../../src/hypervisor/remote-host.js';
 import type { NodeVmHost } from '../../src/worker/node-client.js';
 import { ensureCompiledWorker, repoRoot } from '../worker/build-dist.js';
+import { sh as shellCommand, untilShell, waitFor } from './support/guest-shell.js';
 
 const MiB = 1024 * 1024;
 const manifest = JSON.parse(readFileSync(join(repoRoot, 'images/manifest.json'), 'utf8')) as { images: ImageEntry[] };
@@ -17,27 +18,8 @@ const BOOT_MS = 90_000;
 
 let hv: Hypervisor;
 const workers: NodeVmHost[] = [];
-let commands = 0;
-
-/** Runs a shell command on a VM's console and returns its output (without the echoed command). */
-async function sh(vm: string, command: string): Promise<string> {
-  const n = ++commands;
-  // The quotes keep the echoed command line from matching the markers.
-  const begin = `__begin${n}__`;
-  const end = `__end${n}__`;
-  const from = hv.consoleOffset(vm);
-  await hv.sendConsole(vm, `echo __begin""${n}__; ${command}; echo __end""${n}__\n`);
-  const endAt = await hv.waitForConsole(vm, end, { from, timeoutMs: 30_000 });
-  const text = hv.consoleText(vm, from).slice(0, endAt - from - end.length);
-  return text.slice(text.lastIndexOf(begin) + begin.length).replace(/\r/g, '').trim();
-}
-
-async function bootToShell(name: string): Promise<void> {
-  await hv.waitUntilReady(name, BOOT_MS);
-  // Kernel messages (a late mouse probe) must not land in the middle of command output.
-  await sh(name, 'dmesg -n 1');
-  expect(await sh(name, 'echo up')).toBe('up');
-}
+const sh = (vm: string, command: string): Promise<string> => shellCommand(hv, vm, command);
+const bootToShell = (vm: string): Promise<void> => untilShell(hv, vm, BOOT_MS);
 
 beforeAll(async () => {
   const client = (await import(pathToFileURL(ensureCompiledWorker()).href)) as typeof import('../../src/worker/node-client.js');
@@ -128,11 +110,3 @@ describe('Hypervisor with worker_threads hosts and x86-busybox (v86)', () => {
     expect(await sh('b', 'uname -m')).toBe('i686');
   }, 2 * BOOT_MS);
 });
-
-async function waitFor(condition: () => boolean, limitMs = 30_000): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

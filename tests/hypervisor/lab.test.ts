@@ -16,9 +16,9 @@ afterEach(async () => {
   hv = undefined;
 });
 
-function hypervisor(budgetMiB = 1024): Hypervisor {
+function hypervisor(budgetMiB = 1024, withImages = images): Hypervisor {
   hv = new Hypervisor({
-    images,
+    images: withImages,
     memoryBudgetBytes: budgetMiB * MiB,
     poolSize: 2,
     hosts: async (i) => killableHost(i).connection,
@@ -65,6 +65,20 @@ describe('parseLab', () => {
     expect(parseError({ name: 'l', vms: [] })).toBe('lab: "format" must be "tabvisor-lab/1", got undefined');
     expect(parseError(lab([{ image: 'x86-busybox' }]))).toBe('lab: "vms[0].name" must be a non-empty string');
     expect(parseError([])).toBe('lab: the manifest must be a JSON object');
+  });
+});
+
+describe('parseLab with allowMissingImages', () => {
+  it('keeps a VM whose image the manifest lacks, and loadLab reports it unavailable', async () => {
+    const h = hypervisor(1024, [images[1]!]);
+    const parsed = parseLab(defaultLab, [images[1]!], { allowMissingImages: true });
+    const report = await loadLab(h, parsed);
+    expect(report.vms[0]).toMatchObject({
+      name: 'riscv',
+      status: 'unavailable',
+      message: "not started: image 'riscv64-busybox' is not in the image manifest (not built yet?)",
+    });
+    expect(() => parseLab(defaultLab, [images[1]!])).toThrow(/"vms\[0\].image" names no image in the manifest/);
   });
 });
 
