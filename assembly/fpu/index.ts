@@ -328,8 +328,10 @@ function fma64(a: u64, b: u64, c: u64, rm: u32, negP: bool, negC: bool): u64 {
       if (e2 == 0 && vl == 0) return rb;
       fpFlags |= NX;
       if (rm == RNE) return rb;
-      // e2 is a multiple of v's granularity, while v is within one unit of the tail.
-      const up = e2 != 0 ? e2 > 0 : (v == vh) == (vl > 0);
+      // e2 is a multiple of v's granularity while v is within one unit of the exact tail, so
+      // e2 gives the side. (e2 is never 0 here: with vl != 0, v ends in an odd bit far below
+      // th's ulp, so th + v cannot be exact.)
+      const up = e2 > 0;
       const tie = rm == RMM && vl == 0 && up == (r > 0) && reinterpret<f64>(rb + 1) - r == 2 * e2;
       return directed64(rb, up, rm, tie);
     }
