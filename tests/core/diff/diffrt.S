@@ -23,6 +23,8 @@ _start:
   csrw mtvec, t0
   li t0, (1 << 13)              /* FS = Initial */
   csrs mstatus, t0
+  la t0, s_trap_entry
+  csrw stvec, t0
   call build_page_tables
   call diff_main
   la a0, msg_done
@@ -235,6 +237,58 @@ trap_entry:
   ld t2, 16(sp)
   addi sp, sp, 32
   mret
+/* S-mode handler for delegated traps (medeleg set by a block): logs scause with bit 32
+   set (to tell S-handled traps apart), sepc and stval (0 for ebreak), then skips. */
+  .balign 4
+  .globl s_trap_entry
+s_trap_entry:
+  addi sp, sp, -32
+  sd t0, 0(sp)
+  sd t1, 8(sp)
+  sd t2, 16(sp)
+  la t0, trap_log
+  ld t1, 0(t0)
+  addi t2, t1, 1
+  sd t2, 0(t0)
+  li t2, 1000
+  bgeu t1, t2, s_storm
+  li t2, TRAP_MAX
+  bgeu t1, t2, 1f
+  li t2, 24
+  mul t1, t1, t2
+  add t0, t0, t1
+  csrr t1, scause
+  li t2, 1
+  slli t2, t2, 32
+  or t1, t1, t2
+  sd t1, 8(t0)
+  csrr t1, sepc
+  sd t1, 16(t0)
+  csrr t1, stval
+  csrr t2, scause
+  addi t2, t2, -3
+  bnez t2, 2f
+  li t1, 0
+2:
+  sd t1, 24(t0)
+1:
+  csrr t0, sepc
+  lhu t1, 0(t0)
+  andi t1, t1, 3
+  li t2, 3
+  addi t0, t0, 2
+  bne t1, t2, 4f
+  addi t0, t0, 2
+4:
+  csrw sepc, t0
+  ld t0, 0(sp)
+  ld t1, 8(sp)
+  ld t2, 16(sp)
+  addi sp, sp, 32
+  sret
+s_storm:
+  li a7, MAGIC_TO_M
+  ecall
 trap_storm:
   la a0, msg_storm
   call puts

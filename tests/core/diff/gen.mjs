@@ -93,6 +93,9 @@ const ILLEGAL_WORDS = [
 ];
 const ILLEGAL_HALVES = [0x0000, 0x0010, 0x6181, 0x6101, 0x4002];
 
+/** medeleg values used by S/U blocks: illegal, breakpoint, access and page faults. */
+const DELEG_SETS = [0x4, 0xc, 0xa0a0 | 0xc, 0xb0ac, 0xb000, 0x00a0];
+
 /** Registers generated code may write: not x0, sp (x2) or s11 (x27, the data base). */
 const WRITABLE = [1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 28, 29, 30, 31];
 
@@ -112,7 +115,9 @@ export function generateProgram(seed, opts = {}) {
   const blocks = [];
   let label = 0;
   const L = () => `.Lg${label++}`;
-  const emit = (/** @type {string} */ s) => out.push('  ' + s);
+  const emit = (/** @type {string[]} */ ...lines) => {
+    for (const s of lines) out.push('  ' + s);
+  };
 
   const xr = (/** @type {number} */ i) => `x${i}`;
   const fr = (/** @type {number} */ i) => `f${i}`;
@@ -263,7 +268,7 @@ export function generateProgram(seed, opts = {}) {
     rng.weighted([
       [4, () => emit(`${rng.pick(['csrrw', 'csrrs', 'csrrc'])} ${xr(rd(ctx.avoid))}, ${rng.pick(rw)}, ${xr(rs())}`)],
       [2, () => emit(`${rng.pick(['csrrwi', 'csrrsi', 'csrrci'])} ${xr(rd(ctx.avoid))}, ${rng.pick(rw)}, ${rng.int(32)}`)],
-      [3, () => emit(`csrr ${xr(rd(ctx.avoid))}, ${rng.pick(['mcause', 'mepc', 'mhartid', 'mhpmcounter3', 'mhpmevent3', 'satp', 'medeleg', 'mscratch', 'sscratch', 'fcsr', 'frm'])}`)],
+      [3, () => emit(`csrr ${xr(rd(ctx.avoid))}, ${rng.pick(['mcause', 'mepc', 'mhartid', 'mhpmcounter3', 'mhpmevent3', 'satp', 'medeleg', 'mscratch', 'sscratch', 'fcsr', 'frm', 'scause', 'sepc', 'sstatus', 'stvec'])}`)],
       [1, () => emit(`csrw ${rng.pick(['mhartid', 'mvendorid', 'cycle', 'instret'])}, ${xr(rs())}`)], // read-only: traps
       [1, () => emit(`csrr ${xr(rd(ctx.avoid))}, ${rng.pick(['0x7ff', '0x8ff', '0x5ff'])}`)], // unknown: traps
     ]);
@@ -352,8 +357,10 @@ export function generateProgram(seed, opts = {}) {
   for (let b = 0; b < nBlocks; b++) {
     const mode = rng.weighted([[5, () => 'M'], [4, () => 'S'], [2, () => 'U']]);
     const paging = mode === 'S' && rng.chance(0.6);
-    blocks.push({ mode, paging });
-    out.push(`/* ---- block ${b}: ${mode} mode${paging ? ', Sv39' : ''} ---- */`);
+    // Delegation to the S handler of exceptions raised in S/U (never ecall: it returns to M).
+    const deleg = mode !== 'M' && rng.chance(0.4) ? rng.pick(DELEG_SETS) : 0;
+    blocks.push({ mode, paging, deleg });
+    out.push(`/* ---- block ${b}: ${mode} mode${paging ? ', Sv39' : ''}${deleg ? `, medeleg 0x${deleg.toString(16)}` : ''} ---- */`);
     out.push(`block${b}:`);
     emit(`la a0, init_data${b}`);
     emit('call copy_data');
@@ -363,6 +370,7 @@ export function generateProgram(seed, opts = {}) {
       emit('csrw satp, a0');
       emit('sfence.vma');
     }
+    if (deleg) emit(`li x5, 0x${deleg.toString(16)}`, 'csrw medeleg, x5');
     emit(`la x5, init_fp${b}`);
     for (let i = 0; i < 32; i++) emit(`fld f${i}, ${i * 8}(x5)`);
     emit(`li x5, ${rng.chance(0.8) ? rng.int(5) << 5 : rng.int(256)}`);
@@ -394,6 +402,7 @@ export function generateProgram(seed, opts = {}) {
       emit('csrw satp, zero');
       emit('sfence.vma');
     }
+    if (deleg) emit('csrw medeleg, zero');
     emit(`DUMP ${b}`);
     const dataWords = [];
     for (let i = 0; i < DATA_SIZE / 8; i++) dataWords.push(hex(rng.chance(0.3) ? intValue() : rng.u64()));
