@@ -186,11 +186,88 @@ in_s4:
 in_m4:
   la t5, rt_data
   sd zero, RT_IRQ_ACK(t5)
+  /* vectored stvec: an S interrupt enters at base + 4 * cause, an exception at base */
+  li t0, MIP_SSIP
+  csrc mip, t0
+  csrw mideleg, t0
+  li t0, 1 << CAUSE_ILLEGAL
+  csrw medeleg, t0
+  la t0, s_vec
+  ori t0, t0, 1
+  csrw stvec, t0
+  li t0, MSTATUS_SIE
+  csrc mstatus, t0
+  GOTO_MODE PRV_S, in_s5
+in_s5:
+  li gp, 60
+  csrr a0, stvec
+  la t6, s_vec
+  ori t6, t6, 1
+  FAIL_UNLESS_EQ a0, t6
+  li gp, 61
+  la s1, s_vec_log
+  sd zero, 0(s1)
+  csrsi sip, MIP_SSIP
+  csrsi sstatus, MSTATUS_SIE
+  li t0, 100000
+1:
+  ld a0, 0(s1)
+  bnez a0, 2f
+  addi t0, t0, -1
+  bnez t0, 1b
+2:
+  csrci sstatus, MSTATUS_SIE
+  li t6, 1                           /* entry 1: supervisor software interrupt */
+  FAIL_UNLESS_EQ a0, t6
+  li gp, 62
+  sd zero, 0(s1)
+  .word 0                            /* illegal: exception, enters at base */
+  ld a0, 0(s1)
+  li t6, 100
+  FAIL_UNLESS_EQ a0, t6
+  ECALL_TO_M in_m5
+in_m5:
+  la t0, s_trap
+  csrw stvec, t0
+  csrw medeleg, zero
+  csrw mideleg, zero
   li t0, MIP_SSIP
   csrc mie, t0
   csrc mip, t0
   mv ra, s0
   ret
+
+  .balign 256
+  .option push
+  .option norvc
+s_vec:
+  j s_vec_exc
+  j s_vec_ssi
+  j s_vec_bad
+  j s_vec_bad
+  j s_vec_bad
+  j s_vec_bad
+  .option pop
+s_vec_bad:
+  j fail
+s_vec_exc:
+  csrr t0, sepc
+  addi t0, t0, 4
+  csrw sepc, t0
+  li t1, 100
+  j 1f
+s_vec_ssi:
+  csrci sip, MIP_SSIP
+  li t1, 1
+1:
+  la t0, s_vec_log
+  sd t1, 0(t0)
+  sret
+
+  .data
+  .balign 8
+s_vec_log: .dword 0
+  .text
 
 /* M: set mip.SSIP and return to U at label 1b of the caller (mepc of the ecall + 4 is
    not used: the caller's resume label is in a6's neighbourhood, so go to the ecall's
