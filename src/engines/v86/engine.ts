@@ -104,7 +104,6 @@ export class V86Engine implements Engine {
     if (c.state) await this.restoreInto(emulator, c.state);
     this.lastCounter = emulator.get_instruction_counter();
     await this.resume();
-    for (const data of this.pendingInput.splice(0)) emulator.serial_send_bytes(0, data);
   }
 
   async pause(): Promise<void> {
@@ -124,6 +123,8 @@ export class V86Engine implements Engine {
     this.runningSince = now();
     this.startSampling();
     await emulator.run();
+    // Input typed while paused (or before start) reaches the guest now, in order.
+    for (const data of this.pendingInput.splice(0)) emulator.serial_send_bytes(0, data);
   }
 
   async saveState(): Promise<Uint8Array> {
