@@ -18,3 +18,5 @@ export { newIdentity, type VmIdentity } from './identity.js';
 export { parseLab, loadLab, formatLabReport, LAB_FORMAT } from './lab.js';
 export type { Lab, LabVm, ParseLabOptions, LabReport, LabVmReport, LabVmStatus, LoadLabOptions } from './lab.js';
 export { MemoryTemplateStore, templateKey, type TemplateStore } from './template-store.js';
+export { SliceRunner, systemRunnerHost } from './slice-runner.js';
+export type { SliceTarget, RunnerHost, SliceRunnerOptions } from './slice-runner.js';
