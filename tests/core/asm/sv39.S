@@ -100,10 +100,38 @@ test_main:
   csrs mstatus, t0
   li t1, VBASE
   ld a0, 0(t1)
-  li t0, MSTATUS_MPRV
-  csrc mstatus, t0
   li t6, 0xaaaa0000
   FAIL_UNLESS_EQ a0, t6
+  /* a trap's mret leaves MPP = U: MPRV accesses are then U accesses, and VBASE is an
+     S page, so the same load faults (QEMU 7.2 keeps a stale translation). Nothing may
+     touch memory between that mret and the load. */
+  EXPECT_TRAP 2f
+  li a7, RT_GOTO_M
+  la a6, 1f
+  ecall
+1:
+  csrr s2, mstatus
+  ld a0, 0(t1)
+  li t0, MSTATUS_MPRV
+  csrc mstatus, t0
+  la t5, rt_data
+  sd zero, RT_RESUME(t5)
+  DEVIATION "after mret set MPP to U, an MPRV load still used the S translation, TLB not flushed"
+  j 3f
+2:
+  li t0, MSTATUS_MPRV
+  csrc mstatus, t0
+  CHECK_TRAP 7, CAUSE_LOAD_PAGE
+  li t2, VBASE
+  CHECK_TRAP_FIELD 8, RT_TVAL, t2
+3:
+  li gp, 6
+  li t6, MSTATUS_MPP
+  and s2, s2, t6
+  FAIL_UNLESS_EQ s2, zero
+3:
+  li t0, MSTATUS_MPRV
+  csrc mstatus, t0
 
   GOTO_MODE PRV_S, in_s
 in_s:

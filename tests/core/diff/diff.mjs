@@ -15,7 +15,7 @@ export const DIFF_CACHE = join(CACHE_DIR, 'diff');
  * Generates and builds the program for `seed`.
  * @param {number} seed
  * @param {{ blocks?: number, items?: number }} [opts]
- * @returns {{ sourcePath: string, elf: string, blocks: { mode: string, paging: boolean }[] }}
+ * @returns {{ sourcePath: string, elf: string, blocks: any[] }}
  */
 export function buildSeed(seed, opts = {}) {
   const { source, blocks } = generateProgram(seed, opts);
@@ -60,6 +60,12 @@ export function parseDump(text) {
   return entries;
 }
 
+/** "S mode, Sv48, medeleg 0xc" */
+export function describeBlock(/** @type {any} */ b) {
+  if (!b) return '';
+  return `${b.mode} mode${b.mprv ? ' with MPRV' : ''}${b.paging ? ', ' + b.paging : ''}${b.deleg ? ', medeleg 0x' + b.deleg.toString(16) : ''}`;
+}
+
 /** A readable name for a dump entry: registers by name, mem/pte/trap fields with their index. */
 function entryName(/** @type {{ name: string, index: number }} */ e) {
   if (e.name === 'mem') return `mem[data_area+0x${(e.index * 8).toString(16)}]`;
@@ -97,7 +103,7 @@ export async function diffSeed(seed, opts = {}) {
  * Compares QEMU's dump with ours; returns a description of the first difference, or undefined.
  * @param {string} qemuOut
  * @param {string} coreOut
- * @param {{ mode: string, paging: boolean }[]} blocks
+ * @param {any[]} blocks
  * @param {{ reason?: string, message?: string }} [coreRun]
  */
 export function compareDumps(qemuOut, coreOut, blocks, coreRun = {}) {
@@ -113,7 +119,7 @@ export function compareDumps(qemuOut, coreOut, blocks, coreRun = {}) {
         `(core stopped: ${c.reason}${c.message ? ', ' + c.message : ''}; last output: ${JSON.stringify(c.stdout.slice(-120))})`);
     }
     if (qe.name !== ce.name || qe.value !== ce.value || qe.block !== ce.block) {
-      const mode = blocks[qe.block] ? `${blocks[qe.block].mode} mode${blocks[qe.block].paging ? ', Sv39' : ''}` : '';
+      const mode = describeBlock(blocks[qe.block]);
       if (qe.name !== ce.name) {
         return (`block ${qe.block} (${mode}): output differs: QEMU "${qe.name} ${qe.value}", ours "${ce.name} ${ce.value}"`);
       }

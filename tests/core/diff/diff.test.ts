@@ -23,7 +23,7 @@ describe.skipIf(!cross)('differential generator', () => {
   it('reports the first differing register with both values', () => {
     const a = 'B0000000000000000\nra 0000000000000001\na0 0000000000000002\nDONE\n';
     const b = 'B0000000000000000\nra 0000000000000001\na0 0000000000000003\nDONE\n';
-    const blocks = [{ mode: 'S', paging: true }];
+    const blocks = [{ mode: 'S', paging: 'Sv39', deleg: 0, mprv: false }];
     expect(compareDumps(a, a, blocks)).toBeUndefined();
     expect(compareDumps(a, b, blocks)).toBe('block 0 (S mode, Sv39): a0: QEMU 0x0000000000000002, ours 0x0000000000000003');
     expect(compareDumps(a, 'B0000000000000000\nra 0000000000000001\n', blocks, { reason: 'fault' })).toMatch(/output ends before a0 \(core stopped: fault/);

@@ -360,6 +360,21 @@ satp_sv39:
   or a0, a0, t0
   ret
 
+/* satp value for Sv48: root48[0] points to the Sv39 root, which then acts as the level-2
+   table of the same mappings */
+  .globl satp_sv48
+satp_sv48:
+  la a0, root48
+  la t0, root
+  srli t0, t0, 12
+  slli t0, t0, 10
+  ori t0, t0, 1
+  sd t0, 0(a0)
+  srli a0, a0, 12
+  li t0, 9 << 60
+  or a0, a0, t0
+  ret
+
   .section .rodata
 msg_done: .asciz "DONE\n"
 msg_storm: .asciz "trap storm\n"
@@ -397,6 +412,7 @@ trap_log: .dword 0
   .bss
   .balign 4096
 root: .space 4096
+root48: .space 4096
 pt1: .space 4096
 pt0: .space 4096
   /* the data area straddles a page boundary: DATA_SIZE/2 bytes on each side */

@@ -99,10 +99,12 @@ const DELEG_SETS = [0x4, 0xc, 0xa0a0 | 0xc, 0xb0ac, 0xb000, 0x00a0];
 /** Registers generated code may write: not x0, sp (x2) or s11 (x27, the data base). */
 const WRITABLE = [1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 28, 29, 30, 31];
 
+/** @typedef {{ mode: string, paging: string, deleg: number, mprv: boolean }} BlockInfo */
+
 /**
  * @param {number} seed
  * @param {{ blocks?: number, items?: number }} [opts]
- * @returns {{ source: string, blocks: { mode: string, paging: boolean }[] }}
+ * @returns {{ source: string, blocks: BlockInfo[] }}
  */
 export function generateProgram(seed, opts = {}) {
   const rng = new Rng(seed * 2654435761 + 12345);
@@ -156,7 +158,7 @@ export function generateProgram(seed, opts = {}) {
 
   /**
    * One item of random code.
-   * @param {{ mode: string, paging: boolean, depth: number, avoid?: Set<number> }} ctx
+   * @param {{ mode: string, paging: string, mprv?: boolean, depth: number, avoid?: Set<number> }} ctx
    */
   const item = (ctx) => {
     const simple = ctx.depth > 0;
@@ -195,6 +197,13 @@ export function generateProgram(seed, opts = {}) {
       if (ctx.paging) table.push([6, () => alias(ctx)]);
     }
     rng.weighted(/** @type {[number, () => any][]} */ (table));
+    if (ctx.mprv) {
+      // A trap's mret leaves MPP = U, which would make later MPRV accesses U-mode ones.
+      // QEMU 7.2 does not flush its TLB when mret changes MPP (a csr write does), so set
+      // MPP = S again after every item to stay on ground where both must agree.
+      const t = rd(ctx.avoid);
+      emit(`li ${xr(t)}, 0x1000`, `csrc mstatus, ${xr(t)}`, `li ${xr(t)}, 0x800`, `csrs mstatus, ${xr(t)}`);
+    }
   };
 
   /** an offset such that [off, off + size) lies in the data area; often misaligned */
@@ -356,17 +365,20 @@ export function generateProgram(seed, opts = {}) {
   emit('sd ra, 8(sp)');
   for (let b = 0; b < nBlocks; b++) {
     const mode = rng.weighted([[5, () => 'M'], [4, () => 'S'], [2, () => 'U']]);
-    const paging = mode === 'S' && rng.chance(0.6);
+    // S blocks may translate (Sv39 or Sv48); M blocks may translate their loads/stores
+    // through MPRV with MPP = S.
+    const mprv = mode === 'M' && rng.chance(0.2);
+    const paging = (mode === 'S' && rng.chance(0.6)) || mprv ? (rng.chance(0.7) ? 'Sv39' : 'Sv48') : '';
     // Delegation to the S handler of exceptions raised in S/U (never ecall: it returns to M).
     const deleg = mode !== 'M' && rng.chance(0.4) ? rng.pick(DELEG_SETS) : 0;
-    blocks.push({ mode, paging, deleg });
-    out.push(`/* ---- block ${b}: ${mode} mode${paging ? ', Sv39' : ''}${deleg ? `, medeleg 0x${deleg.toString(16)}` : ''} ---- */`);
+    blocks.push({ mode, paging, deleg, mprv });
+    out.push(`/* ---- block ${b}: ${mode} mode${mprv ? ' with MPRV' : ''}${paging ? ', ' + paging : ''}${deleg ? `, medeleg 0x${deleg.toString(16)}` : ''} ---- */`);
     out.push(`block${b}:`);
     emit(`la a0, init_data${b}`);
     emit('call copy_data');
     emit('call reset_alias_ptes');
     if (paging) {
-      emit('call satp_sv39');
+      emit(paging === 'Sv39' ? 'call satp_sv39' : 'call satp_sv48');
       emit('csrw satp, a0');
       emit('sfence.vma');
     }
@@ -393,11 +405,16 @@ export function generateProgram(seed, opts = {}) {
       emit('mret');
       out.push(`${l}:`);
     }
+    if (mprv) {
+      const t = rng.pick(WRITABLE);
+      emit(`li ${xr(t)}, 0x1800`, `csrc mstatus, ${xr(t)}`, `li ${xr(t)}, 0x20800`, `csrs mstatus, ${xr(t)}`);
+    }
     if (rng.chance(0.3)) out.push('  .option norvc');
-    const ctx = { mode, paging, depth: 0 };
+    const ctx = { mode, paging, mprv, depth: 0 };
     for (let i = 0; i < nItems; i++) item(ctx);
     out.push('  .option rvc');
     if (mode !== 'M') emit('TO_M');
+    if (mprv) emit('csrw mscratch, a0', 'li a0, 0x20000', 'csrc mstatus, a0', 'csrr a0, mscratch');
     if (paging) {
       emit('csrw satp, zero');
       emit('sfence.vma');
