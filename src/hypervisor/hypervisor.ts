@@ -228,7 +228,7 @@ export class Hypervisor {
       await this.hostCall(vm, 'resume', (port, id) => port.resume(id));
       this.finish(vm, 'resume');
       for (const data of vm.pendingInput.splice(0)) {
-        await this.hostCall(vm, 'console input', (port, id) => port.sendConsole(id, data));
+        await this.hostCall(vm, 'console input', (port, id) => port.sendConsole(id, data), 'throw');
       }
     });
   }
@@ -376,7 +376,7 @@ export class Hypervisor {
       vm.pendingInput.push(typeof data === 'string' ? data : data.slice());
       return;
     }
-    await this.hostCall(vm, 'console input', (port, id) => port.sendConsole(id, data));
+    await this.hostCall(vm, 'console input', (port, id) => port.sendConsole(id, data), 'throw');
   }
 
   /** Console output kept so far (from stream offset `from`), as text. */
@@ -435,7 +435,7 @@ export class Hypervisor {
     if (!vm.instance || !vm.slot?.connection) {
       return { ...base, instructions: 0, mips: 0, cpuShare: 0, memoryBytes: 0 };
     }
-    const s = await this.hostCall(vm, 'stats', (port, id) => port.stats(id));
+    const s = await this.hostCall(vm, 'stats', (port, id) => port.stats(id), 'throw');
     const at = this.now();
     const prev = vm.sample;
     vm.sample = { at, instructions: s.instructions, runMs: s.runMs };
@@ -536,12 +536,13 @@ export class Hypervisor {
     if (!from.reserved) this.memory.reserve(vm.id, vm.name, vm.memoryMiB * MiB);
     try {
       await this.makeInstance(vm, from.state);
-      if (from.state) await this.hostCall(vm, 'restore', (port, id) => port.start(id), false);
+      if (from.state) await this.hostCall(vm, 'restore', (port, id) => port.start(id), 'throw');
     } catch (error) {
-      this.forgetInstance(vm);
+      await this.discardInstance(vm);
       this.memory.release(vm.id);
-      const why = error instanceof HypervisorError ? error.message : messageOf(error);
-      throw new HypervisorError('engine-unavailable', `cannot create VM '${vm.name}' (image ${vm.image.name}): ${why}`);
+      if (error instanceof HypervisorError && error.code === 'no-memory') throw error;
+      const code = from.state ? 'bad-snapshot' : 'engine-unavailable';
+      throw new HypervisorError(code, `cannot create VM '${vm.name}' (image ${vm.image.name}): ${messageOf(error)}`);
     }
     this.vms.set(vm.id, vm);
     vm.machine = new VmStateMachine(vm.id, vm.name, (t) => this.events.emit('transition', t));
@@ -666,14 +667,17 @@ export class Hypervisor {
   }
 
   /**
-   * Calls the VM's host. A failure means the engine is in an unknown state: the VM is marked
-   * crashed (its instance discarded) and the caller gets a HypervisorError. Other VMs are untouched.
+   * Calls the VM's host. When a lifecycle call fails (`onFailure` 'crash'), the engine is in an
+   * unknown state: the VM is marked crashed (its instance discarded) and the caller gets a
+   * HypervisorError. A failed console write or stats query ('throw') only reports the error:
+   * it usually means the guest just exited, and the exit event that follows says how.
+   * Other VMs are untouched either way.
    */
   private async hostCall<T>(
     vm: ManagedVm,
     what: string,
     call: (port: VmHostPort, instance: string) => T | Promise<T>,
-    crashOnFailure = true,
+    onFailure: 'crash' | 'throw' = 'crash',
   ): Promise<T> {
     const instance = vm.instance;
     const connection = vm.slot?.connection;
@@ -687,12 +691,12 @@ export class Hypervisor {
         // A signal (crash, power-off, worker death) replaced the instance while we waited.
         throw new HypervisorError('invalid-state', `cannot ${what} VM '${vm.name}': it is ${vm.state} now`);
       }
-      if (crashOnFailure && vm.machine) {
+      if (onFailure === 'crash' && vm.machine) {
         await this.discardInstance(vm);
         this.signal(vm, 'crash', `${what} failed: ${messageOf(error)}`);
         throw new HypervisorError('host-failure', `${what} of VM '${vm.name}' failed: ${messageOf(error)}; the VM is marked crashed`);
       }
-      throw error;
+      throw new HypervisorError('host-failure', `${what} of VM '${vm.name}' failed: ${messageOf(error)}`);
     }
   }
 
@@ -723,6 +727,7 @@ export class Hypervisor {
     }
     vm.ready = ready;
     vm.crashReason = undefined;
+    vm.pendingInput = []; // typed for the machine that was replaced
   }
 
   private async encodeSnapshot(vm: ManagedVm, state: Uint8Array): Promise<Uint8Array> {

@@ -276,6 +276,18 @@ describe('Hypervisor isolation', () => {
     expect(hv.get('a').state).toBe('crashed');
   });
 
+  it('a failed console write is reported but does not mark the VM crashed (the exit event decides)', async () => {
+    const { hv, hosts } = makeRig({ poolSize: 1 });
+    await bootedVm(hv, 'a');
+    hosts[0]!.host.sendConsole = () => {
+      throw new Error('cannot sendConsole VM vm-1~1: it is stopped');
+    };
+    await expect(hv.sendConsole('a', 'ls\n')).rejects.toThrow(
+      "console input of VM 'a' failed: cannot sendConsole VM vm-1~1: it is stopped",
+    );
+    expect(hv.get('a').state).toBe('running');
+  });
+
   it('reports an image whose engine is not available and registers no VM', async () => {
     const { hv } = makeRig();
     await expect(hv.create({ image: 'riscv64-busybox', name: 'rv' })).rejects.toThrow(
