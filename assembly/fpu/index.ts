@@ -73,6 +73,21 @@ export { fpFlags } from "./flags";
   return res;
 }
 
+/** High half (26 bits) of a Veltkamp split: x - hi is exact and fits in 26 bits too. */
+@inline function splitHi(x: f64): f64 {
+  const t = 134217729.0 * x; // 2^27 + 1
+  return t - (t - x);
+}
+
+/** Dekker: the exact error x*y - p of p = RN(x*y), when nothing overflows or underflows. */
+@inline function productError(x: f64, y: f64, p: f64): f64 {
+  const xh = splitHi(x), xl = x - xh, yh = splitHi(y), yl = y - yh;
+  return ((xh * yh - p) + xh * yl + xl * yh) + xl * yl;
+}
+
+/** Biased exponent field within 2^+-450 (products, quotients and splits stay in range). */
+@inline function midRange64(a: u64): bool { return (<u32>(a >> 52) & 0x7ff) - 573 <= 900; }
+
 /** Sign of an exact zero sum: x + (-x) is +0, except -0 when rounding down (IEEE 754 6.3). */
 @inline function zeroSumSign64(a: u64, b: u64, rm: u32): u64 {
   if (((a ^ b) & SIGN64) == 0) return a & SIGN64;
@@ -174,6 +189,17 @@ export function f64_mul(a: u64, b: u64, rm: u32): u64 {
       if (n > 54 || (n == 54 && oa * ob >= 0x20000000000000)) fpFlags |= NX;
       return pb;
     }
+  } else if (midRange64(a) && midRange64(b)) {
+    // Directed modes: Dekker's exact error gives the side of the exact product.
+    const x = reinterpret<f64>(a), y = reinterpret<f64>(b);
+    const p = x * y;
+    const pb = reinterpret<u64>(p);
+    const e = productError(x, y, p);
+    if (e == 0) return pb;
+    fpFlags |= NX;
+    const up = e > 0;
+    const tie = rm == RMM && up == (p > 0) && reinterpret<f64>(pb + 1) - p == 2 * e;
+    return directed64(pb, up, rm, tie);
   }
   return mulSlow64(a, b, rm);
 }
@@ -210,6 +236,18 @@ export function f64_div(a: u64, b: u64, rm: u32): u64 {
       if (bitLen(oq) + bitLen(ob) > 54 || oq * ob != oa) fpFlags |= NX;
       return qb;
     }
+  } else if (midRange64(a) && midRange64(b)) {
+    // Directed modes: the sign of the remainder a - q*b (x - qh is exact by Sterbenz, and
+    // rounding x - qh - ql keeps its sign) gives the side; a normal quotient is never a tie.
+    const x = reinterpret<f64>(a), y = reinterpret<f64>(b);
+    const q = x / y;
+    const qb = reinterpret<u64>(q);
+    const qh = q * y;
+    const rem = (x - qh) - productError(q, y, qh);
+    if (rem == 0) return qb;
+    fpFlags |= NX;
+    if (rm == RMM) return qb;
+    return directed64(qb, (rem > 0) == (y > 0), rm, false);
   }
   return divSlow64(a, b, rm);
 }
@@ -283,12 +321,6 @@ export function f64_sqrt(a: u64, rm: u32): u64 {
 
 // ---- fused multiply-add -----------------------------------------------------------------
 
-/** High half (26 bits) of a Veltkamp split: x - hi is exact and fits in 26 bits too. */
-@inline function splitHi(x: f64): f64 {
-  const t = 134217729.0 * x; // 2^27 + 1
-  return t - (t - x);
-}
-
 /**
  * a*b + c with one rounding; negP negates the product, negC negates c (unpriv spec, 11.6).
  * Fast path, for operands well inside the exponent range (a, b within 2^+-450, c below 2^1001)
@@ -306,8 +338,7 @@ function fma64(a: u64, b: u64, c: u64, rm: u32, negP: bool, negC: bool): u64 {
     let z = reinterpret<f64>(c);
     if (negC) z = -z;
     const ph = x * y;
-    const xh = splitHi(x), xl = x - xh, yh = splitHi(y), yl = y - yh;
-    const pl = ((xh * yh - ph) + xh * yl + xl * yh) + xl * yl;
+    const pl = productError(x, y, ph);
     const th = z + ph;
     const t1 = th - z;
     const tl = (z - (th - t1)) + (ph - t1);
