@@ -24,7 +24,7 @@ import {
   KI32, KU32, KI64, KU64, cvtInvalid, cvtToInt,
 } from "./soft";
 
-export { fpFlags } from "./flags";
+export { fpFlags, NV, DZ, OF, UF, NX, RNE, RTZ, RDN, RUP, RMM } from "./flags";
 
 // ---- helpers ----------------------------------------------------------------------------
 
