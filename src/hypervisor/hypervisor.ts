@@ -93,6 +93,16 @@ export interface VmStatsReport {
   readyMs?: number;
 }
 
+export interface MigrationReport {
+  vm: VmSummary;
+  fromHost: number;
+  toHost: number;
+  /** How long the guest was paused: save, transfer, load. */
+  pauseMs: number;
+  /** Size of the machine state carried over. */
+  stateBytes: number;
+}
+
 export interface ConsoleAttachment {
   send(data: Uint8Array | string): Promise<void>;
   detach(): void;
@@ -340,6 +350,61 @@ export class Hypervisor {
     this.checkCompatible(vm, snap);
     await this.admit(vm, { state: snap.section(MACHINE_SECTION), ready: meta.ready });
     return this.summary(vm);
+  }
+
+  /**
+   * Moves a running or paused VM to another host (the least loaded other one, or `toHost`):
+   * stop-and-copy. The guest is paused while its state is saved, carried over and loaded; the
+   * report says for how long. If the new host fails, the VM continues where it was.
+   */
+  async migrate(ref: string, options: { toHost?: number } = {}): Promise<MigrationReport> {
+    let report!: MigrationReport;
+    await this.perform(ref, 'migrate', async (vm) => {
+      const from = vm.slot!;
+      const target = this.migrationTarget(vm, from, options.toHost);
+      const wasRunning = vm.state === 'running';
+      const t0 = this.now();
+      if (wasRunning) await this.hostCall(vm, 'migrate', (port, id) => port.pause(id));
+      const state = await this.hostCall(vm, 'migrate', (port, id) => port.saveState(id));
+      const old = { instance: vm.instance!, slot: from, ready: vm.ready, bootOffset: vm.bootOffset, pendingInput: vm.pendingInput };
+      try {
+        await this.makeInstance(vm, state, target);
+        await this.hostCall(vm, 'migrate', (port, id) => port.start(id), 'throw');
+        if (!wasRunning) await this.hostCall(vm, 'migrate', (port, id) => port.pause(id), 'throw');
+      } catch (error) {
+        // Back to the old instance, which still holds the machine, paused.
+        if (vm.instance !== old.instance) await this.discardInstance(vm);
+        vm.instance = old.instance;
+        vm.slot = old.slot;
+        old.slot.vms.add(old.instance);
+        this.instances.set(old.instance, vm);
+        Object.assign(vm, { ready: old.ready, bootOffset: old.bootOffset, pendingInput: old.pendingInput });
+        if (wasRunning) await this.hostCall(vm, 'migrate', (port, id) => port.resume(id));
+        throw new HypervisorError('host-failure', `cannot migrate VM '${vm.name}': ${messageOf(error)}; it stays on worker ${from.index + 1}`);
+      }
+      const pauseMs = this.now() - t0;
+      Object.assign(vm, { ready: old.ready, bootOffset: old.bootOffset, pendingInput: old.pendingInput });
+      // The old instance is no longer the VM's: drop it from routing, then free it.
+      old.slot.vms.delete(old.instance);
+      this.instances.delete(old.instance);
+      await Promise.resolve(old.slot.connection?.port.destroy(old.instance)).catch(() => undefined);
+      this.finish(vm, 'migrate');
+      report = { vm: this.summary(vm), fromHost: from.index, toHost: target.index, pauseMs, stateBytes: state.length };
+    });
+    return report;
+  }
+
+  private migrationTarget(vm: ManagedVm, from: HostSlot, toHost: number | undefined): HostSlot {
+    const slots = this.pool.slots;
+    if (toHost !== undefined) {
+      const slot = slots[toHost];
+      if (!slot) throw new HypervisorError('bad-argument', `cannot migrate VM '${vm.name}': there is no host ${toHost} (have 0-${slots.length - 1})`);
+      if (slot === from) throw new HypervisorError('bad-argument', `cannot migrate VM '${vm.name}': it already runs on host ${toHost}`);
+      return slot;
+    }
+    const others = slots.filter((s) => s !== from);
+    if (others.length === 0) throw new HypervisorError('bad-argument', `cannot migrate VM '${vm.name}': the pool has only one host`);
+    return others.reduce((best, s) => (s.vms.size < best.vms.size || (s.vms.size === best.vms.size && s.connection && !best.connection) ? s : best));
   }
 
   // --- console and stats --------------------------------------------------------------------
@@ -613,9 +678,8 @@ export class Hypervisor {
     this.signal(vm, 'booted');
   }
 
-  private async makeInstance(vm: ManagedVm, state: Uint8Array | undefined): Promise<void> {
+  private async makeInstance(vm: ManagedVm, state: Uint8Array | undefined, slot = this.pool.leastLoaded()): Promise<void> {
     // Count the instance on its slot before any await, so VMs created together spread out.
-    const slot = this.pool.leastLoaded();
     const instance = `${vm.id}~${++vm.generation}`;
     vm.slot = slot;
     vm.instance = instance;
@@ -804,7 +868,8 @@ export class Hypervisor {
         this.events.emit('progress', { vmId: vm.id, vmName: vm.name, message: event.message });
         break;
       case 'exit':
-        void this.onExit(vm, event.reason);
+        // Only the VM's current instance speaks for it (not one left behind by a migration).
+        if (event.vmId === vm.instance) void this.onExit(vm, event.reason);
         break;
       case 'state':
         break; // the hypervisor keeps its own state; exits arrive as 'exit'
@@ -839,7 +904,8 @@ export class Hypervisor {
   private hostDied(slot: HostSlot, reason: string): void {
     for (const instance of [...slot.vms]) {
       const vm = this.instances.get(instance);
-      if (!vm) continue;
+      this.instances.delete(instance);
+      if (!vm || vm.instance !== instance) continue;
       this.forgetInstance(vm);
       this.signal(vm, 'crash', `its host (worker ${slot.index + 1}) died: ${reason}`);
     }

@@ -2,7 +2,7 @@
 // browser worker hosts in ./browser-hosts.js.
 export { Hypervisor, MACHINE_SECTION } from './hypervisor.js';
 export type {
-  HypervisorOptions, CreateVmOptions, ImportSnapshotOptions, VmSummary, VmStatsReport, ConsoleAttachment, HypervisorEvents,
+  HypervisorOptions, CreateVmOptions, MigrationReport, ImportSnapshotOptions, VmSummary, VmStatsReport, ConsoleAttachment, HypervisorEvents,
 } from './hypervisor.js';
 export { HypervisorError, type HypervisorErrorCode } from './errors.js';
 export { TypedEmitter } from './events.js';

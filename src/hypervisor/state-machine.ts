@@ -19,6 +19,7 @@ export const VM_ACTIONS = [
   'snapshot',
   'restore',
   'clone',
+  'migrate',
 ] as const;
 export type VmAction = (typeof VM_ACTIONS)[number];
 
@@ -62,6 +63,7 @@ export const VM_RULES: { readonly [K in VmInput]: VmRule } = {
     meaning: 'replace the machine with a snapshot and run it',
   },
   clone: { allowedIn: ['running', 'paused'], leadsTo: 'same', meaning: 'make a new VM from this one, with a new identity' },
+  migrate: { allowedIn: ['running', 'paused'], leadsTo: 'same', meaning: 'move the machine to another host (paused while it moves)' },
   booted: { allowedIn: ['booting'], leadsTo: 'running', meaning: 'the engine has booted and runs the guest' },
   poweroff: { allowedIn: ['booting', 'running', 'paused'], leadsTo: 'stopped', meaning: 'the guest powered off' },
   reboot: { allowedIn: ['booting', 'running'], leadsTo: 'booting', meaning: 'the guest asked for a reboot' },

@@ -109,4 +109,15 @@ describe('Hypervisor with worker_threads hosts and x86-busybox (v86)', () => {
     await bootToShell('b');
     expect(await sh('b', 'uname -m')).toBe('i686');
   }, 2 * BOOT_MS);
+
+  it('migrates a running VM to the other worker: its files come along and it answers', async () => {
+    await sh('a', 'echo before-move > /tmp/moved');
+    const from = hv.get('a').host!;
+    const report = await hv.migrate('a');
+    expect(report.toHost).toBe(1 - from);
+    expect(report.stateBytes).toBeGreaterThan(1_000_000);
+    expect(hv.get('a')).toMatchObject({ state: 'running', host: 1 - from });
+    expect(await sh('a', 'cat /tmp/moved')).toBe('before-move');
+    expect(await sh('b', 'echo neighbour')).toBe('neighbour');
+  });
 });

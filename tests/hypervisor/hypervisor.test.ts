@@ -230,6 +230,52 @@ describe('Hypervisor snapshots and clones', () => {
   });
 });
 
+describe('Hypervisor migration', () => {
+  it('moves a running VM to the other host with its state, and reports the pause', async () => {
+    const { hv, transitions } = makeRig({ poolSize: 2 });
+    await bootedVm(hv, 'a');
+    await run(hv, 'a', 'touch travels');
+    const from = hv.get('a').host!;
+    const report = await hv.migrate('a');
+    expect(report).toMatchObject({ fromHost: from, toHost: 1 - from, vm: { state: 'running', host: 1 - from, ready: true } });
+    expect(report.pauseMs).toBeGreaterThanOrEqual(0);
+    expect(report.stateBytes).toBeGreaterThan(0);
+    expect(hv.hostLoad()[from]).toBe(0);
+    expect(await run(hv, 'a', 'ls')).toBe('travels');
+    expect(transitions.at(-1)).toMatchObject({ input: 'migrate', from: 'running', to: 'running' });
+  });
+
+  it('keeps a paused VM paused', async () => {
+    const { hv } = makeRig({ poolSize: 2 });
+    await bootedVm(hv, 'a');
+    await hv.pause('a');
+    const report = await hv.migrate('a');
+    expect(report.vm.state).toBe('paused');
+    await hv.resume('a');
+    expect(await run(hv, 'a', 'echo moved')).toBe('moved');
+  });
+
+  it('leaves the VM running where it was when the target host fails', async () => {
+    const { hv, hosts } = makeRig({ poolSize: 2 });
+    await bootedVm(hv, 'a');
+    await bootedVm(hv, 'b'); // starts the second host
+    const slot = hv.get('a').host!;
+    hosts[1 - slot]!.host.create = () => Promise.reject(new Error('out of memory'));
+    await expect(hv.migrate('a')).rejects.toThrow(`cannot migrate VM 'a': out of memory; it stays on worker ${slot + 1}`);
+    expect(hv.get('a')).toMatchObject({ state: 'running', host: slot });
+    expect(await run(hv, 'a', 'echo still')).toBe('still');
+  });
+
+  it('refuses what makes no sense', async () => {
+    const { hv } = makeRig({ poolSize: 1 });
+    await bootedVm(hv, 'a');
+    await expect(hv.migrate('a')).rejects.toThrow("cannot migrate VM 'a': the pool has only one host");
+    await expect(hv.migrate('a', { toHost: 0 })).rejects.toThrow("cannot migrate VM 'a': it already runs on host 0");
+    await hv.stop('a');
+    await expect(hv.migrate('a')).rejects.toThrow("cannot migrate VM 'a': it is stopped (migrate is allowed when running or paused)");
+  });
+});
+
 describe('Hypervisor isolation', () => {
   it('an engine crash marks only that VM crashed; it can be reset', async () => {
     const { hv } = makeRig();
