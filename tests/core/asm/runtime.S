@@ -38,10 +38,6 @@ _start:
 pass:
   la a0, msg_pass
   call uart_puts
-  li t0, 20000             /* let QEMU's UART back end write the last bytes out */
-2:
-  addi t0, t0, -1
-  bnez t0, 2b
   li t0, SYSCON_BASE
   li t1, 0x5555
   sw t1, 0(t0)

@@ -89,8 +89,7 @@ export async function diffSeed(seed, opts = {}) {
   const { sourcePath, elf, blocks } = buildSeed(seed, opts);
   const base = { seed, sourcePath, elf, blocks: blocks.length };
   const q = await runQemu(elf, { timeoutMs: 20_000 });
-  // (QEMU may drop the very last byte when the guest powers off right after writing it.)
-  if (q.exitCode !== 0 || !/DONE\n?$/.test(q.stdout)) {
+  if (q.exitCode !== 0 || !q.stdout.endsWith('DONE\n')) {
     return { ...base, ok: false, qemuMs: q.wallMs, coreMs: 0, coreInstructions: 0,
       mismatch: `generator problem: the program does not complete on QEMU (exit ${q.exitCode}): ${q.stdout.slice(-200)}` };
   }

@@ -29,10 +29,6 @@ _start:
   call diff_main
   la a0, msg_done
   call puts
-  li t0, 20000             /* let QEMU's UART back end write the last bytes out */
-3:
-  addi t0, t0, -1
-  bnez t0, 3b
   li t0, SYSCON_BASE
   li t1, 0x5555
   sw t1, 0(t0)

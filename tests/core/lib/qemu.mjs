@@ -1,7 +1,11 @@
 // Runs a bare-metal ELF on qemu-system-riscv64 (virt board, no firmware): the reference machine.
 import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { CACHE_DIR } from './toolchain.mjs';
 
 export const QEMU = 'qemu-system-riscv64';
+let runCount = 0;
 
 /**
  * @typedef {{ exitCode: number, stdout: string, wallMs: number, timedOut: boolean }} QemuResult
@@ -15,9 +19,14 @@ export const QEMU = 'qemu-system-riscv64';
  */
 export function runQemu(elf, opts = {}) {
   const timeoutMs = opts.timeoutMs ?? 20_000;
+  // The UART goes to a file, not a pipe: with a pipe, QEMU drops the bytes still queued for a
+  // slow reader when the guest powers off (seen as a lost "S\n" of "PASS\n" under load).
+  const outDir = join(CACHE_DIR, 'qemu-out');
+  mkdirSync(outDir, { recursive: true });
+  const outFile = join(outDir, `${process.pid}-${++runCount}.txt`);
   const args = [
-    '-M', 'virt', '-bios', 'none', '-nographic', '-m', `${opts.memoryMiB ?? 128}M`,
-    ...(opts.extraArgs ?? []), '-kernel', elf,
+    '-M', 'virt', '-bios', 'none', '-display', 'none', '-monitor', 'none', '-serial', `file:${outFile}`,
+    '-m', `${opts.memoryMiB ?? 128}M`, ...(opts.extraArgs ?? []), '-kernel', elf,
   ];
   const t0 = performance.now();
   return new Promise((resolvePromise, reject) => {
@@ -39,7 +48,13 @@ export function runQemu(elf, opts = {}) {
     p.on('close', (code) => {
       clearTimeout(timer);
       const wallMs = performance.now() - t0;
-      const stdout = Buffer.concat(out).toString('latin1');
+      let stdout = Buffer.concat(out).toString('latin1');
+      try {
+        stdout += readFileSync(outFile, 'latin1');
+        rmSync(outFile, { force: true });
+      } catch {
+        // no output file: QEMU did not start the guest
+      }
       if (!timedOut && code !== 0 && err.trim() && !stdout) {
         reject(new Error(`qemu failed (${code}): ${err.trim()}`));
         return;
