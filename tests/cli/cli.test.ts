@@ -1,10 +1,11 @@
 // Runs the real `tabvisor` binary (node bin/tabvisor.js) the way a user does.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/engines/assets-node.js';
+import { ensureDistBuilt } from './build-dist.js';
 
 const BIN = join(PROJECT_ROOT, 'bin', 'tabvisor.js');
 let dir: string;
@@ -40,22 +41,8 @@ async function expectUsageError(args: string[], pattern: RegExp): Promise<void> 
   expect(r.stderr).not.toMatch(/^\s+at /m);
 }
 
-/** Builds dist/ when any of the CLI's sources is newer than the compiled CLI. */
-function ensureBuilt(): void {
-  const main = join(PROJECT_ROOT, 'dist', 'cli', 'main.js');
-  const newest = (folder: string): number => Math.max(0, ...readdirSync(folder, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile() && e.name.endsWith('.ts'))
-    .map((e) => statSync(join(e.parentPath, e.name)).mtimeMs));
-  const sources = ['src/cli', 'src/engines', 'src/snapshot'].map((f) => newest(join(PROJECT_ROOT, f)));
-  if (existsSync(main) && statSync(main).mtimeMs >= Math.max(...sources)) return;
-  // Type errors elsewhere in the tree do not stop tsc from emitting; only the output matters here.
-  spawnSync(process.execPath, [join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'],
-    { cwd: PROJECT_ROOT, stdio: 'ignore' });
-  if (!existsSync(main)) throw new Error('could not build dist/cli/main.js');
-}
-
 beforeAll(() => {
-  ensureBuilt();
+  ensureDistBuilt();
   dir = mkdtempSync(join(tmpdir(), 'tabvisor-cli-'));
   writeFileSync(join(dir, 'notes.txt'), 'this is not a kernel\n');
 });
