@@ -47,7 +47,16 @@ export class ConsoleBridge {
     o.stdin.on('data', this.onData);
     o.stdin.on('error', () => undefined); // a closed or broken stdin just means no more input
     o.stdin.resume();
-    if (o.readyMarker === '') void this.becomeReady();
+  }
+
+  /** Call once the machine runs: with an empty ready marker, input is released now. */
+  machineStarted(): void {
+    if (this.o.readyMarker === '') void this.becomeReady();
+  }
+
+  /** True once the ready marker appeared (and onReady finished). */
+  get isReady(): boolean {
+    return this.ready;
   }
 
   /** Guest console output: copied to stdout and watched for the ready marker. */

@@ -225,6 +225,7 @@ async function runMachine(plan: Extract<Plan, { kind: 'machine' }>, o: RunOption
   try {
     await engine.start();
     bootedAt = performance.now();
+    bridge.machineStarted();
   } catch (err) {
     bridge.close();
     if (timer) clearTimeout(timer);
@@ -235,6 +236,9 @@ async function runMachine(plan: Extract<Plan, { kind: 'machine' }>, o: RunOption
   const code = await outcome;
   if (timer) clearTimeout(timer);
   bridge.close();
+  if (o.snapshotOut !== undefined && !bridge.isReady) {
+    io.stderr.write(`tabvisor: no snapshot saved: the guest never printed its ready marker '${plan.readyMarker}'\n`);
+  }
   if (snapshotWrite) await snapshotWrite;
   const stats = engine.stats();
   await engine.destroy();
