@@ -115,6 +115,9 @@ export function generateProgram(seed, opts = {}) {
   /** @type {string[]} */
   const rodata = [];
   const blocks = [];
+  /** @type {string[]} */
+  const smcTemplates = [];
+  let smcCount = 0;
   let label = 0;
   const L = () => `.Lg${label++}`;
   const emit = (/** @type {string[]} */ ...lines) => {
@@ -193,7 +196,7 @@ export function generateProgram(seed, opts = {}) {
       [2, () => trap(ctx)],
     ];
     if (!simple) {
-      table.push([6, () => branch(ctx)], [3, () => loop(ctx)], [2, () => jump(ctx)]);
+      table.push([6, () => branch(ctx)], [3, () => loop(ctx)], [2, () => jump(ctx)], [2, () => smc(ctx)]);
       if (ctx.paging) table.push([6, () => alias(ctx)]);
     }
     rng.weighted(/** @type {[number, () => any][]} */ (table));
@@ -335,6 +338,19 @@ export function generateProgram(seed, opts = {}) {
     out.push(`${l}:`);
   };
 
+  /** self-modifying code: copy a fresh 8-byte routine (random ALU op; ret) over the code
+   * buffer, fence.i, call it. The buffer is rewritten many times per program, so a stale
+   * translation of its previous contents would show up in the registers. */
+  const smc = (/** @type {any} */ ctx) => {
+    const noRa = new Set([1, ...(ctx.avoid ?? [])]);
+    const name = `smc_tmpl${smcCount++}`;
+    const op = rng.pick(INT_RR);
+    smcTemplates.push(`${name}:`, `  ${op} ${xr(rd(noRa))}, ${xr(rs())}, ${xr(rs())}`, '  ret');
+    const t = rd(noRa);
+    const u = rd(new Set([...noRa, t]));
+    emit(`la ${xr(t)}, ${name}`, `la ${xr(u)}, smc_buf`, `ld ${xr(t)}, 0(${xr(t)})`, `sd ${xr(t)}, 0(${xr(u)})`, 'fence.i', `jalr x1, 0(${xr(u)})`);
+  };
+
   /** loads/stores through the Sv39 alias: page 0 RW, page 1 read-only, page 2 unmapped */
   const alias = (/** @type {any} */ ctx) => {
     const t = rd(ctx.avoid);
@@ -436,5 +452,10 @@ export function generateProgram(seed, opts = {}) {
   out.push('  .section .rodata');
   out.push('  .balign 8');
   out.push(...rodata);
+  // templates for self-modifying code: 4-byte op + 4-byte ret each, 8-byte aligned
+  out.push('  .option push', '  .option norvc');
+  for (let i = 0; i < smcTemplates.length; i += 3) out.push('  .balign 8', ...smcTemplates.slice(i, i + 3));
+  out.push('  .option pop');
+  out.push('  .data', '  .balign 64', 'smc_buf:', '  .option push', '  .option norvc', '  nop', '  ret', '  .option pop');
   return { source: out.join('\n') + '\n', blocks };
 }
