@@ -1,7 +1,7 @@
 // Control and status registers (priv spec 1.12, chapter 2-4). csrAccessOk() decides legality
 // (existence, privilege, read-only, TVM, counter enables, FS); csrRead/csrWrite apply WARL rules.
 import {
-  priv, icount, mstatus, medeleg, mideleg, mie, mipSw, mtvec, mepc, mcause, mtval, mscratch,
+  priv, retired, mstatus, medeleg, mideleg, mie, mipSw, mtvec, mepc, mcause, mtval, mscratch,
   stvec, sepc, scause, stval, sscratch, satp, mcounteren, scounteren, menvcfg, senvcfg,
   mcountinhibit, fcsr, cycleBase, instretBase, cycleFrozen, instretFrozen, requestCheck,
   PRIV_M, PRIV_S, PRIV_U, MSTATUS_SIE, MSTATUS_MIE, MSTATUS_SPIE, MSTATUS_MPIE, MSTATUS_SPP,
@@ -111,7 +111,7 @@ export function csrAccessOk(csr: u32, write: bool): bool {
 }
 
 function counterValue(inhibitBit: u64, base: u64, frozen: u64): u64 {
-  return (mcountinhibit & inhibitBit) != 0 ? frozen : icount - 1 - base;
+  return (mcountinhibit & inhibitBit) != 0 ? frozen : retired() - 1 - base;
 }
 
 export function csrRead(csr: u32): u64 {
@@ -211,7 +211,7 @@ export function csrWrite(csr: u32, v: u64): void {
     case CSR_MENVCFG: menvcfg = v & 1; return;
     case CSR_MCOUNTINHIBIT: {
       const n = v & 0xfffffffd;
-      const cur = icount - 1;
+      const cur = retired() - 1;
       if (((n ^ mcountinhibit) & 1) != 0) {
         if (n & 1) cycleFrozen = cur - cycleBase; else cycleBase = cur - cycleFrozen;
       }
@@ -228,10 +228,10 @@ export function csrWrite(csr: u32, v: u64): void {
     case CSR_MIP: mipSw = (mipSw & ~MIP_WMASK) | (v & MIP_WMASK); requestCheck(); return;
     // A write takes effect for the next instruction: this one's own increment is suppressed.
     case CSR_MCYCLE:
-      if (mcountinhibit & 1) cycleFrozen = v; else cycleBase = icount - v;
+      if (mcountinhibit & 1) cycleFrozen = v; else cycleBase = retired() - v;
       return;
     case CSR_MINSTRET:
-      if (mcountinhibit & 4) instretFrozen = v; else instretBase = icount - v;
+      if (mcountinhibit & 4) instretFrozen = v; else instretBase = retired() - v;
       return;
   }
   if (csr >= 0x3a0 && csr <= 0x3af) { writePmpcfg((csr - 0x3a0) >> 1, v); return; }

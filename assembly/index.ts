@@ -3,9 +3,12 @@ import {
   RAM_HOST, RAM_PAD, RAM_BASE, STATE, STATE_SIZE, XREGS, FREGS, DIRTY, DIRTY_MAX_BYTES,
 } from './layout';
 import {
-  pc, priv, icount, ramSize, tohostAddr, hostEvent, stopAt, meipLine, seipLine, mmioFaultFlag,
+  pc, priv, icount, untaken, ramSize, tohostAddr, hostEvent, stopAt, meipLine, seipLine, mmioFaultFlag,
   timeDeterministic, insnsPerTick, mtimecmp, mstatus, waiting, fatal, irqCheck, requestCheck,
   saveFields, loadFields, getX, setX, getF, setF, PRIV_M,
+  medeleg, mideleg, mie, mipSw, mtvec, mepc, mcause, mtval, mscratch, stvec, sepc, scause, stval,
+  sscratch, satp, mcounteren, scounteren, menvcfg, senvcfg, mcountinhibit, fcsr, cycleBase,
+  instretBase, cycleFrozen, instretFrozen, resValid, resAddr, msip, memExc,
 } from './state';
 import { runInstructions } from './interp';
 import { tlbFlushAll, tlbFlushStore, tlbMisses, tlbFlushes } from './mmu';
@@ -35,32 +38,27 @@ export function init(ramBytes: u32): u32 {
   return 0;
 }
 
-/** Resets the hart (not RAM): M mode, pc = 0x8000_0000, registers and CSRs cleared. */
+/** Resets the hart (not RAM, not the time mode): M mode, pc = 0x8000_0000, registers and CSRs cleared. */
 export function reset(): void {
-  memory.fill(STATE, 0, STATE_SIZE);
+  memory.fill(STATE, 0, STATE_SIZE); // registers, PMP
   memory.fill(DIRTY, 0, DIRTY_MAX_BYTES);
-  saveFields(0);
-  // Start from the reset values the globals were declared with, by round-tripping a clean block.
   pc = RAM_BASE;
   priv = PRIV_M;
   icount = 0;
-  mstatus = (<u64>2 << 32) | (<u64>2 << 34);
+  untaken = 0;
+  mstatus = (<u64>2 << 32) | (<u64>2 << 34); // UXL = SXL = 64 bits
+  medeleg = 0; mideleg = 0; mie = 0; mipSw = 0;
+  mtvec = 0; mepc = 0; mcause = 0; mtval = 0; mscratch = 0;
+  stvec = 0; sepc = 0; scause = 0; stval = 0; sscratch = 0; satp = 0;
+  mcounteren = 0; scounteren = 0; menvcfg = 0; senvcfg = 0; mcountinhibit = 0; fcsr = 0;
+  cycleBase = 0; instretBase = 0; cycleFrozen = 0; instretFrozen = 0;
+  resValid = false; resAddr = 0;
+  msip = 0;
   mtimecmp = 0xffffffffffffffff;
-  waiting = false;
-  fatal = 0;
-  resetCsrs();
+  meipLine = false; seipLine = false;
+  waiting = false; hostEvent = false; fatal = 0; memExc = false; mmioFaultFlag = false;
   setMtime(0);
   tlbFlushAll();
-}
-
-function resetCsrs(): void {
-  // Writes through the CSR file so WARL rules apply; PMP and the rest are zeroed with the block.
-  csrWrite(0x302, 0); csrWrite(0x303, 0); csrWrite(0x304, 0); csrWrite(0x344, 0);
-  csrWrite(0x305, 0); csrWrite(0x341, 0); csrWrite(0x342, 0); csrWrite(0x343, 0); csrWrite(0x340, 0);
-  csrWrite(0x105, 0); csrWrite(0x141, 0); csrWrite(0x142, 0); csrWrite(0x143, 0); csrWrite(0x140, 0);
-  csrWrite(0x180, 0); csrWrite(0x306, 0); csrWrite(0x106, 0); csrWrite(0x30a, 0); csrWrite(0x10a, 0);
-  csrWrite(0x320, 0); csrWrite(0x003, 0);
-  mstatus = (<u64>2 << 32) | (<u64>2 << 34);
 }
 
 /** Host offset of guest RAM (guest physical 0x8000_0000) in the wasm memory. */
@@ -90,7 +88,9 @@ export function readCsr(csr: u32): u64 { return csrRead(csr & 0xfff); }
 export function writeCsr(csr: u32, v: u64): void { csrWrite(csr & 0xfff, v); }
 
 /** Instructions retired since reset. */
-export function instret(): u64 { return icount; }
+export function instret(): u64 { return icount - untaken; }
+/** Instructions started since reset, including ones that trapped (what run() budgets count). */
+export function steps(): u64 { return icount; }
 
 // ---- host interface: MMIO faults, stop requests, interrupt lines, tohost ----
 

@@ -73,8 +73,14 @@ export let priv: u32 = PRIV_M;
 export let ilen: u32 = 4;
 /** The 16 raw bits of the compressed instruction being executed (illegal-instruction tval). */
 export let insn16: u32 = 0;
-/** Instructions retired since reset, counting the one in flight; a trapping one is taken back. */
+/** Instructions started since reset, counting the one in flight (the budget and deterministic time count these). */
 export let icount: u64 = 0;
+/** Started instructions that trapped and so did not retire: instret = icount - untaken. */
+export let untaken: u64 = 0;
+
+/** Instructions retired, counting the one in flight. */
+// @ts-ignore: decorator
+@inline export function retired(): u64 { return icount - untaken; }
 /** The interpreter loop runs while icount < stopAt; setting stopAt = icount ends the inner loop. */
 export let stopAt: u64 = 0;
 
@@ -177,7 +183,7 @@ const F_STVEC = 13, F_SEPC = 14, F_SCAUSE = 15, F_STVAL = 16, F_SSCRATCH = 17, F
 const F_MCOUNTEREN = 19, F_SCOUNTEREN = 20, F_MENVCFG = 21, F_SENVCFG = 22, F_MCOUNTINHIBIT = 23;
 const F_FCSR = 24, F_CYCLEBASE = 25, F_INSTRETBASE = 26, F_CYCLEFROZEN = 27, F_INSTRETFROZEN = 28;
 const F_RESVALID = 29, F_RESADDR = 30, F_MSIP = 31, F_MTIMECMP = 32, F_MTIME = 33, F_TIMEDET = 34;
-const F_IPT = 35, F_MEIP = 36, F_SEIP = 37, F_WAITING = 38, F_TOHOST = 39;
+const F_IPT = 35, F_MEIP = 36, F_SEIP = 37, F_WAITING = 38, F_TOHOST = 39, F_UNTAKEN = 40;
 
 // @ts-ignore: decorator
 @inline function put(slot: u32, v: u64): void { store<u64>(FIELDS + (slot << 3), v); }
@@ -200,7 +206,7 @@ export function saveFields(mtimeNow: u64): void {
   put(F_MSIP, msip); put(F_MTIMECMP, mtimecmp); put(F_MTIME, mtimeNow);
   put(F_TIMEDET, timeDeterministic ? 1 : 0); put(F_IPT, insnsPerTick);
   put(F_MEIP, meipLine ? 1 : 0); put(F_SEIP, seipLine ? 1 : 0); put(F_WAITING, waiting ? 1 : 0);
-  put(F_TOHOST, tohostAddr);
+  put(F_TOHOST, tohostAddr); put(F_UNTAKEN, untaken);
 }
 
 /** Reads the globals back from the state block. Returns the saved mtime, or -1 if the block is not ours. */
@@ -219,6 +225,6 @@ export function loadFields(): i64 {
   timeDeterministic = get(F_TIMEDET) != 0; insnsPerTick = get(F_IPT);
   if (insnsPerTick == 0) insnsPerTick = 1;
   meipLine = get(F_MEIP) != 0; seipLine = get(F_SEIP) != 0; waiting = get(F_WAITING) != 0;
-  tohostAddr = get(F_TOHOST);
+  tohostAddr = get(F_TOHOST); untaken = get(F_UNTAKEN);
   return <i64>get(F_MTIME);
 }

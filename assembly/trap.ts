@@ -1,7 +1,7 @@
 // Exceptions and interrupts (priv spec 1.12, 3.1.6.1, 3.1.9, 3.1.15, 4.1.1): delegation through
 // medeleg/mideleg, direct and vectored tvec, xRET.
 import {
-  pc, priv, icount, mstatus, medeleg, mideleg, mie, mipSw, mtvec, mepc, mcause, mtval, stvec, sepc,
+  pc, priv, untaken, mstatus, medeleg, mideleg, mie, mipSw, mtvec, mepc, mcause, mtval, stvec, sepc,
   scause, stval, msip, meipLine, seipLine, waiting, ilen, insn16, requestCheck,
   PRIV_M, PRIV_S, MSTATUS_SIE, MSTATUS_MIE, MSTATUS_SPIE, MSTATUS_MPIE, MSTATUS_SPP, MSTATUS_MPP,
   MSTATUS_MPP_SHIFT, MSTATUS_MPRV, MIP_MSIP, MIP_MTIP, MIP_MEIP, MIP_SEIP, CAUSE_ILLEGAL,
@@ -15,7 +15,7 @@ export let interruptsTaken: u64 = 0;
 
 /** Raises a synchronous exception for the instruction at pc, which does not retire. */
 export function raiseException(cause: u32, tval: u64): void {
-  icount--;
+  untaken++;
   exceptionsTaken++;
   trapTo(<u64>cause, tval, false);
 }

@@ -108,12 +108,12 @@ export async function runBareProgram(opts: BareRunOptions): Promise<BareRunResul
   };
 
   const limit = opts.maxInstructions;
-  const startCount = core.instret;
+  const startCount = core.steps;
   const done = (r: Omit<BareRunResult, 'instructions' | 'wallMs' | 'firstOutputMs'>): BareRunResult => {
     flush();
     const res: BareRunResult = {
       ...r,
-      instructions: Number(core.instret - startCount),
+      instructions: Number(core.steps - startCount),
       wallMs: performance.now() - start,
     };
     if (firstOutputMs !== undefined) res.firstOutputMs = firstOutputMs;
@@ -122,7 +122,7 @@ export async function runBareProgram(opts: BareRunOptions): Promise<BareRunResul
 
   let slices = 0;
   for (;;) {
-    const executed = Number(core.instret - startCount);
+    const executed = Number(core.steps - startCount);
     if (limit !== undefined && executed >= limit) {
       return done({ exitCode: 124, reason: 'limit', message: `instruction limit of ${limit} reached` });
     }

@@ -48,6 +48,7 @@ export interface Rv64Exports {
   readCsr(csr: number): bigint;
   writeCsr(csr: number, v: bigint): void;
   instret(): bigint;
+  steps(): bigint;
   mmioFault(): void;
   requestStop(): void;
   setMeip(level: number): void;
@@ -193,7 +194,7 @@ export class Rv64Core {
   }
 
   get pc(): bigint {
-    return this.exports.getPc();
+    return BigInt.asUintN(64, this.exports.getPc());
   }
   set pc(v: bigint) {
     this.exports.setPc(BigInt.asUintN(64, v));
@@ -202,25 +203,30 @@ export class Rv64Core {
     return this.exports.getPriv();
   }
   getReg(i: number): bigint {
-    return this.exports.getReg(i);
+    return BigInt.asUintN(64, this.exports.getReg(i));
   }
   setReg(i: number, v: bigint): void {
     this.exports.setReg(i, BigInt.asUintN(64, v));
   }
   getFReg(i: number): bigint {
-    return this.exports.getFReg(i);
+    return BigInt.asUintN(64, this.exports.getFReg(i));
   }
   setFReg(i: number, v: bigint): void {
     this.exports.setFReg(i, BigInt.asUintN(64, v));
   }
   readCsr(csr: number): bigint {
-    return this.exports.readCsr(csr);
+    return BigInt.asUintN(64, this.exports.readCsr(csr));
   }
   writeCsr(csr: number, v: bigint): void {
     this.exports.writeCsr(csr, BigInt.asUintN(64, v));
   }
+  /** Instructions retired since reset. */
   get instret(): bigint {
     return this.exports.instret();
+  }
+  /** Instructions started since reset, including ones that trapped (what run() budgets count). */
+  get steps(): bigint {
+    return this.exports.steps();
   }
 
   /** For the bus: makes the MMIO access in progress raise an access fault. */
@@ -246,19 +252,19 @@ export class Rv64Core {
 
   /** Milliseconds until the timer fires (0 if due), or undefined if no timer is armed. */
   msUntilTimer(): number | undefined {
-    const t = this.exports.ticksUntilTimer();
+    const t = BigInt.asUintN(64, this.exports.ticksUntilTimer());
     if (t === NO_TIMER) return undefined;
     return Number(t) / (TIMEBASE_HZ / 1000);
   }
   ticksUntilTimer(): bigint | undefined {
-    const t = this.exports.ticksUntilTimer();
+    const t = BigInt.asUintN(64, this.exports.ticksUntilTimer());
     return t === NO_TIMER ? undefined : t;
   }
   advanceTime(ticks: bigint): void {
     this.exports.advanceTime(ticks);
   }
   get mtime(): bigint {
-    return this.exports.getMtime();
+    return BigInt.asUintN(64, this.exports.getMtime());
   }
 
   /** Bitmap of dirty RAM pages (a view; copy it before clearDirty()). */
