@@ -182,6 +182,10 @@ async function runMachine(plan: Extract<Plan, { kind: 'machine' }>, o: RunOption
     throw err instanceof EngineConfigError ? new UsageError(err.message) : err;
   }
 
+  if (o.diskWriteBack && !canExportDisk(engine)) {
+    throw new UsageError(`--disk-write-back is not supported by the ${engine.kind} engine yet`);
+  }
+
   let settle!: (code: number) => void;
   const outcome = new Promise<number>((resolve) => { settle = resolve; });
   let finished = false;
@@ -240,6 +244,17 @@ async function runMachine(plan: Extract<Plan, { kind: 'machine' }>, o: RunOption
     io.stderr.write(`tabvisor: no snapshot saved: the guest never printed its ready marker '${plan.readyMarker}'\n`);
   }
   if (snapshotWrite) await snapshotWrite;
+  let exitCode = code;
+  if (o.diskWriteBack && o.disk !== undefined && canExportDisk(engine)) {
+    try {
+      await engine.pause();
+      await writeFileAtomic(o.disk, await engine.exportDisk());
+      io.stderr.write(`tabvisor: wrote the disk back to ${o.disk}\n`);
+    } catch (err) {
+      io.stderr.write(`tabvisor: cannot write the disk back to ${o.disk}: ${describeFsError(err)}\n`);
+      exitCode = EXIT_USAGE;
+    }
+  }
   const stats = engine.stats();
   await engine.destroy();
   if (o.stats) {
@@ -251,7 +266,16 @@ async function runMachine(plan: Extract<Plan, { kind: 'machine' }>, o: RunOption
       extra: plan.restored ? `restored from ${o.restore} in ${((bootedAt - startedAt) / 1000).toFixed(3)} s` : undefined,
     });
   }
-  return code;
+  return exitCode;
+}
+
+/** An engine whose disk overlay can be read back whole (for --disk-write-back). */
+interface DiskExporter {
+  exportDisk(): Promise<Uint8Array>;
+}
+
+function canExportDisk(engine: Engine): engine is Engine & DiskExporter {
+  return typeof (engine as Partial<DiskExporter>).exportDisk === 'function';
 }
 
 async function saveSnapshot(path: string, plan: Extract<Plan, { kind: 'machine' }>, state: Uint8Array): Promise<void> {
