@@ -36,6 +36,12 @@ export interface HypervisorOptions {
   poolSize?: number;
   /** Monotonic milliseconds, for CPU shares; performance.now by default. */
   now?: () => number;
+  /**
+   * Period of the duty cycle that enforces caps on VMs whose host cannot time-slice (each v86
+   * VM runs flat out in its own loop): a VM capped at 25% runs a quarter of each period and is
+   * paused for the rest. 100 ms by default.
+   */
+  capPeriodMs?: number;
 }
 
 export interface CreateVmOptions {
@@ -73,6 +79,8 @@ export interface VmSummary {
   ready: boolean;
   /** Pool slot of the host running it, while it has an engine. */
   host: number | undefined;
+  /** Paused by the cap's duty cycle right now (its lifecycle state stays running). */
+  throttled: boolean;
   /** Why it crashed, while crashed. */
   crashReason?: string;
 }
@@ -134,6 +142,12 @@ class ManagedVm {
   bootOffset = 0;
   crashReason: string | undefined;
   queue: Promise<unknown> = Promise.resolve();
+  /** Host-paused by the cap governor while the lifecycle state is running. */
+  throttled = false;
+  capTimer: ReturnType<typeof setTimeout> | undefined;
+  capStepQueued = false;
+  /** Start of the current cap cycle: wall time and the engine's runMs then. */
+  capBase: { at: number; runMs: number } | undefined;
   sample: { at: number; instructions: number; runMs: number } | undefined;
 
   constructor(
@@ -164,11 +178,18 @@ export class Hypervisor {
   private readonly now: () => number;
   private nextId = 1;
   private closed = false;
+  private readonly capPeriodMs: number;
 
   constructor(options: HypervisorOptions) {
     for (const image of options.images) this.images.set(image.name, image);
     this.memory = new MemoryBudget(options.memoryBudgetBytes);
     this.now = options.now ?? (() => performance.now());
+    this.capPeriodMs = options.capPeriodMs ?? 100;
+    // Caps follow the lifecycle: every transition may start or end a VM's duty cycle.
+    this.events.on('transition', (t) => {
+      const vm = this.vms.get(t.vmId);
+      if (vm?.machine) this.governCap(vm); // (no machine yet while 'create' is being emitted)
+    });
     this.pool = new HostPool(
       options.hosts,
       options.poolSize ?? defaultPoolSize(),
@@ -228,7 +249,9 @@ export class Hypervisor {
 
   async pause(ref: string): Promise<VmSummary> {
     return this.perform(ref, 'pause', async (vm) => {
-      await this.hostCall(vm, 'pause', (port, id) => port.pause(id));
+      // A throttled VM is already paused in its host; it only changes its lifecycle state.
+      if (!vm.throttled) await this.hostCall(vm, 'pause', (port, id) => port.pause(id));
+      vm.throttled = false;
       this.finish(vm, 'pause');
     });
   }
@@ -364,7 +387,7 @@ export class Hypervisor {
       const target = this.migrationTarget(vm, from, options.toHost);
       const wasRunning = vm.state === 'running';
       const t0 = this.now();
-      if (wasRunning) await this.hostCall(vm, 'migrate', (port, id) => port.pause(id));
+      if (wasRunning && !vm.throttled) await this.hostCall(vm, 'migrate', (port, id) => port.pause(id));
       const state = await this.hostCall(vm, 'migrate', (port, id) => port.saveState(id));
       const old = { instance: vm.instance!, slot: from, ready: vm.ready, bootOffset: vm.bootOffset, pendingInput: vm.pendingInput };
       try {
@@ -380,6 +403,7 @@ export class Hypervisor {
         this.instances.set(old.instance, vm);
         Object.assign(vm, { ready: old.ready, bootOffset: old.bootOffset, pendingInput: old.pendingInput });
         if (wasRunning) await this.hostCall(vm, 'migrate', (port, id) => port.resume(id));
+        vm.throttled = false;
         throw new HypervisorError('host-failure', `cannot migrate VM '${vm.name}': ${messageOf(error)}; it stays on worker ${from.index + 1}`);
       }
       const pauseMs = this.now() - t0;
@@ -437,7 +461,7 @@ export class Hypervisor {
     if (!vm.instance || !['booting', 'running', 'paused'].includes(vm.state)) {
       throw new HypervisorError('invalid-state', `cannot type on VM '${vm.name}': it is ${vm.state}`);
     }
-    if (vm.state === 'paused') {
+    if (vm.state === 'paused' || vm.throttled) {
       vm.pendingInput.push(typeof data === 'string' ? data : data.slice());
       return;
     }
@@ -527,9 +551,14 @@ export class Hypervisor {
     const vm = this.find(ref);
     checkSchedule(vm.name, params.weight, params.capPercent);
     if (params.weight !== undefined) vm.weight = params.weight;
-    if ('capPercent' in params) vm.capPercent = params.capPercent;
-    const enforced = await this.pushSchedule(vm);
-    return { ...this.summary(vm), enforced };
+    if ('capPercent' in params) {
+      vm.capPercent = params.capPercent;
+      vm.capBase = undefined; // measure the new cap from now
+    }
+    const slicing = await this.pushSchedule(vm);
+    this.governCap(vm);
+    // A cap is enforced by the host's scheduler, or else by the duty cycle; a weight only by the host.
+    return { ...this.summary(vm), enforced: slicing || params.weight === undefined };
   }
 
   /** Tells the VM's host its weight and cap; false when the host cannot time-slice. */
@@ -545,6 +574,8 @@ export class Hypervisor {
   async shutdown(): Promise<void> {
     this.closed = true;
     for (const vm of this.vms.values()) {
+      if (vm.capTimer !== undefined) clearTimeout(vm.capTimer);
+      vm.capTimer = undefined;
       if (vm.instance) vm.machine.apply('poweroff', 'hypervisor shut down');
       this.forgetInstance(vm);
     }
@@ -630,6 +661,7 @@ export class Hypervisor {
       identity: { ...vm.identity },
       ready: vm.ready,
       host: vm.instance ? vm.slot?.index : undefined,
+      throttled: vm.throttled,
       ...(vm.state === 'crashed' && vm.crashReason ? { crashReason: vm.crashReason } : {}),
     };
   }
@@ -687,6 +719,7 @@ export class Hypervisor {
     vm.bootOffset = vm.console.totalBytes;
     vm.sample = undefined;
     vm.pendingInput = [];
+    vm.throttled = false;
     slot.vms.add(instance);
     this.instances.set(instance, vm);
     let connection: HostConnection;
@@ -728,6 +761,7 @@ export class Hypervisor {
     }
     vm.instance = undefined;
     vm.slot = undefined;
+    vm.throttled = false;
   }
 
   /**
@@ -766,7 +800,7 @@ export class Hypervisor {
 
   /** The machine state of a running or paused VM; a running VM is paused around the save. */
   private async captureState(vm: ManagedVm, what: string): Promise<Uint8Array> {
-    const wasRunning = vm.state === 'running';
+    const wasRunning = vm.state === 'running' && !vm.throttled;
     if (wasRunning) await this.hostCall(vm, what, (port, id) => port.pause(id));
     const state = await this.hostCall(vm, what, (port, id) => port.saveState(id));
     if (wasRunning) await this.hostCall(vm, what, (port, id) => port.resume(id));
@@ -776,9 +810,10 @@ export class Hypervisor {
   /** Puts `state` into the VM: in place when its machine is live, else in a new instance. */
   private async loadMachine(vm: ManagedVm, state: Uint8Array, ready: boolean): Promise<void> {
     if (vm.instance && (vm.state === 'running' || vm.state === 'paused')) {
-      if (vm.state === 'running') await this.hostCall(vm, 'restore', (port, id) => port.pause(id));
+      if (vm.state === 'running' && !vm.throttled) await this.hostCall(vm, 'restore', (port, id) => port.pause(id));
       await this.hostCall(vm, 'restore', (port, id) => port.loadState(id, state));
       await this.hostCall(vm, 'restore', (port, id) => port.resume(id));
+      vm.throttled = false;
     } else {
       await this.discardInstance(vm);
       try {
@@ -836,6 +871,87 @@ export class Hypervisor {
           `${m.engine} machine with ${m.memoryMiB} MiB`,
       );
     }
+  }
+
+  // --- internals: caps for hosts that cannot time-slice ---------------------------------------
+  //
+  // A running VM with a cap below 100% whose host has no scheduler of its own (each v86 VM runs
+  // flat out in its own loop) is paused in its host for part of the time; its lifecycle state
+  // stays running and `throttled` shows the pauses. It runs about cap% of capPeriodMs, then pauses
+  // until the time it has run since the cycle began (the engine's runMs, measured in the host)
+  // is within the cap again: the pause absorbs any overshoot, so the long-run share is the cap.
+
+  private capWanted(vm: ManagedVm): boolean {
+    return (
+      !this.closed &&
+      this.vms.has(vm.id) &&
+      vm.state === 'running' &&
+      vm.instance !== undefined &&
+      vm.capPercent !== undefined &&
+      vm.capPercent < 100 &&
+      !vm.slot?.connection?.port.setSchedule
+    );
+  }
+
+  /** Starts or stops a VM's duty cycle to match its state and cap. */
+  private governCap(vm: ManagedVm): void {
+    if (!this.capWanted(vm)) {
+      if (vm.capTimer !== undefined) clearTimeout(vm.capTimer);
+      vm.capTimer = undefined;
+      vm.capBase = undefined;
+      if (vm.throttled && vm.state === 'running' && !vm.capStepQueued) this.enqueueCapStep(vm, 'unthrottle');
+      return;
+    }
+    if (vm.capTimer !== undefined || vm.capStepQueued) return;
+    this.enqueueCapStep(vm, vm.throttled ? 'unthrottle' : 'throttle-later');
+  }
+
+  private capTimerFor(vm: ManagedVm, delayMs: number, kind: 'throttle' | 'unthrottle'): void {
+    vm.capTimer = setTimeout(() => {
+      vm.capTimer = undefined;
+      this.enqueueCapStep(vm, kind);
+    }, Math.max(0, delayMs));
+  }
+
+  /** One step of the cycle, in turn with the VM's other calls (never during a snapshot, say). */
+  private enqueueCapStep(vm: ManagedVm, kind: 'throttle-later' | 'throttle' | 'unthrottle'): void {
+    vm.capStepQueued = true;
+    const step = async (): Promise<void> => {
+      vm.capStepQueued = false;
+      const wanted = this.capWanted(vm);
+      try {
+        if (kind === 'unthrottle' || !wanted) {
+          if (vm.throttled && vm.state === 'running' && vm.instance) {
+            await this.hostCall(vm, 'unthrottle', (port, id) => port.resume(id));
+            vm.throttled = false;
+            for (const data of vm.pendingInput.splice(0)) {
+              await this.hostCall(vm, 'console input', (port, id) => port.sendConsole(id, data), 'throw');
+            }
+          }
+          if (!wanted) return;
+        }
+        if (!vm.capBase) vm.capBase = { at: this.now(), runMs: (await this.hostCall(vm, 'cap', (p, id) => p.stats(id), 'throw')).runMs };
+        const cap = vm.capPercent! / 100;
+        if (kind !== 'throttle') return this.capTimerFor(vm, cap * this.capPeriodMs, 'throttle');
+        await this.hostCall(vm, 'throttle', (port, id) => port.pause(id));
+        vm.throttled = true;
+        const runMs = (await this.hostCall(vm, 'cap', (p, id) => p.stats(id), 'throw')).runMs;
+        const at = this.now();
+        const used = runMs - vm.capBase.runMs;
+        const elapsed = at - vm.capBase.at;
+        // Resume once cap × elapsed time has caught up with the time used.
+        let pauseMs = used / cap - elapsed;
+        if (pauseMs < 0) {
+          // Under the cap (an engine that does not count idle time): bank at most one period.
+          if (-pauseMs * cap > cap * this.capPeriodMs) vm.capBase = { at, runMs };
+          pauseMs = 0;
+        }
+        this.capTimerFor(vm, pauseMs, 'unthrottle');
+      } catch {
+        // The VM crashed or exited meanwhile; its transition ends the cycle.
+      }
+    };
+    vm.queue = vm.queue.then(step, step);
   }
 
   // --- internals: host events ---------------------------------------------------------------

@@ -99,6 +99,25 @@ describe('Hypervisor with worker_threads hosts and x86-busybox (v86)', () => {
     expect(hv.has('big')).toBe(false);
   });
 
+  it('caps a VM at 25% with the duty cycle: it retires far fewer instructions than its uncapped twin', async () => {
+    expect(hv.get('a').host).not.toBe(hv.get('b').host); // one worker each: they do not compete
+    await sh('a', 'while :; do :; done & echo $! > /tmp/spin');
+    await sh('b', 'while :; do :; done & echo $! > /tmp/spin');
+    expect((await hv.setSchedule('a', { capPercent: 25 })).enforced).toBe(true);
+    await hv.stats('a');
+    await hv.stats('b');
+    await new Promise((r) => setTimeout(r, 2000));
+    const capped = await hv.stats('a');
+    const free = await hv.stats('b');
+    expect(capped.cpuShare).toBeLessThan(0.4); // measured 0.26: the pauses absorb the overshoot
+    expect(free.cpuShare).toBeGreaterThan(0.9);
+    expect(capped.mips / free.mips).toBeLessThan(0.6);
+    await hv.setSchedule('a', { capPercent: undefined });
+    await sh('a', 'kill $(cat /tmp/spin)');
+    await sh('b', 'kill $(cat /tmp/spin)');
+    expect(hv.get('a')).toMatchObject({ state: 'running', throttled: false });
+  });
+
   it('a killed worker crashes only its VM; the other still answers; reset boots it on a fresh worker', async () => {
     const slot = hv.get('b').host!;
     await workers[slot]!.worker.terminate();

@@ -13,12 +13,13 @@ interface Rig {
 
 let rig: Rig | undefined;
 
-function makeRig(options: { budgetMiB?: number; poolSize?: number } = {}): Rig {
+function makeRig(options: { budgetMiB?: number; poolSize?: number; capPeriodMs?: number } = {}): Rig {
   const hosts: KillableHost[] = [];
   const hv = new Hypervisor({
     images: [image('x86-busybox'), image('big', 'v86', 512), image('riscv64-busybox', 'rv64')],
     memoryBudgetBytes: (options.budgetMiB ?? 1024) * MiB,
     poolSize: options.poolSize ?? 2,
+    ...(options.capPeriodMs ? { capPeriodMs: options.capPeriodMs } : {}),
     hosts: async (index) => {
       const h = killableHost(index);
       hosts.push(h);
@@ -363,6 +364,80 @@ describe('Hypervisor scheduling parameters', () => {
       { weight: 2, capPercent: undefined },
     ]);
     await expect(hv.setSchedule('capped', { weight: 0 })).rejects.toThrow("VM 'capped': weight must be a positive number, got 0");
+  });
+});
+
+describe('Hypervisor caps on hosts that cannot time-slice (duty cycle)', () => {
+  /** Counts the pause/resume calls the host receives and tells its view of the VM's state. */
+  function spy(host: KillableHost) {
+    const calls = { pause: 0, resume: 0 };
+    const pause = host.host.pause.bind(host.host);
+    const resume = host.host.resume.bind(host.host);
+    host.host.pause = (id) => {
+      calls.pause++;
+      return pause(id);
+    };
+    host.host.resume = (id) => {
+      calls.resume++;
+      return resume(id);
+    };
+    return { calls, hostState: () => host.host.list()[0]?.state };
+  }
+
+  it('pauses and resumes a capped VM in its host while its lifecycle state stays running', async () => {
+    const { hv, hosts, transitions } = makeRig({ poolSize: 1, capPeriodMs: 20 });
+    await hv.create({ image: 'x86-busybox', name: 'a', capPercent: 25 });
+    const { calls } = spy(hosts[0]!);
+    await hv.start('a');
+    await hv.waitUntilReady('a', 5000);
+    await waitFor(() => calls.pause >= 3 && calls.resume >= 3);
+    expect(transitions.map((t) => t.input)).toEqual(['create', 'start', 'booted']);
+    expect(hv.get('a').state).toBe('running');
+    // Input typed while throttled is held and delivered when the cycle resumes it.
+    expect(await run(hv, 'a', 'echo through the cap')).toBe('through the cap');
+  });
+
+  it('a user pause during the cycle stops it; resume starts it again', async () => {
+    const { hv, hosts } = makeRig({ poolSize: 1, capPeriodMs: 20 });
+    await hv.create({ image: 'x86-busybox', name: 'a', capPercent: 10 });
+    const { calls, hostState } = spy(hosts[0]!);
+    await hv.start('a');
+    await waitFor(() => calls.pause >= 2);
+    await hv.pause('a');
+    const resumes = calls.resume;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(calls.resume).toBe(resumes); // nothing resumes a paused VM behind the user's back
+    expect(hostState()).toBe('paused');
+    await hv.resume('a');
+    await waitFor(() => calls.pause >= 4);
+    expect(await run(hv, 'a', 'echo ok')).toBe('ok');
+  });
+
+  it('lifting the cap ends the cycle with the VM running in its host', async () => {
+    const { hv, hosts } = makeRig({ poolSize: 1, capPeriodMs: 20 });
+    await hv.create({ image: 'x86-busybox', name: 'a', capPercent: 50 });
+    const { calls, hostState } = spy(hosts[0]!);
+    await hv.start('a');
+    await waitFor(() => calls.pause >= 2);
+    const result = await hv.setSchedule('a', { capPercent: undefined });
+    expect(result.enforced).toBe(true);
+    await waitFor(() => hostState() === 'running' && !hv.get('a').throttled);
+    const pauses = calls.pause;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(calls.pause).toBe(pauses);
+  });
+
+  it('snapshots and restores a capped VM', async () => {
+    const { hv } = makeRig({ poolSize: 1, capPeriodMs: 20 });
+    await hv.create({ image: 'x86-busybox', name: 'a', capPercent: 30 });
+    await hv.start('a');
+    await hv.waitUntilReady('a', 5000);
+    await run(hv, 'a', 'touch one');
+    const snap = await hv.snapshot('a');
+    await run(hv, 'a', 'touch two');
+    await hv.restore('a', snap);
+    expect(await run(hv, 'a', 'ls')).toBe('one');
+    expect(hv.get('a').state).toBe('running');
   });
 });
 

@@ -17,6 +17,9 @@ export class FakeEngine implements Engine {
   private isRunning = false;
   private destroyed = false;
   private instructions = 0;
+  /** Wall time spent running, as the real engines count it. */
+  private runMs = 0;
+  private runningSince = 0;
   private consoleListeners = new Set<(data: Uint8Array) => void>();
   private exitListeners = new Set<(reason: ExitReason) => void>();
 
@@ -28,19 +31,25 @@ export class FakeEngine implements Engine {
     return this.isRunning;
   }
 
+  private setRunning(running: boolean): void {
+    if (running && !this.isRunning) this.runningSince = performance.now();
+    if (!running && this.isRunning) this.runMs += performance.now() - this.runningSince;
+    this.isRunning = running;
+  }
+
   async start(): Promise<void> {
     if (this.config.state) this.restore(this.config.state);
-    this.isRunning = true;
+    this.setRunning(true);
     if (!this.config.state) this.print(`fake kernel, ${this.config.memoryMiB} MiB\n${READY}\n# `);
     for (const line of this.pending.splice(0)) this.type(line);
   }
 
   async pause(): Promise<void> {
-    this.isRunning = false;
+    this.setRunning(false);
   }
 
   async resume(): Promise<void> {
-    this.isRunning = true;
+    this.setRunning(true);
     for (const data of this.pending.splice(0)) this.type(data);
   }
 
@@ -56,7 +65,7 @@ export class FakeEngine implements Engine {
 
   async destroy(): Promise<void> {
     this.destroyed = true;
-    this.isRunning = false;
+    this.setRunning(false);
   }
 
   sendConsole(data: Uint8Array | string): void {
@@ -76,7 +85,8 @@ export class FakeEngine implements Engine {
   }
 
   stats(): EngineStats {
-    return { instructions: this.instructions, runMs: 1, memoryBytes: this.config.memoryMiB * 1024 * 1024 };
+    const runMs = this.runMs + (this.isRunning ? performance.now() - this.runningSince : 0);
+    return { instructions: this.instructions, runMs, memoryBytes: this.config.memoryMiB * 1024 * 1024 };
   }
 
   private restore(state: Uint8Array): void {
@@ -100,7 +110,7 @@ export class FakeEngine implements Engine {
     this.instructions += 1000;
     const [verb, ...args] = cmd.split(/\s+/);
     const exit = (reason: ExitReason) => setTimeout(() => {
-      this.isRunning = false;
+      this.setRunning(false);
       for (const l of this.exitListeners) l(reason);
     }, 0);
     switch (verb) {
