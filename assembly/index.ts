@@ -10,7 +10,7 @@ import {
   sscratch, satp, mcounteren, scounteren, menvcfg, senvcfg, mcountinhibit, fcsr, cycleBase,
   instretBase, cycleFrozen, instretFrozen, resValid, resAddr, msip, memExc,
 } from './state';
-import { runInstructions } from './interp';
+import { runInstructions, buildCompressedTable } from './interp';
 import { tlbFlushAll, tlbFlushStore, tlbMisses, tlbFlushes } from './mmu';
 import { mtimeNow, setMtime, ticksToTimer } from './clint';
 import { csrRead, csrWrite } from './csr';
@@ -33,6 +33,7 @@ export function init(ramBytes: u32): u32 {
   const have = memory.size();
   if (pages > have && memory.grow(pages - have) < 0) return 1;
   ramSize = <u64>ramBytes;
+  buildCompressedTable();
   memory.fill(RAM_HOST, 0, ramBytes + RAM_PAD);
   reset();
   return 0;

@@ -2,11 +2,20 @@
 // instructions, dispatch through the generated decoder. Interrupts, the timer and stop
 // requests are looked at between chunks, never per instruction.
 import {
-  pc, icount, stopAt, ilen, insn16, waiting, hostEvent, irqCheck, fatal, fetchPage, fetchAdd,
+  pc, icount, stopAt, waiting, hostEvent, irqCheck, fatal, fetchPage, fetchAdd,
   timeDeterministic, insnsPerTick, mtimecmp,
   STOP_BUDGET, STOP_WFI, STOP_HOST, STOP_FATAL,
 } from './state';
 import { execute, expandCompressed } from './generated/dispatch';
+import { CTABLE, C_ILLEGAL } from './layout';
+
+/** Fills the table of expanded compressed instructions (pure function of the 16 bits). */
+export function buildCompressedTable(): void {
+  for (let h: u32 = 0; h < 0x10000; h++) {
+    let e = (h & 3) == 3 ? 0 : expandCompressed(h);
+    store<u32>(CTABLE + (h << 2), e == 0 ? C_ILLEGAL : (e & ~<u32>2));
+  }
+}
 import { fetchRefill, fetchHigh, fetchFault } from './mmu';
 import { checkInterrupts, wakeupPending } from './trap';
 import { mtimeNow } from './clint';
@@ -25,20 +34,15 @@ function interp(): void {
       if (!fetchRefill(p)) continue;
       insn = load<u32>(<usize>(p + fetchAdd));
     }
-    if ((insn & 3) == 3) {
-      if ((<u32>p & 0xfff) == 0xffe) {
-        // A 32-bit instruction straddling two pages: the upper half comes from the next page.
-        const hi = fetchHigh(p);
-        if (fetchFault) { fetchFault = false; continue; }
-        insn = (insn & 0xffff) | (hi << 16);
-      }
-      ilen = 4;
-      execute(insn);
-    } else {
-      ilen = 2;
-      insn16 = insn & 0xffff;
-      execute(expandCompressed(insn16));
+    if ((insn & 3) != 3) {
+      insn = load<u32>(CTABLE + ((insn & 0xffff) << 2));
+    } else if ((<u32>p & 0xfff) == 0xffe) {
+      // A 32-bit instruction straddling two pages: the upper half comes from the next page.
+      const hi = fetchHigh(p);
+      if (fetchFault) { fetchFault = false; continue; }
+      insn = (insn & 0xffff) | (hi << 16);
     }
+    execute(insn);
   }
 }
 

@@ -23,6 +23,11 @@ export const TLB_STORE: u32 = TLB_LOAD + TLB_ENTRIES * 16;
 export const DIRTY: u32 = 0x20000;
 export const DIRTY_MAX_BYTES: u32 = 0x20000;
 
+/** Expansion of every 16-bit instruction (65536 x u32), built at init from the generated expander. */
+export const CTABLE: u32 = 0x40000;
+/** What an illegal compressed encoding expands to: custom-0 opcode with bits 1:0 = 01, decoded as illegal. */
+export const C_ILLEGAL: u32 = 0x09;
+
 /** Guest RAM (guest physical RAM_BASE) starts here in linear memory. */
 export const RAM_HOST: u32 = 0x100000;
 export const RAM_BASE: u64 = 0x80000000;

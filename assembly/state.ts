@@ -69,10 +69,12 @@ export const STOP_FATAL: u32 = 3;
 // ---- hart ----
 export let pc: u64 = 0x80000000;
 export let priv: u32 = PRIV_M;
-/** Length in bytes of the instruction being executed (2 or 4). */
-export let ilen: u32 = 4;
-/** The 16 raw bits of the compressed instruction being executed (illegal-instruction tval). */
-export let insn16: u32 = 0;
+/**
+ * Length in bytes of an instruction as the decoder sees it: a 32-bit instruction has bits 1:0 = 11,
+ * a compressed one arrives expanded with bits 1:0 = 01 (the decoder never looks at those bits).
+ */
+// @ts-ignore: decorator
+@inline export function ilenOf(insn: u32): u64 { return <u64>((insn & 2) + 2); }
 /** Instructions started since reset, counting the one in flight (the budget and deterministic time count these). */
 export let icount: u64 = 0;
 /** Started instructions that trapped and so did not retire: instret = icount - untaken. */

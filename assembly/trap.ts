@@ -2,7 +2,7 @@
 // medeleg/mideleg, direct and vectored tvec, xRET.
 import {
   pc, priv, untaken, mstatus, medeleg, mideleg, mie, mipSw, mtvec, mepc, mcause, mtval, stvec, sepc,
-  scause, stval, msip, meipLine, seipLine, waiting, ilen, insn16, requestCheck,
+  scause, stval, msip, meipLine, seipLine, waiting, fetchPage, fetchAdd, requestCheck,
   PRIV_M, PRIV_S, MSTATUS_SIE, MSTATUS_MIE, MSTATUS_SPIE, MSTATUS_MPIE, MSTATUS_SPP, MSTATUS_MPP,
   MSTATUS_MPP_SHIFT, MSTATUS_MPRV, MIP_MSIP, MIP_MTIP, MIP_MEIP, MIP_SEIP, CAUSE_ILLEGAL,
 } from './state';
@@ -22,7 +22,12 @@ export function raiseException(cause: u32, tval: u64): void {
 
 /** Illegal instruction; tval holds the instruction bits (16 bits for a compressed one). */
 export function illegalInstruction(insn: u32): void {
-  raiseException(CAUSE_ILLEGAL, ilen == 2 ? <u64>insn16 : <u64>insn);
+  let tval = <u64>insn;
+  if ((insn & 2) == 0) {
+    // Expanded from 16 bits: report the original halfword, still in the fetch page.
+    tval = (pc & ~<u64>0xfff) == fetchPage ? <u64>load<u16>(<usize>(pc + fetchAdd)) : 0;
+  }
+  raiseException(CAUSE_ILLEGAL, tval);
 }
 
 function trapTo(cause: u64, tval: u64, interrupt: bool): void {

@@ -179,7 +179,8 @@ async function main() {
   out += `import {\n${names.map((n) => '  ' + n + ',').join('\n')}\n  op_illegal,\n} from '../exec/index';\n\n`;
   out += `/** Executes one 32-bit instruction (a compressed one arrives already expanded). */\n`;
   out += `// @ts-ignore: decorator\n@inline export function execute(insn: u32): void {\n`;
-  out += tree(exec, 0, 2, 'insn', 'op_illegal(insn); return;');
+  // Bits 1:0 are never decoded: 11 marks a 32-bit instruction, 01 one expanded from 16 bits.
+  out += tree(exec, 3, 2, 'insn', 'op_illegal(insn); return;');
   out += `}\n\n`;
   out += `/** The 32-bit instruction a 16-bit one stands for, or 0 when it is illegal or reserved. */\n`;
   out += `export function expandCompressed(h: u32): u32 {\n`;

@@ -1,5 +1,5 @@
 // A extension: LR/SC with one reservation, and the AMOs (W and D).
-import { pc, ilen, memExc, resValid, resAddr, rs1v, rs2v, setRd, CAUSE_LOAD_MISALIGNED, CAUSE_STORE_MISALIGNED } from '../state';
+import { ilenOf, pc, memExc, resValid, resAddr, rs1v, rs2v, setRd, CAUSE_LOAD_MISALIGNED, CAUSE_STORE_MISALIGNED } from '../state';
 import { loadMem, storeMem, amoHost, loadSlow, storeSlow } from '../mmu';
 import { raiseException } from '../trap';
 
@@ -14,7 +14,7 @@ function lr(insn: u32, size: u32): void {
   resValid = true;
   resAddr = va;
   setRd(insn, size == 4 ? <u64><i64><i32>v : v);
-  pc += ilen;
+  pc += ilenOf(insn);
 }
 
 function sc(insn: u32, size: u32): void {
@@ -27,7 +27,7 @@ function sc(insn: u32, size: u32): void {
     if (memExc) { memExc = false; return; }
   }
   setRd(insn, ok ? 0 : 1);
-  pc += ilen;
+  pc += ilenOf(insn);
 }
 
 function amo(insn: u32, size: u32, kind: u32): void {
@@ -79,7 +79,7 @@ function amo(insn: u32, size: u32, kind: u32): void {
     if (memExc) { memExc = false; return; }
   }
   setRd(insn, old);
-  pc += ilen;
+  pc += ilenOf(insn);
 }
 
 export function op_lr_w(insn: u32): void { lr(insn, 4); }

@@ -1,7 +1,7 @@
 // F and D: loads/stores, moves, sign injection and NaN-boxing live here; arithmetic,
 // comparisons and conversions call the FPU (assembly/fpu/, through generated/fpu.ts).
 // priv 3.1.6.6: FS = Off makes every FP instruction illegal; writes set FS = Dirty.
-import { pc, ilen, fcsr, mstatus, memExc, rs1v, setRd, getF, setF, MSTATUS_FS } from '../state';
+import { ilenOf, pc, fcsr, mstatus, memExc, rs1v, setRd, getF, setF, MSTATUS_FS } from '../state';
 import { loadMem, storeMem } from '../mmu';
 import { illegalInstruction } from '../trap';
 import { immI, immS } from './int';
@@ -57,13 +57,13 @@ function fpRm(insn: u32): u32 {
 @inline function writeF(insn: u32, v: u64): void {
   setF(frd(insn), v);
   mstatus |= MSTATUS_FS;
-  pc += ilen;
+  pc += ilenOf(insn);
 }
 
 // @ts-ignore: decorator
 @inline function writeX(insn: u32, v: u64): void {
   setRd(insn, v);
-  pc += ilen;
+  pc += ilenOf(insn);
 }
 
 // ---- loads and stores ----
@@ -83,13 +83,13 @@ export function op_fsw(insn: u32): void {
   if (!fpOn(insn)) return;
   storeMem(rs1v(insn) + immS(insn), 4, f2(insn) & 0xffffffff);
   if (memExc) { memExc = false; return; }
-  pc += ilen;
+  pc += ilenOf(insn);
 }
 export function op_fsd(insn: u32): void {
   if (!fpOn(insn)) return;
   storeMem(rs1v(insn) + immS(insn), 8, f2(insn));
   if (memExc) { memExc = false; return; }
-  pc += ilen;
+  pc += ilenOf(insn);
 }
 
 // ---- single precision ----

@@ -1,5 +1,5 @@
 // RV64I and M: integer computation, branches, jumps, loads and stores.
-import { pc, ilen, memExc, rs1v, rs2v, setRd } from '../state';
+import { pc, memExc, rs1v, rs2v, setRd, ilenOf } from '../state';
 import { loadMem, storeMem } from '../mmu';
 
 // ---- immediates of the base formats (unprivileged spec 2.3) ----
@@ -22,28 +22,28 @@ import { loadMem, storeMem } from '../mmu';
 // @ts-ignore: decorator
 @inline function sext32(v: u64): u64 { return <u64><i64><i32>v; }
 // @ts-ignore: decorator
-@inline function next(): void { pc += ilen; }
+@inline function next(insn: u32): void { pc += ilenOf(insn); }
 
 // ---- upper immediates, jumps, branches ----
 // @ts-ignore: decorator
-@inline export function op_lui(insn: u32): void { setRd(insn, immU(insn)); next(); }
+@inline export function op_lui(insn: u32): void { setRd(insn, immU(insn)); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_auipc(insn: u32): void { setRd(insn, pc + immU(insn)); next(); }
+@inline export function op_auipc(insn: u32): void { setRd(insn, pc + immU(insn)); next(insn); }
 // @ts-ignore: decorator
 @inline export function op_jal(insn: u32): void {
   const t = pc + immJ(insn);
-  setRd(insn, pc + ilen);
+  setRd(insn, pc + ilenOf(insn));
   pc = t;
 }
 // @ts-ignore: decorator
 @inline export function op_jalr(insn: u32): void {
   const t = (rs1v(insn) + immI(insn)) & ~<u64>1;
-  setRd(insn, pc + ilen);
+  setRd(insn, pc + ilenOf(insn));
   pc = t;
 }
 // @ts-ignore: decorator
 @inline function branch(insn: u32, taken: bool): void {
-  if (taken) pc += immB(insn); else pc += ilen;
+  if (taken) pc += immB(insn); else pc += ilenOf(insn);
 }
 // @ts-ignore: decorator
 @inline export function op_beq(insn: u32): void { branch(insn, rs1v(insn) == rs2v(insn)); }
@@ -69,13 +69,13 @@ import { loadMem, storeMem } from '../mmu';
     else if (size == 4) v = <u64><i64><i32>v;
   }
   setRd(insn, v);
-  next();
+  next(insn);
 }
 // @ts-ignore: decorator
 @inline function storeOp(insn: u32, size: u32): void {
   storeMem(rs1v(insn) + immS(insn), size, rs2v(insn));
   if (memExc) { memExc = false; return; }
-  next();
+  next(insn);
 }
 // @ts-ignore: decorator
 @inline export function op_lb(insn: u32): void { loadOp(insn, 1, true); }
@@ -102,63 +102,63 @@ import { loadMem, storeMem } from '../mmu';
 
 // ---- register-immediate ----
 // @ts-ignore: decorator
-@inline export function op_addi(insn: u32): void { setRd(insn, rs1v(insn) + immI(insn)); next(); }
+@inline export function op_addi(insn: u32): void { setRd(insn, rs1v(insn) + immI(insn)); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_slti(insn: u32): void { setRd(insn, <i64>rs1v(insn) < <i64>immI(insn) ? 1 : 0); next(); }
+@inline export function op_slti(insn: u32): void { setRd(insn, <i64>rs1v(insn) < <i64>immI(insn) ? 1 : 0); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_sltiu(insn: u32): void { setRd(insn, rs1v(insn) < immI(insn) ? 1 : 0); next(); }
+@inline export function op_sltiu(insn: u32): void { setRd(insn, rs1v(insn) < immI(insn) ? 1 : 0); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_xori(insn: u32): void { setRd(insn, rs1v(insn) ^ immI(insn)); next(); }
+@inline export function op_xori(insn: u32): void { setRd(insn, rs1v(insn) ^ immI(insn)); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_ori(insn: u32): void { setRd(insn, rs1v(insn) | immI(insn)); next(); }
+@inline export function op_ori(insn: u32): void { setRd(insn, rs1v(insn) | immI(insn)); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_andi(insn: u32): void { setRd(insn, rs1v(insn) & immI(insn)); next(); }
+@inline export function op_andi(insn: u32): void { setRd(insn, rs1v(insn) & immI(insn)); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_slli(insn: u32): void { setRd(insn, rs1v(insn) << <u64>((insn >> 20) & 63)); next(); }
+@inline export function op_slli(insn: u32): void { setRd(insn, rs1v(insn) << <u64>((insn >> 20) & 63)); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_srli(insn: u32): void { setRd(insn, rs1v(insn) >> <u64>((insn >> 20) & 63)); next(); }
+@inline export function op_srli(insn: u32): void { setRd(insn, rs1v(insn) >> <u64>((insn >> 20) & 63)); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_srai(insn: u32): void { setRd(insn, <u64>(<i64>rs1v(insn) >> <i64>((insn >> 20) & 63))); next(); }
+@inline export function op_srai(insn: u32): void { setRd(insn, <u64>(<i64>rs1v(insn) >> <i64>((insn >> 20) & 63))); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_addiw(insn: u32): void { setRd(insn, sext32(rs1v(insn) + immI(insn))); next(); }
+@inline export function op_addiw(insn: u32): void { setRd(insn, sext32(rs1v(insn) + immI(insn))); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_slliw(insn: u32): void { setRd(insn, <u64><i64><i32>(<u32>rs1v(insn) << ((insn >> 20) & 31))); next(); }
+@inline export function op_slliw(insn: u32): void { setRd(insn, <u64><i64><i32>(<u32>rs1v(insn) << ((insn >> 20) & 31))); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_srliw(insn: u32): void { setRd(insn, <u64><i64><i32>(<u32>rs1v(insn) >> ((insn >> 20) & 31))); next(); }
+@inline export function op_srliw(insn: u32): void { setRd(insn, <u64><i64><i32>(<u32>rs1v(insn) >> ((insn >> 20) & 31))); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_sraiw(insn: u32): void { setRd(insn, <u64><i64>(<i32>rs1v(insn) >> <i32>((insn >> 20) & 31))); next(); }
+@inline export function op_sraiw(insn: u32): void { setRd(insn, <u64><i64>(<i32>rs1v(insn) >> <i32>((insn >> 20) & 31))); next(insn); }
 
 // ---- register-register ----
 // @ts-ignore: decorator
-@inline export function op_add(insn: u32): void { setRd(insn, rs1v(insn) + rs2v(insn)); next(); }
+@inline export function op_add(insn: u32): void { setRd(insn, rs1v(insn) + rs2v(insn)); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_sub(insn: u32): void { setRd(insn, rs1v(insn) - rs2v(insn)); next(); }
+@inline export function op_sub(insn: u32): void { setRd(insn, rs1v(insn) - rs2v(insn)); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_sll(insn: u32): void { setRd(insn, rs1v(insn) << (rs2v(insn) & 63)); next(); }
+@inline export function op_sll(insn: u32): void { setRd(insn, rs1v(insn) << (rs2v(insn) & 63)); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_slt(insn: u32): void { setRd(insn, <i64>rs1v(insn) < <i64>rs2v(insn) ? 1 : 0); next(); }
+@inline export function op_slt(insn: u32): void { setRd(insn, <i64>rs1v(insn) < <i64>rs2v(insn) ? 1 : 0); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_sltu(insn: u32): void { setRd(insn, rs1v(insn) < rs2v(insn) ? 1 : 0); next(); }
+@inline export function op_sltu(insn: u32): void { setRd(insn, rs1v(insn) < rs2v(insn) ? 1 : 0); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_xor(insn: u32): void { setRd(insn, rs1v(insn) ^ rs2v(insn)); next(); }
+@inline export function op_xor(insn: u32): void { setRd(insn, rs1v(insn) ^ rs2v(insn)); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_srl(insn: u32): void { setRd(insn, rs1v(insn) >> (rs2v(insn) & 63)); next(); }
+@inline export function op_srl(insn: u32): void { setRd(insn, rs1v(insn) >> (rs2v(insn) & 63)); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_sra(insn: u32): void { setRd(insn, <u64>(<i64>rs1v(insn) >> <i64>(rs2v(insn) & 63))); next(); }
+@inline export function op_sra(insn: u32): void { setRd(insn, <u64>(<i64>rs1v(insn) >> <i64>(rs2v(insn) & 63))); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_or(insn: u32): void { setRd(insn, rs1v(insn) | rs2v(insn)); next(); }
+@inline export function op_or(insn: u32): void { setRd(insn, rs1v(insn) | rs2v(insn)); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_and(insn: u32): void { setRd(insn, rs1v(insn) & rs2v(insn)); next(); }
+@inline export function op_and(insn: u32): void { setRd(insn, rs1v(insn) & rs2v(insn)); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_addw(insn: u32): void { setRd(insn, sext32(rs1v(insn) + rs2v(insn))); next(); }
+@inline export function op_addw(insn: u32): void { setRd(insn, sext32(rs1v(insn) + rs2v(insn))); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_subw(insn: u32): void { setRd(insn, sext32(rs1v(insn) - rs2v(insn))); next(); }
+@inline export function op_subw(insn: u32): void { setRd(insn, sext32(rs1v(insn) - rs2v(insn))); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_sllw(insn: u32): void { setRd(insn, <u64><i64><i32>(<u32>rs1v(insn) << (<u32>rs2v(insn) & 31))); next(); }
+@inline export function op_sllw(insn: u32): void { setRd(insn, <u64><i64><i32>(<u32>rs1v(insn) << (<u32>rs2v(insn) & 31))); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_srlw(insn: u32): void { setRd(insn, <u64><i64><i32>(<u32>rs1v(insn) >> (<u32>rs2v(insn) & 31))); next(); }
+@inline export function op_srlw(insn: u32): void { setRd(insn, <u64><i64><i32>(<u32>rs1v(insn) >> (<u32>rs2v(insn) & 31))); next(insn); }
 // @ts-ignore: decorator
-@inline export function op_sraw(insn: u32): void { setRd(insn, <u64><i64>(<i32>rs1v(insn) >> <i32>(<u32>rs2v(insn) & 31))); next(); }
+@inline export function op_sraw(insn: u32): void { setRd(insn, <u64><i64>(<i32>rs1v(insn) >> <i32>(<u32>rs2v(insn) & 31))); next(insn); }
 
 // ---- M extension ----
 /** High 64 bits of the unsigned 128-bit product. */
@@ -169,24 +169,24 @@ export function mulhu64(a: u64, b: u64): u64 {
   return p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
 }
 // @ts-ignore: decorator
-@inline export function op_mul(insn: u32): void { setRd(insn, rs1v(insn) * rs2v(insn)); next(); }
+@inline export function op_mul(insn: u32): void { setRd(insn, rs1v(insn) * rs2v(insn)); next(insn); }
 // @ts-ignore: decorator
 @inline export function op_mulh(insn: u32): void {
   const a = rs1v(insn), b = rs2v(insn);
   let h = mulhu64(a, b);
   if (<i64>a < 0) h -= b;
   if (<i64>b < 0) h -= a;
-  setRd(insn, h); next();
+  setRd(insn, h); next(insn);
 }
 // @ts-ignore: decorator
 @inline export function op_mulhsu(insn: u32): void {
   const a = rs1v(insn), b = rs2v(insn);
   let h = mulhu64(a, b);
   if (<i64>a < 0) h -= b;
-  setRd(insn, h); next();
+  setRd(insn, h); next(insn);
 }
 // @ts-ignore: decorator
-@inline export function op_mulhu(insn: u32): void { setRd(insn, mulhu64(rs1v(insn), rs2v(insn))); next(); }
+@inline export function op_mulhu(insn: u32): void { setRd(insn, mulhu64(rs1v(insn), rs2v(insn))); next(insn); }
 // @ts-ignore: decorator
 @inline export function op_div(insn: u32): void {
   const a = <i64>rs1v(insn), b = <i64>rs2v(insn);
@@ -194,12 +194,12 @@ export function mulhu64(a: u64, b: u64): u64 {
   if (b == 0) r = -1;
   else if (a == i64.MIN_VALUE && b == -1) r = a;
   else r = a / b;
-  setRd(insn, <u64>r); next();
+  setRd(insn, <u64>r); next(insn);
 }
 // @ts-ignore: decorator
 @inline export function op_divu(insn: u32): void {
   const a = rs1v(insn), b = rs2v(insn);
-  setRd(insn, b == 0 ? 0xffffffffffffffff : a / b); next();
+  setRd(insn, b == 0 ? 0xffffffffffffffff : a / b); next(insn);
 }
 // @ts-ignore: decorator
 @inline export function op_rem(insn: u32): void {
@@ -208,15 +208,15 @@ export function mulhu64(a: u64, b: u64): u64 {
   if (b == 0) r = a;
   else if (a == i64.MIN_VALUE && b == -1) r = 0;
   else r = a % b;
-  setRd(insn, <u64>r); next();
+  setRd(insn, <u64>r); next(insn);
 }
 // @ts-ignore: decorator
 @inline export function op_remu(insn: u32): void {
   const a = rs1v(insn), b = rs2v(insn);
-  setRd(insn, b == 0 ? a : a % b); next();
+  setRd(insn, b == 0 ? a : a % b); next(insn);
 }
 // @ts-ignore: decorator
-@inline export function op_mulw(insn: u32): void { setRd(insn, sext32(rs1v(insn) * rs2v(insn))); next(); }
+@inline export function op_mulw(insn: u32): void { setRd(insn, sext32(rs1v(insn) * rs2v(insn))); next(insn); }
 // @ts-ignore: decorator
 @inline export function op_divw(insn: u32): void {
   const a = <i32>rs1v(insn), b = <i32>rs2v(insn);
@@ -224,12 +224,12 @@ export function mulhu64(a: u64, b: u64): u64 {
   if (b == 0) r = -1;
   else if (a == i32.MIN_VALUE && b == -1) r = a;
   else r = a / b;
-  setRd(insn, <u64><i64>r); next();
+  setRd(insn, <u64><i64>r); next(insn);
 }
 // @ts-ignore: decorator
 @inline export function op_divuw(insn: u32): void {
   const a = <u32>rs1v(insn), b = <u32>rs2v(insn);
-  setRd(insn, <u64><i64><i32>(b == 0 ? 0xffffffff : a / b)); next();
+  setRd(insn, <u64><i64><i32>(b == 0 ? 0xffffffff : a / b)); next(insn);
 }
 // @ts-ignore: decorator
 @inline export function op_remw(insn: u32): void {
@@ -238,10 +238,10 @@ export function mulhu64(a: u64, b: u64): u64 {
   if (b == 0) r = a;
   else if (a == i32.MIN_VALUE && b == -1) r = 0;
   else r = a % b;
-  setRd(insn, <u64><i64>r); next();
+  setRd(insn, <u64><i64>r); next(insn);
 }
 // @ts-ignore: decorator
 @inline export function op_remuw(insn: u32): void {
   const a = <u32>rs1v(insn), b = <u32>rs2v(insn);
-  setRd(insn, <u64><i64><i32>(b == 0 ? a : a % b)); next();
+  setRd(insn, <u64><i64><i32>(b == 0 ? a : a % b)); next(insn);
 }

@@ -1,6 +1,6 @@
 // Zicsr, Zifencei, fences and the privileged instructions (ecall, ebreak, xRET, wfi, sfence.vma).
 import {
-  pc, priv, ilen, mstatus, mepc, sepc, waiting, rs1v, setRd, requestCheck,
+  ilenOf, pc, priv, mstatus, mepc, sepc, waiting, rs1v, setRd, requestCheck,
   PRIV_M, PRIV_S, PRIV_U, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP, MSTATUS_MPP_SHIFT, MSTATUS_MPRV,
   MSTATUS_SIE, MSTATUS_SPIE, MSTATUS_SPP, MSTATUS_TSR, MSTATUS_TW, MSTATUS_TVM,
   CAUSE_ECALL_U, CAUSE_ECALL_S, CAUSE_ECALL_M, CAUSE_BREAKPOINT,
@@ -20,7 +20,7 @@ function csrInstr(insn: u32, kind: u32, imm: bool): void {
   if (kind != 0 || ((insn >> 7) & 31) != 0) old = csrRead(csr);
   if (write) csrWrite(csr, kind == 0 ? src : kind == 1 ? old | src : old & ~src);
   setRd(insn, old);
-  pc += ilen;
+  pc += ilenOf(insn);
 }
 
 export function op_csrrw(insn: u32): void { csrInstr(insn, 0, false); }
@@ -31,10 +31,10 @@ export function op_csrrsi(insn: u32): void { csrInstr(insn, 1, true); }
 export function op_csrrci(insn: u32): void { csrInstr(insn, 2, true); }
 
 // @ts-ignore: decorator
-@inline export function op_fence(insn: u32): void { pc += ilen; }
+@inline export function op_fence(insn: u32): void { pc += ilenOf(insn); }
 // No decoded-instruction cache yet: fence.i has nothing to drop (stores are seen by the next fetch).
 // @ts-ignore: decorator
-@inline export function op_fence_i(insn: u32): void { pc += ilen; }
+@inline export function op_fence_i(insn: u32): void { pc += ilenOf(insn); }
 
 export function op_ecall(insn: u32): void {
   raiseException(priv == PRIV_U ? CAUSE_ECALL_U : priv == PRIV_S ? CAUSE_ECALL_S : CAUSE_ECALL_M, 0);
@@ -74,7 +74,7 @@ export function op_sret(insn: u32): void {
 export function op_wfi(insn: u32): void {
   // 1.12, 3.1.6.5: with TW=1 wfi below M is illegal; in U (S implemented) it is always illegal here.
   if (priv == PRIV_U || (priv == PRIV_S && (mstatus & MSTATUS_TW) != 0)) { illegalInstruction(insn); return; }
-  pc += ilen;
+  pc += ilenOf(insn);
   if (!wakeupPending()) waiting = true;
   requestCheck();
 }
@@ -82,7 +82,7 @@ export function op_wfi(insn: u32): void {
 export function op_sfence_vma(insn: u32): void {
   if (priv == PRIV_U || (priv == PRIV_S && (mstatus & MSTATUS_TVM) != 0)) { illegalInstruction(insn); return; }
   if (((insn >> 15) & 31) == 0) tlbFlushAll(); else tlbFlushPage(rs1v(insn));
-  pc += ilen;
+  pc += ilenOf(insn);
 }
 
 export function op_illegal(insn: u32): void {

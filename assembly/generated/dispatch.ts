@@ -167,8 +167,8 @@ import {
 /** Executes one 32-bit instruction (a compressed one arrives already expanded). */
 // @ts-ignore: decorator
 @inline export function execute(insn: u32): void {
-  switch ((insn >> 0) & 0x7f) {
-    case 0x3: {
+  switch ((insn >> 2) & 0x1f) {
+    case 0x0: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
           op_lb(insn); return;
@@ -194,7 +194,7 @@ import {
       }
       op_illegal(insn); return;
     }
-    case 0x7: {
+    case 0x1: {
       if ((insn & 0x7000) == 0x2000) {
         op_flw(insn); return;
       }
@@ -203,7 +203,7 @@ import {
       }
       op_illegal(insn); return;
     }
-    case 0xf: {
+    case 0x3: {
       if ((insn & 0x7000) == 0x0) {
         op_fence(insn); return;
       }
@@ -212,7 +212,7 @@ import {
       }
       op_illegal(insn); return;
     }
-    case 0x13: {
+    case 0x4: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
           op_addi(insn); return;
@@ -250,10 +250,10 @@ import {
       }
       op_illegal(insn); return;
     }
-    case 0x17: {
+    case 0x5: {
       op_auipc(insn); return;
     }
-    case 0x1b: {
+    case 0x6: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
           op_addiw(insn); return;
@@ -276,7 +276,7 @@ import {
       }
       op_illegal(insn); return;
     }
-    case 0x23: {
+    case 0x8: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
           op_sb(insn); return;
@@ -293,7 +293,7 @@ import {
       }
       op_illegal(insn); return;
     }
-    case 0x27: {
+    case 0x9: {
       if ((insn & 0x7000) == 0x2000) {
         op_fsw(insn); return;
       }
@@ -302,7 +302,7 @@ import {
       }
       op_illegal(insn); return;
     }
-    case 0x2f: {
+    case 0xb: {
       switch ((insn >> 12) & 0x7) {
         case 0x2: {
           switch ((insn >> 27) & 0x1f) {
@@ -389,7 +389,7 @@ import {
       }
       op_illegal(insn); return;
     }
-    case 0x33: {
+    case 0xc: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
           switch ((insn >> 25) & 0x7f) {
@@ -476,10 +476,10 @@ import {
       }
       op_illegal(insn); return;
     }
-    case 0x37: {
+    case 0xd: {
       op_lui(insn); return;
     }
-    case 0x3b: {
+    case 0xe: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
           switch ((insn >> 25) & 0x7f) {
@@ -536,7 +536,7 @@ import {
       }
       op_illegal(insn); return;
     }
-    case 0x43: {
+    case 0x10: {
       if ((insn & 0x6000000) == 0x0) {
         op_fmadd_s(insn); return;
       }
@@ -545,7 +545,7 @@ import {
       }
       op_illegal(insn); return;
     }
-    case 0x47: {
+    case 0x11: {
       if ((insn & 0x6000000) == 0x0) {
         op_fmsub_s(insn); return;
       }
@@ -554,7 +554,7 @@ import {
       }
       op_illegal(insn); return;
     }
-    case 0x4b: {
+    case 0x12: {
       if ((insn & 0x6000000) == 0x0) {
         op_fnmsub_s(insn); return;
       }
@@ -563,7 +563,7 @@ import {
       }
       op_illegal(insn); return;
     }
-    case 0x4f: {
+    case 0x13: {
       if ((insn & 0x6000000) == 0x0) {
         op_fnmadd_s(insn); return;
       }
@@ -572,7 +572,7 @@ import {
       }
       op_illegal(insn); return;
     }
-    case 0x53: {
+    case 0x14: {
       switch ((insn >> 25) & 0x7f) {
         case 0x0: {
           op_fadd_s(insn); return;
@@ -797,7 +797,7 @@ import {
       }
       op_illegal(insn); return;
     }
-    case 0x63: {
+    case 0x18: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
           op_beq(insn); return;
@@ -820,16 +820,16 @@ import {
       }
       op_illegal(insn); return;
     }
-    case 0x67: {
+    case 0x19: {
       if ((insn & 0x7000) == 0x0) {
         op_jalr(insn); return;
       }
       op_illegal(insn); return;
     }
-    case 0x6f: {
+    case 0x1b: {
       op_jal(insn); return;
     }
-    case 0x73: {
+    case 0x1c: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
           switch ((insn >> 7) & 0x1f) {
