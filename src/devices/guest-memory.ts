@@ -15,30 +15,49 @@ function addrToNumber(addr: bigint | number): number {
 }
 
 export class ArrayGuestMemory implements GuestMemory {
-  readonly bytes: Uint8Array;
   readonly base: number;
-  private readonly view: DataView;
+  readonly size: number;
+  private array: Uint8Array;
+  private dataView: DataView;
+  private readonly source: (() => Uint8Array) | undefined;
   /** One bit per 4 KiB page written through this interface (device DMA); read by snapshot code. */
   private readonly dirty: Uint8Array;
 
   /**
-   * `ram` is either a size in bytes or an existing array to use as RAM (not copied), e.g. the core's
-   * RAM inside wasm memory. `onWrite` is told of every device write (offset from base, length), e.g. to
-   * mark the core's own dirty bitmap.
+   * `ram` is a size in bytes, an existing array to use as RAM (not copied), or a function returning
+   * it, e.g. `() => core.ram` for the core's RAM inside wasm memory: it is called again whenever the
+   * array it gave has been detached (the wasm memory grew). `onWrite` is told of every device write
+   * (offset from base, length), e.g. to mark the core's own dirty bitmap.
    */
   constructor(
-    ram: number | Uint8Array,
+    ram: number | Uint8Array | (() => Uint8Array),
     base: number = RAM_BASE,
     private readonly onWrite?: (offset: number, length: number) => void,
   ) {
-    this.bytes = typeof ram === 'number' ? new Uint8Array(ram) : ram;
+    this.source = typeof ram === 'function' ? ram : undefined;
+    this.array = typeof ram === 'number' ? new Uint8Array(ram) : typeof ram === 'function' ? ram() : ram;
+    this.size = this.array.length;
     this.base = base;
-    this.view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
-    this.dirty = new Uint8Array(Math.ceil((this.bytes.length >>> PAGE_SHIFT) / 8) + 1);
+    this.dataView = new DataView(this.array.buffer, this.array.byteOffset, this.array.byteLength);
+    this.dirty = new Uint8Array(Math.ceil((this.size >>> PAGE_SHIFT) / 8) + 1);
   }
 
-  get size(): number {
-    return this.bytes.length;
+  /** The RAM bytes (index 0 = guest-physical `base`). */
+  get bytes(): Uint8Array {
+    if (this.array.byteLength !== this.size && this.source !== undefined) this.refresh();
+    return this.array;
+  }
+
+  private get view(): DataView {
+    if (this.array.byteLength !== this.size && this.source !== undefined) this.refresh();
+    return this.dataView;
+  }
+
+  private refresh(): void {
+    const a = this.source!();
+    if (a.length !== this.size) throw new GuestMemoryError('guest RAM changed size');
+    this.array = a;
+    this.dataView = new DataView(a.buffer, a.byteOffset, a.byteLength);
   }
 
   /** Offset into `bytes` of [addr, addr+len), or -1 when any part lies outside RAM. */
@@ -47,7 +66,7 @@ export class ArrayGuestMemory implements GuestMemory {
     const a = addrToNumber(addr);
     if (a < this.base) return -1;
     const off = a - this.base;
-    return off + len <= this.bytes.length ? off : -1;
+    return off + len <= this.size ? off : -1;
   }
 
   isRam(addr: bigint | number, len: number): boolean {

@@ -32,6 +32,17 @@ describe('ArrayGuestMemory', () => {
     expect(() => m.writeU32(0x1000, 1)).toThrow(GuestMemoryError);
   });
 
+  it('follows RAM that moves when wasm memory grows', () => {
+    const wasm = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+    const ram = () => new Uint8Array(wasm.buffer, 0x1000, 0x2000);
+    const m = new ArrayGuestMemory(ram);
+    m.writeU32(0x8000_0010, 0xcafe);
+    wasm.grow(1); // detaches the old buffer
+    expect(m.readU32(0x8000_0010)).toBe(0xcafe);
+    m.writeU32(0x8000_0020, 7);
+    expect(new DataView(wasm.buffer).getUint32(0x1020, true)).toBe(7);
+  });
+
   it('records pages written by devices', () => {
     const m = new ArrayGuestMemory(0x10000);
     m.write(0x8000_0ffe, new Uint8Array(4));

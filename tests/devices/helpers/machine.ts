@@ -27,7 +27,7 @@ export async function createMachine(opts: MachineOptions) {
   const ramBytes = opts.ramBytes ?? 128 << 20;
   const core = Rv64Core.fromModule(await loadRv64Module(), { ramBytes });
   const console = new BufferConsole();
-  const memory = new ArrayGuestMemory(core.ram);
+  const memory = new ArrayGuestMemory(() => core.ram);
   const events: string[] = [];
   const stop = (what: string) => {
     events.push(what);
