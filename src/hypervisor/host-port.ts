@@ -64,7 +64,7 @@ export interface HostSlot {
   readonly vms: Set<string>;
 }
 
-/** Number of hosts for this machine: one per core, at least one. */
+/** Number of hosts for this machine: one per core, at least one (in Node 20 use nodePoolSize()). */
 export function defaultPoolSize(): number {
   const cores = typeof navigator !== 'undefined' ? navigator.hardwareConcurrency : undefined;
   return Math.max(1, cores ?? 1);

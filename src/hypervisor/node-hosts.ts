@@ -1,6 +1,7 @@
 // VM hosts for Node: each one a node:worker_threads worker running src/worker/node-entry.ts.
 // Kept apart from the rest of the hypervisor because it imports node:worker_threads.
 
+import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startNodeVmHost } from '../worker/node-client.js';
 import type { NodeVmHostData } from '../worker/node-entry.js';
@@ -23,4 +24,9 @@ export function nodeWorkerHosts(data: NodeVmHostData = {}, started?: (connection
     started?.(connection);
     return connection;
   };
+}
+
+/** One host per core of this machine (Node 20 has no navigator.hardwareConcurrency). */
+export function nodePoolSize(): number {
+  return Math.max(1, availableParallelism());
 }

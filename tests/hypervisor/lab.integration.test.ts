@@ -3,15 +3,13 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageEntry } from '../../src/engines/engine.js';
 import { Hypervisor } from '../../src/hypervisor/hypervisor.js';
 import { loadLab, parseLab, type Lab } from '../../src/hypervisor/lab.js';
-import { remoteHostConnection } from '../../src/hypervisor/remote-host.js';
 import { FileTemplateStore } from '../../src/hypervisor/template-store-node.js';
 import { readSnapshot } from '../../src/snapshot/index.js';
-import { ensureCompiledWorker, repoRoot } from '../worker/build-dist.js';
+import { compiledNodeHosts, repoRoot } from './support/dist.js';
 import { sh, untilShell } from './support/guest-shell.js';
 
 const MiB = 1024 * 1024;
@@ -23,12 +21,13 @@ let dir: string;
 let lab: Lab;
 
 beforeAll(async () => {
-  const client = (await import(pathToFileURL(ensureCompiledWorker()).href)) as typeof import('../../src/worker/node-client.js');
+  // The production path for Node: nodeWorkerHosts() starts dist/worker/node-entry.js workers.
+  const { nodeWorkerHosts } = await compiledNodeHosts();
   hv = new Hypervisor({
     images: manifest.images,
     memoryBudgetBytes: 512 * MiB,
     poolSize: 1,
-    hosts: async (index) => remoteHostConnection(client.startNodeVmHost(), `worker ${index + 1}`),
+    hosts: nodeWorkerHosts(),
   });
   dir = mkdtempSync(join(tmpdir(), 'tabvisor-templates-'));
   lab = parseLab(labJson, manifest.images, { allowMissingImages: true });
