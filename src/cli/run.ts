@@ -6,7 +6,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import type { BootConfig, Engine, EngineKind, ExitReason } from '../engines/engine.js';
 import { NodeAssetLoader } from '../engines/assets-node.js';
 import { createEngine, EngineConfigError, importOptional } from '../engines/create.js';
-import { SnapshotWriter } from '../snapshot/format.js';
+import { ENGINE_STATE_SECTION, SnapshotWriter } from '../snapshot/format.js';
 import { readSnapshotFile, writeFileAtomic, describeFsError } from '../snapshot/node-file.js';
 import type { RunOptions } from './args.js';
 import { ConsoleBridge } from './console.js';
@@ -15,8 +15,6 @@ import { findImage, loadImageFile } from './manifest.js';
 
 const DEFAULT_MEMORY_MIB = 128;
 export const DEFAULT_READY_MARKER = 'tabvisor-guest-ready';
-/** The section that holds an engine's own saved state inside a snapshot file. */
-export const ENGINE_STATE_SECTION = 'engine-state';
 
 export interface Io {
   stdin: NodeJS.ReadStream;
@@ -52,13 +50,15 @@ async function makePlan(o: RunOptions, assets: NodeAssetLoader): Promise<Plan> {
     if (o.engine !== undefined && o.engine !== meta.engine) {
       throw new UsageError(`${o.restore} is a ${meta.engine} snapshot, not ${o.engine}`);
     }
-    if (!snapshot.hasSection(ENGINE_STATE_SECTION)) {
+    // Snapshots exported by the hypervisor so far name the section 'machine'; read those too.
+    const section = [ENGINE_STATE_SECTION, 'machine'].find((name) => snapshot.hasSection(name));
+    if (section === undefined) {
       throw new UsageError(`${o.restore}: snapshot has no '${ENGINE_STATE_SECTION}' section`);
     }
     if (o.disk !== undefined) throw new UsageError('--disk cannot be combined with --restore yet');
     return {
       kind: 'machine',
-      config: { engine: meta.engine, memoryMiB: meta.memoryMiB, state: snapshot.section(ENGINE_STATE_SECTION) },
+      config: { engine: meta.engine, memoryMiB: meta.memoryMiB, state: snapshot.section(section) },
       image: meta.image,
       readyMarker: o.readyMarker ?? '',
       restored: true,

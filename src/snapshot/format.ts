@@ -24,6 +24,8 @@ export const SNAPSHOT_MAGIC = new Uint8Array([0x89, 0x54, 0x56, 0x53, 0x4e, 0x41
 export const SNAPSHOT_FORMAT_VERSION = 1;
 export const SNAPSHOT_HEADER_BYTES = 40;
 export const SNAPSHOT_TRAILER_BYTES = 32;
+/** The section holding an engine's own saveState() bytes (every engine, every writer). */
+export const ENGINE_STATE_SECTION = 'engine-state';
 
 const COMPRESSION_DEFLATE_RAW = 1;
 const ENGINE_FIELD_BYTES = 8;
