@@ -105,12 +105,16 @@ export class HostPool {
       slot.starting = (async () => {
         try {
           const connection = await this.factory(slot.index);
+          let died: string | undefined;
           connection.onDeath((reason) => {
+            died = reason;
             if (slot.connection !== connection) return;
             slot.connection = undefined;
             this.onHostDeath(slot, reason);
           });
           await this.onHostEvent(slot, connection);
+          // A host that died while starting must not take the slot: the next placement retries.
+          if (died !== undefined) throw new Error(`${connection.label} died while starting: ${died}`);
           slot.connection = connection;
           return connection;
         } finally {

@@ -178,6 +178,8 @@ export class Hypervisor {
   private readonly now: () => number;
   private nextId = 1;
   private closed = false;
+  /** Names of VMs being created (not registered yet), so two creates cannot take one name. */
+  private readonly admitting = new Set<string>();
   private readonly capPeriodMs: number;
 
   constructor(options: HypervisorOptions) {
@@ -619,7 +621,7 @@ export class Hypervisor {
   private freshName(base: string): string {
     for (let n = 1; ; n++) {
       const name = `${base}-${n}`;
-      if (!this.has(name)) return name;
+      if (!this.has(name) && !this.admitting.has(name)) return name;
     }
   }
 
@@ -630,6 +632,19 @@ export class Hypervisor {
    */
   private async admit(vm: ManagedVm, from: { state?: Uint8Array; ready?: boolean; reserved?: boolean }): Promise<void> {
     if (!from.reserved) this.memory.reserve(vm.id, vm.name, vm.memoryMiB * MiB);
+    if (this.has(vm.name) || this.admitting.has(vm.name)) {
+      this.memory.release(vm.id);
+      throw new HypervisorError('duplicate-name', `a VM named '${vm.name}' already exists`);
+    }
+    this.admitting.add(vm.name);
+    try {
+      await this.admitNamed(vm, from);
+    } finally {
+      this.admitting.delete(vm.name);
+    }
+  }
+
+  private async admitNamed(vm: ManagedVm, from: { state?: Uint8Array; ready?: boolean }): Promise<void> {
     try {
       await this.makeInstance(vm, from.state);
       if (from.state) await this.hostCall(vm, 'restore', (port, id) => port.start(id), 'throw');

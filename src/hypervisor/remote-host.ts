@@ -59,6 +59,11 @@ export function remoteHostConnection(handle: RemoteHostHandle, label: string): H
     close: async () => {
       closing = true;
       await handle.close();
+      // Calls still waiting on the ended worker fail instead of hanging.
+      if (deathReason === undefined) {
+        deathReason = 'it was closed';
+        rejectAll(new Error(`${label} was closed`));
+      }
     },
   };
 }

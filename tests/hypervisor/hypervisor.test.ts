@@ -112,6 +112,16 @@ describe('Hypervisor lifecycle', () => {
     expect(hv.memoryUsage().reservedBytes).toBe(0);
   });
 
+  it('gives VMs created together distinct names, and refuses two with the same name', async () => {
+    const { hv } = makeRig();
+    const made = await Promise.all([hv.create({ image: 'x86-busybox' }), hv.create({ image: 'x86-busybox' })]);
+    expect(made.map((v) => v.name)).toEqual(['x86-busybox-1', 'x86-busybox-2']);
+    const results = await Promise.allSettled([hv.create({ image: 'x86-busybox', name: 'same' }), hv.create({ image: 'x86-busybox', name: 'same' })]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(hv.list().filter((v) => v.name === 'same')).toHaveLength(1);
+    expect(hv.memoryUsage().reservedBytes).toBe(3 * 64 * MiB);
+  });
+
   it('serializes concurrent calls on one VM: pause then resume issued together both succeed in order', async () => {
     const { hv } = makeRig();
     await bootedVm(hv, 'a');
@@ -333,6 +343,35 @@ describe('Hypervisor isolation', () => {
       "console input of VM 'a' failed: cannot sendConsole VM vm-1~1: it is stopped",
     );
     expect(hv.get('a').state).toBe('running');
+  });
+
+  it('a host that dies while starting does not take its slot: the next create starts a new one', async () => {
+    let started = 0;
+    const hv = new Hypervisor({
+      images: [image('x86-busybox')],
+      memoryBudgetBytes: 1024 * MiB,
+      poolSize: 1,
+      hosts: async (index) => {
+        const h = killableHost(index);
+        if (started++ === 0) {
+          const subscribe = h.connection.port.subscribe.bind(h.connection.port);
+          h.connection.port.subscribe = async (listener) => {
+            const id = await subscribe(listener);
+            h.kill('module failed to load');
+            return id;
+          };
+        }
+        return h.connection;
+      },
+    });
+    rig = { hv, hosts: [], transitions: [] };
+    await expect(hv.create({ image: 'x86-busybox', name: 'a' })).rejects.toThrow(
+      "cannot create VM 'a' (image x86-busybox): worker 1 died while starting: module failed to load",
+    );
+    await hv.create({ image: 'x86-busybox', name: 'a' });
+    await hv.start('a');
+    await hv.waitUntilReady('a', 5000);
+    expect(started).toBe(2);
   });
 
   it('reports an image whose engine is not available and registers no VM', async () => {
