@@ -8,7 +8,7 @@
 // (boot done, guest power-off, engine crash, worker death) arrives as signals through `signal()`.
 
 import type { BootConfig, EngineKind, ExitReason, ImageEntry } from '../engines/engine.js';
-import { readSnapshot, SnapshotFormatError, SnapshotWriter, type Snapshot } from '../snapshot/index.js';
+import { ENGINE_STATE_SECTION, readSnapshot, SnapshotFormatError, SnapshotWriter, type Snapshot } from '../snapshot/index.js';
 import type { CreateVmRequest, VmEvent } from '../worker/protocol.js';
 import { ConsoleLog } from './console-log.js';
 import { HypervisorError } from './errors.js';
@@ -20,8 +20,8 @@ import { VmStateMachine, type VmAction, type VmSignal, type VmState, type VmTran
 
 const MiB = 1024 * 1024;
 
-/** Snapshot section holding the engine's machine state. */
-export const MACHINE_SECTION = 'machine';
+/** Section name the first hypervisor snapshots used for the engine state; still read. */
+const LEGACY_MACHINE_SECTION = 'machine';
 /** Key of the hypervisor's facts inside SnapshotMetadata.extra. */
 const META_KEY = 'tabvisorVm';
 
@@ -322,7 +322,7 @@ export class Hypervisor {
     const snap = await this.decodeSnapshot(file, `cannot restore VM '${target.name}'`);
     return this.perform(ref, 'restore', async (vm) => {
       this.checkCompatible(vm, snap);
-      await this.loadMachine(vm, snap.section(MACHINE_SECTION), readMeta(snap).ready);
+      await this.loadMachine(vm, engineState(snap), readMeta(snap).ready);
       this.finish(vm, 'restore');
     });
   }
@@ -373,7 +373,7 @@ export class Hypervisor {
       capPercent: options.capPercent ?? meta.capPercent,
     }, identity);
     this.checkCompatible(vm, snap);
-    await this.admit(vm, { state: snap.section(MACHINE_SECTION), ready: meta.ready });
+    await this.admit(vm, { state: engineState(snap), ready: meta.ready });
     return this.summary(vm);
   }
 
@@ -859,7 +859,7 @@ export class Hypervisor {
       memoryMiB: vm.memoryMiB,
       extra: { [META_KEY]: meta, cmdline: vm.image.cmdline },
     })
-      .addSection(MACHINE_SECTION, state)
+      .addSection(ENGINE_STATE_SECTION, state)
       .encode();
   }
 
@@ -871,8 +871,8 @@ export class Hypervisor {
       if (error instanceof SnapshotFormatError) throw new HypervisorError('bad-snapshot', `${context}: ${error.message}`);
       throw error;
     }
-    if (!snap.hasSection(MACHINE_SECTION)) {
-      throw new HypervisorError('bad-snapshot', `${context}: the snapshot has no '${MACHINE_SECTION}' section`);
+    if (!snap.hasSection(ENGINE_STATE_SECTION) && !snap.hasSection(LEGACY_MACHINE_SECTION)) {
+      throw new HypervisorError('bad-snapshot', `${context}: the snapshot has no '${ENGINE_STATE_SECTION}' section`);
     }
     return snap;
   }
@@ -1066,6 +1066,11 @@ function readMeta(snap: Snapshot): SnapshotVmMeta {
     ...(typeof r.weight === 'number' && r.weight > 0 ? { weight: r.weight } : {}),
     ...(typeof r.capPercent === 'number' && r.capPercent > 0 && r.capPercent <= 100 ? { capPercent: r.capPercent } : {}),
   };
+}
+
+/** The engine's saved state inside a snapshot (the CLI and the hypervisor write the same section). */
+function engineState(snap: Snapshot): Uint8Array {
+  return snap.section(snap.hasSection(ENGINE_STATE_SECTION) ? ENGINE_STATE_SECTION : LEGACY_MACHINE_SECTION);
 }
 
 function restoreConfig(image: ImageEntry, state: Uint8Array): BootConfig {

@@ -1,6 +1,6 @@
 // The hypervisor layer: browser-safe exports. Node worker hosts are in ./node-hosts.js,
 // browser worker hosts in ./browser-hosts.js.
-export { Hypervisor, MACHINE_SECTION } from './hypervisor.js';
+export { Hypervisor } from './hypervisor.js';
 export type {
   HypervisorOptions, CreateVmOptions, MigrationReport, ImportSnapshotOptions, VmSummary, VmStatsReport, ConsoleAttachment, HypervisorEvents,
 } from './hypervisor.js';

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Hypervisor, type VmTransition } from '../../src/hypervisor/index.js';
 import { HypervisorError } from '../../src/hypervisor/errors.js';
+import { ENGINE_STATE_SECTION, readSnapshot, SnapshotWriter } from '../../src/snapshot/index.js';
 import { image, killableHost, READY, type KillableHost } from './support/fake-engine.js';
 
 const MiB = 1024 * 1024;
@@ -284,6 +285,28 @@ describe('Hypervisor migration', () => {
     await expect(hv.migrate('a', { toHost: 0 })).rejects.toThrow("cannot migrate VM 'a': it already runs on host 0");
     await hv.stop('a');
     await expect(hv.migrate('a')).rejects.toThrow("cannot migrate VM 'a': it is stopped (migrate is allowed when running or paused)");
+  });
+});
+
+describe('Hypervisor and CLI snapshots', () => {
+  it('imports a snapshot written the way `tabvisor run --snapshot-out` writes it', async () => {
+    const { hv } = makeRig();
+    const state = new TextEncoder().encode(JSON.stringify({ files: ['from-cli'], instructions: 0 }));
+    const file = await new SnapshotWriter({ engine: 'v86', image: 'x86-busybox', memoryMiB: 64, extra: { cmdline: 'console=ttyS0' } })
+      .addSection(ENGINE_STATE_SECTION, state)
+      .encode();
+    const vm = await hv.importSnapshot(file);
+    expect(vm).toMatchObject({ name: 'x86-busybox-1', state: 'running', weight: 1 });
+    expect(vm.identity.mac).toMatch(/^52:54:00/);
+    expect(await run(hv, vm.name, 'ls')).toBe('from-cli');
+  });
+
+  it('writes the engine state where the CLI reads it', async () => {
+    const { hv } = makeRig();
+    await bootedVm(hv, 'a');
+    const snap = await readSnapshot(await hv.snapshot('a'));
+    expect(snap.sectionNames()).toEqual([ENGINE_STATE_SECTION]);
+    expect(snap.metadata).toMatchObject({ engine: 'v86', image: 'x86-busybox', memoryMiB: 64 });
   });
 });
 
