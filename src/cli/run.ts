@@ -225,19 +225,27 @@ async function runMachine(plan: Extract<Plan, { kind: 'machine' }>, o: RunOption
   const timer = o.timeoutSec === undefined ? undefined : setTimeout(
     () => finish(EXIT_TIMEOUT, `timeout: the guest was still running after ${o.timeoutSec} s`), o.timeoutSec * 1000);
 
+  // Starting races the outcome: --timeout and Ctrl-A x must work even while the engine starts.
   let bootedAt = performance.now();
-  try {
-    await engine.start();
-    bootedAt = performance.now();
-    bridge.machineStarted();
-  } catch (err) {
+  let startError: { error: unknown } | undefined;
+  engine.start().then(
+    () => {
+      bootedAt = performance.now();
+      bridge.machineStarted();
+    },
+    (error: unknown) => {
+      startError = { error };
+      finish(EXIT_INTERNAL);
+    });
+
+  const code = await outcome;
+  if (startError) {
     bridge.close();
     if (timer) clearTimeout(timer);
     await engine.destroy().catch(() => undefined);
+    const err = startError.error;
     throw err instanceof EngineConfigError ? new UsageError(err.message) : err;
   }
-
-  const code = await outcome;
   if (timer) clearTimeout(timer);
   bridge.close();
   if (o.snapshotOut !== undefined && !bridge.isReady) {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/engines/assets-node.js';
 import { ensureDistBuilt } from './build-dist.js';
+import { ENGINE_STATE_SECTION, SnapshotWriter } from '../../src/snapshot/format.js';
 
 const BIN = join(PROJECT_ROOT, 'bin', 'tabvisor.js');
 let dir: string;
@@ -97,6 +98,11 @@ describe('tabvisor (no guest)', () => {
       /cannot write --snapshot-out .*no such file/);
     await expectUsageError(['run', '--restore', 'missing.tvsnap'], /cannot read snapshot 'missing.tvsnap': no such file/);
     await expectUsageError(['run', '--restore', 'notes.txt'], /notes.txt: not a Tabvisor snapshot \(wrong magic bytes\)/);
+    // An intact container whose engine state is garbage: refused by the engine, still one line.
+    const junk = await new SnapshotWriter({ engine: 'v86', memoryMiB: 128 })
+      .addSection(ENGINE_STATE_SECTION, new Uint8Array(4096).fill(0x5a)).encode();
+    writeFileSync(join(dir, 'junk.tvsnap'), junk);
+    await expectUsageError(['run', '--restore', 'junk.tvsnap', '--timeout', '60'], /the saved v86 state does not load/);
   });
 });
 
