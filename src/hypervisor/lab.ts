@@ -119,6 +119,8 @@ function num(obj: Record<string, unknown>, key: string, path: string): number | 
 }
 
 export type LabVmStatus =
+  /** Restored from the student's saved work (saveLabWork): running, as they left it. */
+  | 'resumed'
   /** Restored from a template snapshot: running, shell ready. */
   | 'restored'
   /** Booted from its image: running (its shell comes up shortly). */
@@ -157,15 +159,58 @@ export interface LoadLabOptions {
   readyTimeoutMs?: number;
   /** Stop and delete existing VMs that carry a lab VM's name first: one reload gives a clean lab. */
   replace?: boolean;
+  /**
+   * Where saveLabWork kept the student's VMs. A VM with saved work there is restored from it
+   * (identity kept) instead of from the template: the student chose to keep their work.
+   */
+  work?: TemplateStore;
 }
 
 /** Creates and starts every VM of the lab, in parallel; never throws for one VM's failure. */
 export async function loadLab(hv: Hypervisor, lab: Lab, options: LoadLabOptions = {}): Promise<LabReport> {
-  const vms = await Promise.all(lab.vms.map((vm) => loadLabVm(hv, vm, options)));
-  return { lab: lab.name, vms, complete: vms.every((v) => v.status === 'restored' || v.status === 'booted') };
+  const vms = await Promise.all(lab.vms.map((vm) => loadLabVm(hv, lab, vm, options)));
+  return { lab: lab.name, vms, complete: vms.every((v) => RUNNING.includes(v.status)) };
 }
 
-async function loadLabVm(hv: Hypervisor, spec: LabVm, options: LoadLabOptions): Promise<LabVmReport> {
+const RUNNING: readonly LabVmStatus[] = ['resumed', 'restored', 'booted'];
+
+/** The key of a lab VM's saved work in a store. */
+export function workKey(lab: Lab, vmName: string): string {
+  return `work-${lab.name}-${vmName}`;
+}
+
+export interface SavedWork {
+  name: string;
+  saved: boolean;
+  message: string;
+}
+
+/**
+ * Snapshots every running or paused VM of the lab into `store`, so that the next loadLab with
+ * `work: store` resumes them as they are (a page reload that keeps the student's work).
+ */
+export async function saveLabWork(hv: Hypervisor, lab: Lab, store: TemplateStore): Promise<SavedWork[]> {
+  return Promise.all(
+    lab.vms.map(async (spec): Promise<SavedWork> => {
+      if (!hv.has(spec.name)) return { name: spec.name, saved: false, message: 'not running' };
+      const state = hv.get(spec.name).state;
+      if (state !== 'running' && state !== 'paused') return { name: spec.name, saved: false, message: `it is ${state}` };
+      try {
+        await store.put(workKey(lab, spec.name), await hv.snapshot(spec.name));
+        return { name: spec.name, saved: true, message: 'saved' };
+      } catch (error) {
+        return { name: spec.name, saved: false, message: messageOf(error) };
+      }
+    }),
+  );
+}
+
+/** Forgets the saved work of every VM of the lab: the next load starts clean. */
+export async function discardLabWork(lab: Lab, store: TemplateStore): Promise<void> {
+  await Promise.all(lab.vms.map((spec) => store.delete(workKey(lab, spec.name))));
+}
+
+async function loadLabVm(hv: Hypervisor, lab: Lab, spec: LabVm, options: LoadLabOptions): Promise<LabVmReport> {
   const report = (status: LabVmStatus, message: string, vmId?: string): LabVmReport => ({
     name: spec.name,
     image: spec.image,
@@ -184,6 +229,16 @@ async function loadLabVm(hv: Hypervisor, spec: LabVm, options: LoadLabOptions): 
       ...(spec.weight !== undefined ? { weight: spec.weight } : {}),
       ...(spec.capPercent !== undefined ? { capPercent: spec.capPercent } : {}),
     };
+    const saved = options.work ? await options.work.get(workKey(lab, spec.name)) : undefined;
+    if (saved) {
+      try {
+        const vm = await hv.importSnapshot(saved, { name: spec.name, identity: 'keep', ...schedule });
+        return report('resumed', 'restored the saved work', vm.id);
+      } catch (error) {
+        if (!(error instanceof HypervisorError && error.code === 'bad-snapshot')) throw error;
+        await options.work!.delete(workKey(lab, spec.name)); // unreadable: start clean instead
+      }
+    }
     const key = options.templates ? await templateKey(image, spec.memoryMiB ?? image.memoryMiB) : undefined;
     const template = key ? await options.templates!.get(key) : undefined;
     if (template) {
@@ -221,7 +276,7 @@ async function removeVm(hv: Hypervisor, name: string): Promise<void> {
 /** The report as lines for a terminal or a status bar. */
 export function formatLabReport(report: LabReport): string {
   const lines = report.vms.map((v) => `${v.name} (${v.image}): ${v.status}: ${v.message}`);
-  const running = report.vms.filter((v) => v.status === 'restored' || v.status === 'booted').length;
+  const running = report.vms.filter((v) => RUNNING.includes(v.status)).length;
   return [`lab ${report.lab}: ${running} of ${report.vms.length} VMs running`, ...lines].join('\n');
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Hypervisor } from '../../src/hypervisor/hypervisor.js';
-import { formatLabReport, loadLab, parseLab, type Lab } from '../../src/hypervisor/lab.js';
+import { discardLabWork, formatLabReport, loadLab, parseLab, saveLabWork, type Lab } from '../../src/hypervisor/lab.js';
 import { MemoryTemplateStore, templateKey } from '../../src/hypervisor/template-store.js';
 import { HypervisorError } from '../../src/hypervisor/errors.js';
 import { image, killableHost } from './support/fake-engine.js';
@@ -147,6 +147,42 @@ describe('loadLab', () => {
     await h.create({ image: 'x86-busybox', name: 'a' });
     const report = await loadLab(h, parseLab(lab([{ name: 'a', image: 'x86-busybox' }]), images));
     expect(report.vms[0]).toMatchObject({ status: 'failed', message: "a VM named 'a' already exists" });
+  });
+});
+
+describe('keeping the student\'s work across a reload', () => {
+  it('saveLabWork + loadLab({ work }) resumes each VM as it was; discardLabWork starts clean again', async () => {
+    const work = new MemoryTemplateStore();
+    const parsed = parseLab(lab([{ name: 'web', image: 'x86-busybox' }, { name: 'db', image: 'x86-busybox' }]), images);
+    let h = hypervisor();
+    await loadLab(h, parsed);
+    await h.waitUntilReady('web', 5000);
+    const from = h.consoleOffset('web');
+    await h.sendConsole('web', 'touch homework\nls\n');
+    await h.waitForConsole('web', 'homework\n', { from, timeoutMs: 5000 });
+    const mac = h.get('web').identity.mac;
+    await h.stop('db');
+    expect(await saveLabWork(h, parsed, work)).toEqual([
+      { name: 'web', saved: true, message: 'saved' },
+      { name: 'db', saved: false, message: 'it is stopped' },
+    ]);
+
+    await h.shutdown(); // the page reloads
+    h = hypervisor();
+    const resumed = await loadLab(h, parsed, { work });
+    expect(resumed.vms.map((v) => [v.name, v.status])).toEqual([
+      ['web', 'resumed'],
+      ['db', 'booted'],
+    ]);
+    expect(h.get('web').identity.mac).toBe(mac); // the same machine, not a copy
+    const at = h.consoleOffset('web');
+    await h.sendConsole('web', 'ls\n');
+    await h.waitForConsole('web', 'homework', { from: at, timeoutMs: 5000 });
+
+    await discardLabWork(parsed, work);
+    expect(await work.keys()).toEqual([]);
+    const clean = await loadLab(h, parsed, { work, replace: true });
+    expect(clean.vms.map((v) => v.status)).toEqual(['booted', 'booted']);
   });
 });
 
