@@ -58,6 +58,7 @@ class ConsoleLog {
 }
 
 const engines: Engine[] = [];
+let savedState: Uint8Array | undefined;
 afterAll(async () => {
   for (const e of engines) await e.destroy();
 });
@@ -84,6 +85,7 @@ describe('v86 engine', () => {
     expect(first.running).toBe(false);
     await expect(first.pause()).resolves.toBeUndefined(); // pausing twice is harmless
     const state = await first.saveState();
+    savedState = state;
     expect(state.length).toBeGreaterThan(1024 * 1024);
     await first.destroy();
 
@@ -121,6 +123,23 @@ describe('v86 engine', () => {
     expect(engine.stats().instructions).toBeGreaterThan(before);
     await engine.destroy();
     await engine.destroy(); // idempotent
+  });
+});
+
+describe('v86 engine failures', () => {
+  it('reports an exception inside v86 as a crash and still destroys cleanly', async () => {
+    expect(savedState, 'the boot test saves the state this test restores').toBeDefined();
+    const engine = await createEngine({ engine: 'v86', memoryMiB: image.memoryMiB, state: savedState }, assets);
+    engines.push(engine);
+    await engine.start();
+    const crashed = new Promise<ExitReason>((resolve) => engine.onExit(resolve));
+    // Make v86's main loop throw, as an emulator bug would.
+    const internals = (engine as unknown as { emulator: { v86: { cpu: { main_loop: () => number } } } }).emulator.v86;
+    internals.cpu.main_loop = () => { throw new Error('simulated emulator bug'); };
+    const reason = await crashed;
+    expect(reason).toEqual({ kind: 'crash', message: 'v86 stopped: simulated emulator bug' });
+    expect(engine.running).toBe(false);
+    await engine.destroy();
   });
 });
 

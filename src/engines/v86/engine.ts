@@ -17,6 +17,7 @@ const V86_INITRD_ADDRESS = 64 * MiB;
 /** Instruction counter sampling period: v86's counter is 32 bits and wraps within seconds. */
 const COUNTER_SAMPLE_MS = 500;
 const MAX_MEMORY_MIB = 2048;
+const DESTROY_WAIT_MS = 2000;
 
 export interface V86EngineOptions {
   /** Instantiates v86's wasm; defaults to compiling V86_WASM_PATH loaded through the AssetLoader. */
@@ -153,7 +154,8 @@ export class V86Engine implements Engine {
         this.runMs += now() - this.runningSince;
       }
       this.isRunning = false;
-      await emulator.destroy();
+      // After a crash inside v86's loop no tick runs to acknowledge the stop; do not wait forever.
+      await Promise.race([emulator.destroy(), delay(DESTROY_WAIT_MS)]);
     }
     this.flushOutput();
     this.consoleListeners.clear();
@@ -331,6 +333,13 @@ function exactBuffer(bytes: Uint8Array): ArrayBuffer {
     return bytes.buffer;
   }
   return bytes.slice().buffer as ArrayBuffer;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    (timer as { unref?: () => void }).unref?.();
+  });
 }
 
 function now(): number {
