@@ -11,6 +11,7 @@ import {
   instretBase, cycleFrozen, instretFrozen, resValid, resAddr, msip, memExc,
 } from './state';
 import { runInstructions, buildCompressedTable } from './interp';
+import { expandCompressed } from './generated/dispatch';
 import { tlbFlushAll, tlbFlushStore, tlbMisses, tlbFlushes } from './mmu';
 import { mtimeNow, setMtime, ticksToTimer } from './clint';
 import { csrRead, csrWrite } from './csr';
@@ -164,3 +165,6 @@ export function statExceptions(): u64 { return exceptionsTaken; }
 export function statInterrupts(): u64 { return interruptsTaken; }
 
 
+
+/** The generated expansion of a 16-bit instruction (0 = illegal), for tests against the ISA table. */
+export function expand16(h: u32): u32 { return expandCompressed(h & 0xffff); }

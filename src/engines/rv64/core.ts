@@ -73,6 +73,7 @@ export interface Rv64Exports {
   statTlbFlushes(): bigint;
   statExceptions(): bigint;
   statInterrupts(): bigint;
+  expand16(h: number): number;
 }
 
 export const CORE_ABI_VERSION = 2;
@@ -141,7 +142,10 @@ export class Rv64Core {
     const rc = core.exports.init(opts.ramBytes);
     if (rc === 2) throw new Error(`rv64 core: invalid RAM size ${opts.ramBytes} (a multiple of 4096, at most 4 GiB - 1 MiB)`);
     if (rc !== 0) throw new Error(`rv64 core: cannot allocate ${opts.ramBytes} bytes of guest RAM`);
-    if (opts.deterministic) core.exports.setTimeMode(1, opts.deterministic.insnsPerTick);
+    if (opts.deterministic) {
+      core.exports.setTimeMode(1, opts.deterministic.insnsPerTick);
+      core.exports.setMtimeValue(0n); // reproducible from the first instruction
+    }
     return core;
   }
 
@@ -179,13 +183,21 @@ export class Rv64Core {
     return this.ram.slice(Number(off), Number(off) + length);
   }
 
+  private ramOffsetOf(addr: bigint, length: number): number {
+    const off = addr - RAM_BASE;
+    if (off < 0n || off + BigInt(length) > BigInt(this.ramBytes)) {
+      throw new Error(`rv64 core: 0x${addr.toString(16)}+${length} is outside RAM`);
+    }
+    return Number(off);
+  }
+
   readPhys64(addr: bigint): bigint {
-    const off = Number(addr - RAM_BASE);
+    const off = this.ramOffsetOf(addr, 8);
     return new DataView(this.exports.memory.buffer).getBigUint64(this.exports.ramOffset() + off, true);
   }
 
   writePhys64(addr: bigint, v: bigint): void {
-    const off = Number(addr - RAM_BASE);
+    const off = this.ramOffsetOf(addr, 8);
     new DataView(this.exports.memory.buffer).setBigUint64(this.exports.ramOffset() + off, BigInt.asUintN(64, v), true);
   }
 
