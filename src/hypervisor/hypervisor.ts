@@ -404,6 +404,12 @@ export class Hypervisor {
         old.slot.vms.add(old.instance);
         this.instances.set(old.instance, vm);
         Object.assign(vm, { ready: old.ready, bootOffset: old.bootOffset, pendingInput: old.pendingInput });
+        if (!old.slot.connection) {
+          // The old worker died too while we tried: nothing holds the machine any more.
+          this.forgetInstance(vm);
+          this.signal(vm, 'crash', `its host (worker ${from.index + 1}) died during a migration`);
+          throw new HypervisorError('host-failure', `cannot migrate VM '${vm.name}': ${messageOf(error)}; its old worker died meanwhile`);
+        }
         if (wasRunning) await this.hostCall(vm, 'migrate', (port, id) => port.resume(id));
         vm.throttled = false;
         throw new HypervisorError('host-failure', `cannot migrate VM '${vm.name}': ${messageOf(error)}; it stays on worker ${from.index + 1}`);
