@@ -31,12 +31,12 @@ const SLICE = 100_000;
 /** Deterministic time for bare programs: mtime advances one 10 MHz tick every 10 instructions. */
 const INSNS_PER_TICK = 10;
 
-type BoardEvent =
+export type BoardEvent =
   | { kind: 'poweroff'; code: number }
   | { kind: 'fail'; code: number };
 
 /** The UART transmit path and the syscon device of the bare board. */
-class BareBoard implements Rv64Bus {
+export class BareBoard implements Rv64Bus {
   core!: Rv64Core;
   out: number[] = [];
   event: BoardEvent | undefined;
@@ -63,8 +63,8 @@ class BareBoard implements Rv64Bus {
       return;
     }
     if (addr >= SYSCON_BASE && addr < SYSCON_BASE + 0x1000n) {
-      if (addr === SYSCON_BASE && size >= 4) {
-        const v = Number(value & 0xffff_ffffn);
+      if (addr === SYSCON_BASE && size >= 2) {
+        const v = Number(value & (size >= 4 ? 0xffff_ffffn : 0xffffn));
         const cmd = v & 0xffff;
         if (cmd === 0x5555 || cmd === 0x7777) this.event = { kind: 'poweroff', code: 0 };
         else if (cmd === 0x3333) this.event = { kind: 'fail', code: (v >>> 16) & 0xffff };
