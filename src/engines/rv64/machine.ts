@@ -1,0 +1,377 @@
+// Rv64Machine: QEMU's `virt` board around our RV64GC core (ARCHITECTURE.md, "The RV64 machine").
+// RAM at 0x8000_0000, syscon, PLIC, UART and virtio-mmio slots on the MMIO bus (src/devices/), the
+// CLINT inside the core. Loaders as QEMU: OpenSBI fw_jump at 0x8000_0000, the kernel Image at
+// 0x8020_0000, the initrd and device tree high in RAM (boot-layout.ts); or a bare ELF entered
+// directly. The machine runs synchronously in slices; the engine (engine.ts) owns time and events.
+
+import { Rv64Core, StopReason, TIMEBASE_HZ } from './core.js';
+import { parseElf, loadElfInto, ElfError, type ElfImage } from './elf.js';
+import {
+  BootLayoutError, FW_JUMP_FDT_ADDR, KERNEL_BASE, RAM_BASE, parseLinuxImage, planBootLayout, type BootLayout,
+} from './boot-layout.js';
+import { ArrayGuestMemory } from '../../devices/guest-memory.js';
+import { faultReportingBus } from '../../devices/mmio-bus.js';
+import { VirtDevices } from '../../devices/virt-devices.js';
+import type { ConsoleBackend } from '../../devices/backends/console.js';
+import { MemoryOverlayDisk, type BlockBackend } from '../../devices/backends/disk.js';
+import type { NetBackend } from '../../devices/backends/net.js';
+import { VirtioBlock } from '../../devices/virtio/block.js';
+import { VirtioConsole } from '../../devices/virtio/console.js';
+import { VirtioRng, type RandomSource } from '../../devices/virtio/rng.js';
+import { VirtioNet } from '../../devices/virtio/net.js';
+import type { VirtioDevice } from '../../devices/virtio/device.js';
+
+export { RAM_BASE, KERNEL_BASE, FW_JUMP_FDT_ADDR };
+
+/** Fixed virtio slots, so a saved state always finds its devices where it left them. */
+export const SLOT_CONSOLE = 0;
+export const SLOT_RNG = 1;
+export const SLOT_BLOCK = 2;
+export const SLOT_NET = 3;
+
+/** Deterministic time: one 10 MHz tick per this many instructions (a 100 MIPS machine). */
+export const DEFAULT_INSNS_PER_TICK = 10;
+
+/** The kernel panicked, OpenSBI gave up, or the core failed: the guest cannot continue. */
+export class MachineConfigError extends Error {
+  override name = 'MachineConfigError';
+}
+
+export interface Rv64MachineOptions {
+  /** Compiled build/rv64.wasm. */
+  module: WebAssembly.Module;
+  memoryBytes: number;
+  /** OpenSBI fw_jump.bin (or another M-mode firmware for 0x8000_0000). Without it the kernel must be an ELF. */
+  firmware?: Uint8Array;
+  /** A RISC-V Linux Image, or an ELF (loaded at its physical addresses). */
+  kernel?: Uint8Array;
+  initrd?: Uint8Array;
+  cmdline?: string;
+  /** Disk image for virtio-blk (read-only base; writes go to a copy-on-write overlay). */
+  disk?: Uint8Array | BlockBackend;
+  /** Host side of a virtio-net device; none = no NIC. */
+  net?: NetBackend;
+  mac?: Uint8Array;
+  /** Guest output of ttyS0 and hvc0 (one stream, as on a terminal). */
+  output: (data: Uint8Array) => void;
+  /** mtime from instructions retired (reproducible runs) instead of the host clock. */
+  deterministic?: boolean;
+  insnsPerTick?: number;
+  mmuType?: 'sv39' | 'sv48';
+  /** Entropy for virtio-rng (default crypto.getRandomValues). */
+  random?: RandomSource;
+  /** Host clock in ms (real-time mode), default performance.now. */
+  now?: () => number;
+  /** When true, the machine is not loaded (the caller will loadState()). */
+  forRestore?: boolean;
+}
+
+export type MachineExit =
+  | { kind: 'poweroff'; code: number }
+  | { kind: 'reboot' }
+  | { kind: 'crash'; message: string };
+
+/** What one slice did. */
+export interface SliceResult {
+  instructions: number;
+  /** The hart waits for an interrupt: ms until its timer (undefined = only an external event can wake it). */
+  idle?: { msUntilTimer: number | undefined };
+  exit?: MachineExit;
+}
+
+const PANIC_TEXT = 'Kernel panic - not syncing';
+const PANIC_END = '---[ end Kernel panic';
+const SBI_TRAP_ERROR = 'sbi_trap_error';
+/** After a panic line, run at most this much more for the rest of the report. */
+const PANIC_GRACE_INSNS = 20_000_000;
+const CSR_MIE = 0x304;
+
+/** Merges byte streams of the two consoles and keeps a tail of recent text for the panic watch. */
+class ConsoleOut implements ConsoleBackend {
+  input: ((data: Uint8Array) => void) | undefined;
+  constructor(private readonly sink: (data: Uint8Array) => void) {}
+  write(data: Uint8Array): void {
+    this.sink(data);
+  }
+  connect(input: (data: Uint8Array) => void): void {
+    this.input = input;
+  }
+}
+
+export class Rv64Machine {
+  readonly core: Rv64Core;
+  readonly devices: VirtDevices;
+  readonly memory: ArrayGuestMemory;
+  readonly memoryBytes: number;
+  readonly deterministic: boolean;
+  readonly insnsPerTick: number;
+  readonly mmuType: 'sv39' | 'sv48';
+  readonly disk: BlockBackend | undefined;
+  readonly serial: ConsoleOut;
+  readonly hvc: VirtioConsole;
+  readonly net: VirtioNet | undefined;
+  /** Where the loaders put things (undefined after a restore). */
+  layout: BootLayout | undefined;
+  private exitReason: MachineExit | undefined;
+  private pendingExit: MachineExit | undefined;
+  private tail = '';
+  private panicAt: bigint | undefined;
+  private panicLine = '';
+  private readonly decoder = new TextDecoder('utf-8', { fatal: false });
+
+  constructor(private readonly opts: Rv64MachineOptions) {
+    const memoryBytes = opts.memoryBytes;
+    if (!Number.isInteger(memoryBytes) || memoryBytes < 16 * 1024 * 1024 || memoryBytes % 4096 !== 0 || memoryBytes > 2048 * 1024 * 1024) {
+      throw new MachineConfigError(`rv64 memory must be between 16 MiB and 2048 MiB (got ${memoryBytes / 1048576} MiB)`);
+    }
+    this.memoryBytes = memoryBytes;
+    this.deterministic = opts.deterministic ?? false;
+    this.insnsPerTick = opts.insnsPerTick ?? DEFAULT_INSNS_PER_TICK;
+    this.mmuType = opts.mmuType ?? 'sv48';
+    this.core = Rv64Core.fromModule(opts.module, {
+      ramBytes: memoryBytes,
+      ...(opts.now ? { now: opts.now } : {}),
+      ...(this.deterministic ? { deterministic: { insnsPerTick: this.insnsPerTick } } : {}),
+    });
+    const core = this.core;
+    // Device DMA marks the core's dirty bitmap too, so snapshots and migration see every written page.
+    this.memory = new ArrayGuestMemory(() => core.ram, RAM_BASE, (off, len) => markDirty(core, off, len));
+
+    const sink = (data: Uint8Array): void => this.onOutput(data);
+    this.serial = new ConsoleOut(sink);
+    this.hvc = new VirtioConsole({ write: sink });
+    const virtio: (VirtioDevice | undefined)[] = [];
+    virtio[SLOT_CONSOLE] = this.hvc;
+    virtio[SLOT_RNG] = new VirtioRng(opts.random);
+    if (opts.disk !== undefined) {
+      this.disk = opts.disk instanceof Uint8Array ? new MemoryOverlayDisk(opts.disk, { serial: 'tabvisor-vda' }) : opts.disk;
+      virtio[SLOT_BLOCK] = new VirtioBlock(this.disk);
+    }
+    if (opts.net !== undefined) {
+      this.net = new VirtioNet(opts.mac ?? randomMac(opts.random), opts.net);
+      virtio[SLOT_NET] = this.net;
+    }
+    this.devices = new VirtDevices({
+      memory: this.memory,
+      console: this.serial,
+      syscon: {
+        poweroff: () => this.stop({ kind: 'poweroff', code: 0 }),
+        reboot: () => this.stop({ kind: 'reboot' }),
+        fail: (code) => this.stop({ kind: 'poweroff', code }),
+      },
+      virtio,
+    });
+    this.devices.connectHart((l) => core.setMeip(l), (l) => core.setSeip(l));
+    core.setBus(faultReportingBus(this.devices.bus, () => core.mmioFault()));
+    if (!opts.forRestore) this.load();
+  }
+
+  /** Copies firmware, kernel, initrd and device tree into RAM and sets the hart's boot registers. */
+  private load(): void {
+    const o = this.opts;
+    if (!o.kernel || o.kernel.length === 0) throw new MachineConfigError('rv64 needs a kernel (a RISC-V Linux Image or an ELF program)');
+    const image = parseLinuxImage(o.kernel);
+    let elf: ElfImage | undefined;
+    if (!image) {
+      try {
+        elf = parseElf(o.kernel);
+      } catch (e) {
+        const why = e instanceof ElfError ? e.message : String(e);
+        throw new MachineConfigError(`the kernel is neither a RISC-V Linux Image (no "RSC\\x05" header magic) nor a RISC-V ELF (${why})`);
+      }
+    }
+    if (image && !o.firmware) throw new MachineConfigError('a Linux Image needs firmware (OpenSBI fw_jump.bin) to boot');
+    if (o.firmware && o.firmware.length > KERNEL_BASE - RAM_BASE) {
+      throw new MachineConfigError(`the firmware (${o.firmware.length} bytes) is larger than the 2 MiB below the kernel`);
+    }
+
+    // ELF segments: physical addresses in RAM as they are; kernel-style virtual ones (0xffff_ffff_8...) as QEMU maps them.
+    let kernelStart = KERNEL_BASE;
+    let kernelBytes = 0;
+    if (image) {
+      kernelBytes = Math.max(o.kernel.length, image.imageSize);
+    } else if (elf) {
+      elf = relocateElf(elf);
+      const lo = Math.min(...elf.segments.map((s) => Number(s.paddr)));
+      const hi = Math.max(...elf.segments.map((s) => Number(s.paddr) + s.memSize));
+      kernelStart = lo;
+      kernelBytes = hi - lo;
+      if (o.firmware && lo < KERNEL_BASE) throw new MachineConfigError(`the ELF kernel starts at 0x${lo.toString(16)}, inside the firmware's 2 MiB; link it at 0x${KERNEL_BASE.toString(16)}`);
+    }
+
+    const dtbProbe = this.deviceTree(undefined);
+    const dtbBytes = dtbProbe.length + 4096; // room for the initrd properties
+    let layout: BootLayout;
+    try {
+      layout = planBootLayout({
+        memoryBytes: this.memoryBytes,
+        ...(o.firmware ? { firmwareBytes: o.firmware.length } : {}),
+        kernelStart,
+        kernelBytes,
+        ...(o.initrd ? { initrdBytes: o.initrd.length } : {}),
+        dtbBytes,
+        fwJumpFdtCopy: o.firmware !== undefined,
+      });
+    } catch (e) {
+      if (e instanceof BootLayoutError) throw new MachineConfigError(e.message);
+      throw e;
+    }
+    this.layout = layout;
+    const core = this.core;
+    if (o.firmware) core.writePhys(BigInt(RAM_BASE), o.firmware);
+    if (image) core.writePhys(BigInt(KERNEL_BASE), o.kernel);
+    else if (elf) {
+      try {
+        loadElfInto(elf, o.kernel, core.ram, BigInt(RAM_BASE));
+      } catch (e) {
+        throw new MachineConfigError(e instanceof Error ? e.message : String(e));
+      }
+    }
+    if (o.initrd && layout.initrd) core.writePhys(BigInt(layout.initrd.start), o.initrd);
+    const dtb = this.deviceTree(layout.initrd);
+    core.writePhys(BigInt(layout.dtb), dtb);
+    core.clearDirty();
+    // QEMU's reset vector: a0 = hart id, a1 = device tree, M mode at the firmware (or the ELF's entry).
+    core.pc = o.firmware ? BigInt(RAM_BASE) : elf!.entry;
+    core.setReg(10, 0n);
+    core.setReg(11, BigInt(layout.dtb));
+  }
+
+  private deviceTree(initrd: { start: number; end: number } | undefined): Uint8Array {
+    const cfg: Parameters<VirtDevices['deviceTree']>[0] = { memoryBytes: this.memoryBytes, mmuType: this.mmuType };
+    if (this.opts.cmdline !== undefined) cfg.bootargs = this.opts.cmdline;
+    if (initrd) cfg.initrd = initrd;
+    const seed = new Uint8Array(32);
+    (this.opts.random ?? ((b: Uint8Array) => globalThis.crypto.getRandomValues(b)))(seed);
+    cfg.rngSeed = seed;
+    return this.devices.deviceTree(cfg);
+  }
+
+  /** Host input for the serial console (ttyS0). */
+  sendSerial(data: Uint8Array): void {
+    this.serial.input?.(data);
+  }
+
+  /** Host input for the virtio console (hvc0). */
+  sendHvc(data: Uint8Array): void {
+    this.hvc.receive(data);
+  }
+
+  get exit(): MachineExit | undefined {
+    return this.exitReason;
+  }
+
+  private stop(reason: MachineExit): void {
+    if (this.pendingExit === undefined) this.pendingExit = reason;
+    this.core.requestStop();
+  }
+
+  private onOutput(data: Uint8Array): void {
+    this.opts.output(data);
+    // Watch the console for a kernel panic or an OpenSBI trap error: the guest is dead after those.
+    this.tail = (this.tail + this.decoder.decode(data, { stream: true })).slice(-4096);
+    if (this.panicAt === undefined) {
+      const i = this.tail.indexOf(PANIC_TEXT);
+      const j = this.tail.indexOf(SBI_TRAP_ERROR);
+      if (i >= 0 || j >= 0) {
+        this.panicAt = this.core.steps;
+        this.tail = this.tail.slice(i >= 0 ? i : j);
+      }
+    }
+    if (this.panicAt !== undefined && this.panicLine === '') {
+      const nl = this.tail.indexOf('\n');
+      if (nl >= 0) this.panicLine = this.tail.slice(0, nl).trim();
+    }
+    if (this.panicAt !== undefined && this.tail.includes(PANIC_END)) this.stop(this.panicExit());
+  }
+
+  private panicExit(): MachineExit {
+    const line = this.panicLine || this.tail.split('\n')[0]!.trim();
+    return { kind: 'crash', message: line.startsWith(SBI_TRAP_ERROR) ? `OpenSBI: ${line}` : `guest ${line}` };
+  }
+
+  /**
+   * Runs at most `budget` instructions. Returns early when the hart idles in wfi (see `idle`) or
+   * the machine stops (`exit`, final).
+   */
+  runSlice(budget: number): SliceResult {
+    if (this.exitReason) return { instructions: 0, exit: this.exitReason };
+    const core = this.core;
+    const before = core.steps;
+    let stop: StopReason;
+    try {
+      stop = core.run(budget);
+    } catch (e) {
+      return this.finish({ kind: 'crash', message: `rv64 core failed at pc 0x${core.pc.toString(16)}: ${e instanceof Error ? e.message : String(e)}` }, before);
+    }
+    const instructions = Number(core.steps - before);
+    if (this.pendingExit) return this.finish(this.pendingExit, before);
+    if (stop === StopReason.Fatal) {
+      return this.finish({ kind: 'crash', message: `rv64 core fault (code ${core.exports.fatalCode()}) at pc 0x${core.pc.toString(16)}` }, before);
+    }
+    if (this.panicAt !== undefined && core.steps - this.panicAt > BigInt(PANIC_GRACE_INSNS)) return this.finish(this.panicExit(), before);
+    if (stop === StopReason.Wfi) {
+      if (this.panicAt !== undefined) return this.finish(this.panicExit(), before);
+      if (core.readCsr(CSR_MIE) === 0n) {
+        return this.finish({
+          kind: 'crash',
+          message: `the hart stopped: wfi with every interrupt disabled at pc 0x${core.pc.toString(16)} (priv ${core.priv})`,
+        }, before);
+      }
+      const ticks = core.ticksUntilTimer();
+      return { instructions, idle: { msUntilTimer: ticks === undefined ? undefined : Number(ticks) / (TIMEBASE_HZ / 1000) } };
+    }
+    return { instructions };
+  }
+
+  private finish(reason: MachineExit, before: bigint): SliceResult {
+    this.exitReason = reason;
+    return { instructions: Number(this.core.steps - before), exit: reason };
+  }
+
+  /** Deterministic mode: jump guest time over an idle period (to the next timer deadline). */
+  skipIdleTime(): boolean {
+    const ticks = this.core.ticksUntilTimer();
+    if (ticks === undefined) return false;
+    this.core.advanceTime(ticks > 0n ? ticks : 1n);
+    return true;
+  }
+
+  /** Whole disk as the guest sees it now (base with the overlay applied). */
+  exportDisk(): Uint8Array | undefined {
+    const d = this.disk;
+    if (!d) return undefined;
+    return d.read(0, d.byteLength);
+  }
+
+  /** Forgets the exit, e.g. after loading a state into a machine that had stopped. */
+  clearExit(): void {
+    this.exitReason = undefined;
+    this.pendingExit = undefined;
+    this.panicAt = undefined;
+    this.panicLine = '';
+    this.tail = '';
+  }
+}
+
+function markDirty(core: Rv64Core, off: number, len: number): void {
+  if (len <= 0) return;
+  const bitmap = core.dirtyBitmap();
+  const last = (off + len - 1) >>> 12;
+  for (let p = off >>> 12; p <= last; p++) bitmap[p >>> 3]! |= 1 << (p & 7);
+}
+
+/** ELF segments linked at Linux's kernel virtual addresses go to RAM as QEMU puts them (low 31 bits + RAM base). */
+function relocateElf(elf: ElfImage): ElfImage {
+  const high = elf.segments.some((s) => s.paddr >= 0xffff_ffff_0000_0000n);
+  if (!high) return elf;
+  const map = (a: bigint): bigint => (a & 0x7fff_ffffn) + BigInt(RAM_BASE);
+  return { ...elf, entry: map(elf.entry), segments: elf.segments.map((s) => ({ ...s, paddr: map(s.paddr) })) };
+}
+
+function randomMac(random: RandomSource | undefined): Uint8Array {
+  const mac = new Uint8Array(6);
+  (random ?? ((b: Uint8Array) => globalThis.crypto.getRandomValues(b)))(mac);
+  mac[0] = (mac[0]! & 0xfe) | 0x02; // locally administered, unicast
+  return mac;
+}
