@@ -19,4 +19,4 @@ export { parseLab, loadLab, formatLabReport, saveLabWork, discardLabWork, workKe
 export type { Lab, LabVm, ParseLabOptions, SavedWork, LabReport, LabVmReport, LabVmStatus, LoadLabOptions } from './lab.js';
 export { MemoryTemplateStore, templateKey, type TemplateStore } from './template-store.js';
 export { SliceRunner, systemRunnerHost } from './slice-runner.js';
-export type { SliceTarget, RunnerHost, SliceRunnerOptions } from './slice-runner.js';
+export type { SliceTarget, SliceOutcome, RunnerHost, SliceRunnerOptions } from './slice-runner.js';

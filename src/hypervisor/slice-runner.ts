@@ -6,15 +6,21 @@
 //
 // Time and timers are injected (RunnerHost), so tests drive it with a simulated clock.
 
-import type { SchedParams, SliceReport, SliceScheduler } from './scheduler.js';
+import type { SchedParams, SliceScheduler } from './scheduler.js';
 
-/** A VM that can run a bounded slice of guest code synchronously. */
+/** What one slice did: the shape Rv64Machine.runSlice (src/engines/rv64/machine.ts) returns. */
+export interface SliceOutcome {
+  instructions: number;
+  /** The hart idles (wfi): ms until its timer fires; undefined = only an event can wake it. */
+  idle?: { msUntilTimer: number | undefined } | undefined;
+  /** The machine stopped for good (power-off, reboot request, crash). */
+  exit?: unknown;
+}
+
+/** A VM that can run a bounded slice of guest code synchronously (an Rv64Machine is one). */
 export interface SliceTarget {
-  /**
-   * Runs at most `budget` guest instructions. Reports how many retired and, when the hart went
-   * idle (wfi, halt), until when it sleeps (`wakeAt` on the runner's clock; none = until an event).
-   */
-  runSlice(budget: number): SliceReport;
+  /** Runs at most `budget` guest instructions; returns early when the hart idles or the machine stops. */
+  runSlice(budget: number): SliceOutcome;
 }
 
 /** Time and deferral, from the environment (or a test). */
@@ -32,6 +38,8 @@ export interface SliceRunnerOptions {
   burstMs?: number;
   /** A VM whose slice threw: it is removed; the others keep running. */
   onFault?: (vmId: string, error: unknown) => void;
+  /** A VM whose slice reported `exit`: it is removed; the others keep running. */
+  onExit?: (vmId: string, exit: unknown) => void;
 }
 
 type LoopState = 'idle' | 'queued' | 'running' | 'sleeping';
@@ -40,6 +48,7 @@ export class SliceRunner {
   private readonly targets = new Map<string, SliceTarget>();
   private readonly burstMs: number;
   private readonly onFault: (vmId: string, error: unknown) => void;
+  private readonly onExit: (vmId: string, exit: unknown) => void;
   private state: LoopState = 'idle';
   private cancelTimer: (() => void) | undefined;
   private stopped = false;
@@ -53,6 +62,7 @@ export class SliceRunner {
   ) {
     this.burstMs = options.burstMs ?? 8;
     this.onFault = options.onFault ?? (() => {});
+    this.onExit = options.onExit ?? (() => {});
   }
 
   add(vmId: string, target: SliceTarget, params: SchedParams = {}): void {
@@ -121,15 +131,24 @@ export class SliceRunner {
           this.scheduler.remove(decision.vmId);
           continue;
         }
-        let report: SliceReport;
+        let outcome: SliceOutcome;
         try {
-          report = target.runSlice(decision.budget);
+          outcome = target.runSlice(decision.budget);
         } catch (error) {
           this.remove(decision.vmId);
           this.onFault(decision.vmId, error);
           continue;
         }
-        this.scheduler.charge(decision.vmId, report);
+        if (outcome.exit !== undefined) {
+          this.remove(decision.vmId);
+          this.onExit(decision.vmId, outcome.exit);
+          continue;
+        }
+        const ms = outcome.idle?.msUntilTimer;
+        this.scheduler.charge(decision.vmId, {
+          instructions: outcome.instructions,
+          idle: outcome.idle ? { wakeAt: ms === undefined ? undefined : this.host.now() + ms } : undefined,
+        });
         if (this.stopped) return;
         continue;
       }

@@ -52,7 +52,10 @@ class SimGuest implements SliceTarget {
   retired = 0;
   slices = 0;
   idleNext = false;
+  /** When idling: ms until the guest's timer (undefined: until woken). */
+  timerMs: number | undefined;
   throwNext: Error | undefined;
+  exitNext: unknown;
   constructor(
     private readonly host: SimHost,
     private readonly ipms = 10_000,
@@ -61,9 +64,10 @@ class SimGuest implements SliceTarget {
   runSlice(budget: number) {
     this.slices++;
     if (this.throwNext) throw this.throwNext;
+    if (this.exitNext !== undefined) return { instructions: 10, exit: this.exitNext };
     if (this.idleNext) {
       this.idleNext = false;
-      return { instructions: 0, idle: {} };
+      return { instructions: 0, idle: { msUntilTimer: this.timerMs } };
     }
     this.host.t += budget / this.ipms;
     this.retired += budget;
@@ -75,8 +79,13 @@ function rig(burstMs = 8) {
   const host = new SimHost();
   const scheduler = new SliceScheduler({ clock: host });
   const faults: Array<[string, string]> = [];
-  const runner = new SliceRunner(scheduler, host, { burstMs, onFault: (id, e) => faults.push([id, (e as Error).message]) });
-  return { host, scheduler, runner, faults };
+  const exits: Array<[string, unknown]> = [];
+  const runner = new SliceRunner(scheduler, host, {
+    burstMs,
+    onFault: (id, e) => faults.push([id, (e as Error).message]),
+    onExit: (id, exit) => exits.push([id, exit]),
+  });
+  return { host, scheduler, runner, faults, exits };
 }
 
 describe('SliceRunner', () => {
@@ -131,6 +140,33 @@ describe('SliceRunner', () => {
     host.runUntil(1000);
     expect(faults).toEqual([['bad', 'wasm trap: out of bounds memory access']]);
     expect(good.retired - before).toBeGreaterThan(800 * 10_000);
+  });
+
+  it('sleeps until the timer of an idle guest, then runs it', () => {
+    const { host, runner } = rig();
+    const g = new SimGuest(host);
+    g.idleNext = true;
+    g.timerMs = 40;
+    runner.add('g', g);
+    host.runUntil(30);
+    expect(g.slices).toBe(1);
+    expect(runner.loopState).toBe('sleeping');
+    expect(host.timers.filter((t) => t.live).map((t) => t.at)).toEqual([40]); // the guest's deadline
+    host.runUntil(45);
+    expect(g.slices).toBeGreaterThan(1);
+  });
+
+  it('removes a VM whose machine stopped (exit) and reports it, the others keep running', () => {
+    const { host, runner, exits } = rig();
+    const off = new SimGuest(host);
+    const on = new SimGuest(host);
+    runner.add('off', off);
+    runner.add('on', on);
+    off.exitNext = { kind: 'poweroff', code: 0 };
+    host.runUntil(500);
+    expect(exits).toEqual([['off', { kind: 'poweroff', code: 0 }]]);
+    expect(off.slices).toBe(1);
+    expect(on.retired).toBeGreaterThan(400 * 10_000);
   });
 
   it('does not run a paused VM; resume brings it back', () => {
