@@ -74,7 +74,21 @@ describe.runIf(canRun)('Linux virtio drivers on our devices', () => {
     expect(new TextDecoder().decode(disk.read(3 * 512, 16))).toBe('guest-wrote-this');
     expect(diskBase.subarray(3 * 512, 3 * 512 + 16).every((b) => b === 0)).toBe(true); // base untouched
 
+    // A file system on it: mke2fs, mount, write, unmount, mount again, read back.
+    sh('busybox mke2fs -q /dev/vda');
+    sh('mount -t ext2 /dev/vda /mnt && echo kept-on-ext2 > /mnt/f && umount /mnt');
+    expect(sh('mount -t ext2 /dev/vda /mnt && cat /mnt/f && umount /mnt')).toContain('kept-on-ext2');
+    expect(disk.overlayBytes).toBeGreaterThan(0);
+    expect(new TextDecoder().decode(diskBase.subarray(0, 16))).toBe('TABVISOR-DISK-OK');
+
     expect(sh('cat /sys/class/misc/hw_random/rng_current')).toContain('virtio_rng');
+    // Unbinding resets the device (status 0, then Linux acknowledges it again: status bits only
+    // accumulate, so ACKNOWLEDGE alone proves the reset); binding negotiates again from scratch.
+    sh('echo virtio1 > /sys/bus/virtio/drivers/virtio_rng/unbind');
+    expect(m.devices.transports[1]!.read(0x70, 4)).toBe(1);
+    sh('echo virtio1 > /sys/bus/virtio/drivers/virtio_rng/bind');
+    expect(m.devices.transports[1]!.read(0x70, 4)).toBe(15);
+    expect(sh('busybox head -c 32 /dev/hwrng | busybox wc -c')).toMatch(/\b32\b/);
     expect(sh('busybox head -c 64 /dev/hwrng | busybox wc -c')).toMatch(/\b64\b/);
 
     sh('echo hello-hvc > /dev/hvc0');
