@@ -26,6 +26,8 @@ export function coreVersion(): u32 {
  * Sets up a hart with `ramBytes` of RAM (a multiple of 4096) at guest physical 0x8000_0000.
  * Returns 0, or 1 if memory could not be grown, 2 if the size is invalid. Resets the hart.
  */
+let initialized = false;
+
 export function init(ramBytes: u32): u32 {
   if (ramBytes == 0 || (ramBytes & 0xfff) != 0 || (ramBytes >> 15) > DIRTY_MAX_BYTES) return 2;
   if (<usize>__heap_base > STATE) return 2;
@@ -33,9 +35,11 @@ export function init(ramBytes: u32): u32 {
   const pages = <i32>((need + 0xffff) >> 16);
   const have = memory.size();
   if (pages > have && memory.grow(pages - have) < 0) return 1;
+  // Fresh pages from memory.grow are zero; only a re-init has to clear what the last guest left.
+  if (initialized) memory.fill(RAM_HOST, 0, ramBytes + RAM_PAD);
+  else buildCompressedTable();
+  initialized = true;
   ramSize = <u64>ramBytes;
-  buildCompressedTable();
-  memory.fill(RAM_HOST, 0, ramBytes + RAM_PAD);
   reset();
   return 0;
 }

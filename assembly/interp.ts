@@ -24,14 +24,17 @@ import { mtimeNow } from './clint';
 const CHUNK: u64 = 1 << 16;
 
 function interp(): void {
+  // pc lives in a local here; the global is refreshed before each instruction for the code
+  // that reads it (traps, CSR and system instructions, the host during MMIO).
+  let p = pc;
   while (icount < stopAt) {
     icount++;
-    const p = pc;
+    pc = p;
     let insn: u32;
     if ((p & ~<u64>0xfff) == fetchPage) {
       insn = load<u32>(<usize>(p + fetchAdd));
     } else {
-      if (!fetchRefill(p)) continue;
+      if (!fetchRefill(p)) { p = pc; continue; }
       insn = load<u32>(<usize>(p + fetchAdd));
     }
     if ((insn & 3) != 3) {
@@ -39,11 +42,12 @@ function interp(): void {
     } else if ((<u32>p & 0xfff) == 0xffe) {
       // A 32-bit instruction straddling two pages: the upper half comes from the next page.
       const hi = fetchHigh(p);
-      if (fetchFault) { fetchFault = false; continue; }
+      if (fetchFault) { fetchFault = false; p = pc; continue; }
       insn = (insn & 0xffff) | (hi << 16);
     }
-    execute(insn);
+    p = execute(insn, p);
   }
+  pc = p;
 }
 
 /**

@@ -1,5 +1,7 @@
 // RV64I and M: integer computation, branches, jumps, loads and stores.
 import { pc, memExc, rs1v, rs2v, setRd, ilenOf } from '../state';
+// Ops here take the pc of the instruction and return the next pc (the interpreter keeps pc in
+// a local); on a trap they return the global pc, which the trap set to the handler.
 import { loadMem, storeMem } from '../mmu';
 
 // ---- immediates of the base formats (unprivileged spec 2.3) ----
@@ -22,143 +24,142 @@ import { loadMem, storeMem } from '../mmu';
 // @ts-ignore: decorator
 @inline function sext32(v: u64): u64 { return <u64><i64><i32>v; }
 // @ts-ignore: decorator
-@inline function next(insn: u32): void { pc += ilenOf(insn); }
 
 // ---- upper immediates, jumps, branches ----
 // @ts-ignore: decorator
-@inline export function op_lui(insn: u32): void { setRd(insn, immU(insn)); next(insn); }
+@inline export function op_lui(insn: u32, p: u64): u64 { setRd(insn, immU(insn)); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_auipc(insn: u32): void { setRd(insn, pc + immU(insn)); next(insn); }
+@inline export function op_auipc(insn: u32, p: u64): u64 { setRd(insn, p + immU(insn)); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_jal(insn: u32): void {
-  const t = pc + immJ(insn);
-  setRd(insn, pc + ilenOf(insn));
-  pc = t;
+@inline export function op_jal(insn: u32, p: u64): u64 {
+  const t = p + immJ(insn);
+  setRd(insn, p + ilenOf(insn));
+  return t;
 }
 // @ts-ignore: decorator
-@inline export function op_jalr(insn: u32): void {
+@inline export function op_jalr(insn: u32, p: u64): u64 {
   const t = (rs1v(insn) + immI(insn)) & ~<u64>1;
-  setRd(insn, pc + ilenOf(insn));
-  pc = t;
+  setRd(insn, p + ilenOf(insn));
+  return t;
 }
 // @ts-ignore: decorator
-@inline function branch(insn: u32, taken: bool): void {
-  if (taken) pc += immB(insn); else pc += ilenOf(insn);
+@inline function branch(insn: u32, p: u64, taken: bool): u64 {
+  return taken ? p + immB(insn) : p + ilenOf(insn);
 }
 // @ts-ignore: decorator
-@inline export function op_beq(insn: u32): void { branch(insn, rs1v(insn) == rs2v(insn)); }
+@inline export function op_beq(insn: u32, p: u64): u64 { return branch(insn, p, rs1v(insn) == rs2v(insn)); }
 // @ts-ignore: decorator
-@inline export function op_bne(insn: u32): void { branch(insn, rs1v(insn) != rs2v(insn)); }
+@inline export function op_bne(insn: u32, p: u64): u64 { return branch(insn, p, rs1v(insn) != rs2v(insn)); }
 // @ts-ignore: decorator
-@inline export function op_blt(insn: u32): void { branch(insn, <i64>rs1v(insn) < <i64>rs2v(insn)); }
+@inline export function op_blt(insn: u32, p: u64): u64 { return branch(insn, p, <i64>rs1v(insn) < <i64>rs2v(insn)); }
 // @ts-ignore: decorator
-@inline export function op_bge(insn: u32): void { branch(insn, <i64>rs1v(insn) >= <i64>rs2v(insn)); }
+@inline export function op_bge(insn: u32, p: u64): u64 { return branch(insn, p, <i64>rs1v(insn) >= <i64>rs2v(insn)); }
 // @ts-ignore: decorator
-@inline export function op_bltu(insn: u32): void { branch(insn, rs1v(insn) < rs2v(insn)); }
+@inline export function op_bltu(insn: u32, p: u64): u64 { return branch(insn, p, rs1v(insn) < rs2v(insn)); }
 // @ts-ignore: decorator
-@inline export function op_bgeu(insn: u32): void { branch(insn, rs1v(insn) >= rs2v(insn)); }
+@inline export function op_bgeu(insn: u32, p: u64): u64 { return branch(insn, p, rs1v(insn) >= rs2v(insn)); }
 
 // ---- loads and stores ----
 // @ts-ignore: decorator
-@inline function loadOp(insn: u32, size: u32, signed: bool): void {
+@inline function loadOp(insn: u32, p: u64, size: u32, signed: bool): u64 {
   let v = loadMem(rs1v(insn) + immI(insn), size);
-  if (memExc) { memExc = false; return; }
+  if (memExc) { memExc = false; return pc; }
   if (signed) {
     if (size == 1) v = <u64><i64><i8>v;
     else if (size == 2) v = <u64><i64><i16>v;
     else if (size == 4) v = <u64><i64><i32>v;
   }
   setRd(insn, v);
-  next(insn);
+  return p + ilenOf(insn);
 }
 // @ts-ignore: decorator
-@inline function storeOp(insn: u32, size: u32): void {
+@inline function storeOp(insn: u32, p: u64, size: u32): u64 {
   storeMem(rs1v(insn) + immS(insn), size, rs2v(insn));
-  if (memExc) { memExc = false; return; }
-  next(insn);
+  if (memExc) { memExc = false; return pc; }
+  return p + ilenOf(insn);
 }
 // @ts-ignore: decorator
-@inline export function op_lb(insn: u32): void { loadOp(insn, 1, true); }
+@inline export function op_lb(insn: u32, p: u64): u64 { return loadOp(insn, p, 1, true); }
 // @ts-ignore: decorator
-@inline export function op_lh(insn: u32): void { loadOp(insn, 2, true); }
+@inline export function op_lh(insn: u32, p: u64): u64 { return loadOp(insn, p, 2, true); }
 // @ts-ignore: decorator
-@inline export function op_lw(insn: u32): void { loadOp(insn, 4, true); }
+@inline export function op_lw(insn: u32, p: u64): u64 { return loadOp(insn, p, 4, true); }
 // @ts-ignore: decorator
-@inline export function op_ld(insn: u32): void { loadOp(insn, 8, false); }
+@inline export function op_ld(insn: u32, p: u64): u64 { return loadOp(insn, p, 8, false); }
 // @ts-ignore: decorator
-@inline export function op_lbu(insn: u32): void { loadOp(insn, 1, false); }
+@inline export function op_lbu(insn: u32, p: u64): u64 { return loadOp(insn, p, 1, false); }
 // @ts-ignore: decorator
-@inline export function op_lhu(insn: u32): void { loadOp(insn, 2, false); }
+@inline export function op_lhu(insn: u32, p: u64): u64 { return loadOp(insn, p, 2, false); }
 // @ts-ignore: decorator
-@inline export function op_lwu(insn: u32): void { loadOp(insn, 4, false); }
+@inline export function op_lwu(insn: u32, p: u64): u64 { return loadOp(insn, p, 4, false); }
 // @ts-ignore: decorator
-@inline export function op_sb(insn: u32): void { storeOp(insn, 1); }
+@inline export function op_sb(insn: u32, p: u64): u64 { return storeOp(insn, p, 1); }
 // @ts-ignore: decorator
-@inline export function op_sh(insn: u32): void { storeOp(insn, 2); }
+@inline export function op_sh(insn: u32, p: u64): u64 { return storeOp(insn, p, 2); }
 // @ts-ignore: decorator
-@inline export function op_sw(insn: u32): void { storeOp(insn, 4); }
+@inline export function op_sw(insn: u32, p: u64): u64 { return storeOp(insn, p, 4); }
 // @ts-ignore: decorator
-@inline export function op_sd(insn: u32): void { storeOp(insn, 8); }
+@inline export function op_sd(insn: u32, p: u64): u64 { return storeOp(insn, p, 8); }
 
 // ---- register-immediate ----
 // @ts-ignore: decorator
-@inline export function op_addi(insn: u32): void { setRd(insn, rs1v(insn) + immI(insn)); next(insn); }
+@inline export function op_addi(insn: u32, p: u64): u64 { setRd(insn, rs1v(insn) + immI(insn)); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_slti(insn: u32): void { setRd(insn, <i64>rs1v(insn) < <i64>immI(insn) ? 1 : 0); next(insn); }
+@inline export function op_slti(insn: u32, p: u64): u64 { setRd(insn, <i64>rs1v(insn) < <i64>immI(insn) ? 1 : 0); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_sltiu(insn: u32): void { setRd(insn, rs1v(insn) < immI(insn) ? 1 : 0); next(insn); }
+@inline export function op_sltiu(insn: u32, p: u64): u64 { setRd(insn, rs1v(insn) < immI(insn) ? 1 : 0); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_xori(insn: u32): void { setRd(insn, rs1v(insn) ^ immI(insn)); next(insn); }
+@inline export function op_xori(insn: u32, p: u64): u64 { setRd(insn, rs1v(insn) ^ immI(insn)); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_ori(insn: u32): void { setRd(insn, rs1v(insn) | immI(insn)); next(insn); }
+@inline export function op_ori(insn: u32, p: u64): u64 { setRd(insn, rs1v(insn) | immI(insn)); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_andi(insn: u32): void { setRd(insn, rs1v(insn) & immI(insn)); next(insn); }
+@inline export function op_andi(insn: u32, p: u64): u64 { setRd(insn, rs1v(insn) & immI(insn)); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_slli(insn: u32): void { setRd(insn, rs1v(insn) << <u64>((insn >> 20) & 63)); next(insn); }
+@inline export function op_slli(insn: u32, p: u64): u64 { setRd(insn, rs1v(insn) << <u64>((insn >> 20) & 63)); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_srli(insn: u32): void { setRd(insn, rs1v(insn) >> <u64>((insn >> 20) & 63)); next(insn); }
+@inline export function op_srli(insn: u32, p: u64): u64 { setRd(insn, rs1v(insn) >> <u64>((insn >> 20) & 63)); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_srai(insn: u32): void { setRd(insn, <u64>(<i64>rs1v(insn) >> <i64>((insn >> 20) & 63))); next(insn); }
+@inline export function op_srai(insn: u32, p: u64): u64 { setRd(insn, <u64>(<i64>rs1v(insn) >> <i64>((insn >> 20) & 63))); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_addiw(insn: u32): void { setRd(insn, sext32(rs1v(insn) + immI(insn))); next(insn); }
+@inline export function op_addiw(insn: u32, p: u64): u64 { setRd(insn, sext32(rs1v(insn) + immI(insn))); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_slliw(insn: u32): void { setRd(insn, <u64><i64><i32>(<u32>rs1v(insn) << ((insn >> 20) & 31))); next(insn); }
+@inline export function op_slliw(insn: u32, p: u64): u64 { setRd(insn, <u64><i64><i32>(<u32>rs1v(insn) << ((insn >> 20) & 31))); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_srliw(insn: u32): void { setRd(insn, <u64><i64><i32>(<u32>rs1v(insn) >> ((insn >> 20) & 31))); next(insn); }
+@inline export function op_srliw(insn: u32, p: u64): u64 { setRd(insn, <u64><i64><i32>(<u32>rs1v(insn) >> ((insn >> 20) & 31))); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_sraiw(insn: u32): void { setRd(insn, <u64><i64>(<i32>rs1v(insn) >> <i32>((insn >> 20) & 31))); next(insn); }
+@inline export function op_sraiw(insn: u32, p: u64): u64 { setRd(insn, <u64><i64>(<i32>rs1v(insn) >> <i32>((insn >> 20) & 31))); return p + ilenOf(insn); }
 
 // ---- register-register ----
 // @ts-ignore: decorator
-@inline export function op_add(insn: u32): void { setRd(insn, rs1v(insn) + rs2v(insn)); next(insn); }
+@inline export function op_add(insn: u32, p: u64): u64 { setRd(insn, rs1v(insn) + rs2v(insn)); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_sub(insn: u32): void { setRd(insn, rs1v(insn) - rs2v(insn)); next(insn); }
+@inline export function op_sub(insn: u32, p: u64): u64 { setRd(insn, rs1v(insn) - rs2v(insn)); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_sll(insn: u32): void { setRd(insn, rs1v(insn) << (rs2v(insn) & 63)); next(insn); }
+@inline export function op_sll(insn: u32, p: u64): u64 { setRd(insn, rs1v(insn) << (rs2v(insn) & 63)); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_slt(insn: u32): void { setRd(insn, <i64>rs1v(insn) < <i64>rs2v(insn) ? 1 : 0); next(insn); }
+@inline export function op_slt(insn: u32, p: u64): u64 { setRd(insn, <i64>rs1v(insn) < <i64>rs2v(insn) ? 1 : 0); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_sltu(insn: u32): void { setRd(insn, rs1v(insn) < rs2v(insn) ? 1 : 0); next(insn); }
+@inline export function op_sltu(insn: u32, p: u64): u64 { setRd(insn, rs1v(insn) < rs2v(insn) ? 1 : 0); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_xor(insn: u32): void { setRd(insn, rs1v(insn) ^ rs2v(insn)); next(insn); }
+@inline export function op_xor(insn: u32, p: u64): u64 { setRd(insn, rs1v(insn) ^ rs2v(insn)); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_srl(insn: u32): void { setRd(insn, rs1v(insn) >> (rs2v(insn) & 63)); next(insn); }
+@inline export function op_srl(insn: u32, p: u64): u64 { setRd(insn, rs1v(insn) >> (rs2v(insn) & 63)); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_sra(insn: u32): void { setRd(insn, <u64>(<i64>rs1v(insn) >> <i64>(rs2v(insn) & 63))); next(insn); }
+@inline export function op_sra(insn: u32, p: u64): u64 { setRd(insn, <u64>(<i64>rs1v(insn) >> <i64>(rs2v(insn) & 63))); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_or(insn: u32): void { setRd(insn, rs1v(insn) | rs2v(insn)); next(insn); }
+@inline export function op_or(insn: u32, p: u64): u64 { setRd(insn, rs1v(insn) | rs2v(insn)); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_and(insn: u32): void { setRd(insn, rs1v(insn) & rs2v(insn)); next(insn); }
+@inline export function op_and(insn: u32, p: u64): u64 { setRd(insn, rs1v(insn) & rs2v(insn)); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_addw(insn: u32): void { setRd(insn, sext32(rs1v(insn) + rs2v(insn))); next(insn); }
+@inline export function op_addw(insn: u32, p: u64): u64 { setRd(insn, sext32(rs1v(insn) + rs2v(insn))); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_subw(insn: u32): void { setRd(insn, sext32(rs1v(insn) - rs2v(insn))); next(insn); }
+@inline export function op_subw(insn: u32, p: u64): u64 { setRd(insn, sext32(rs1v(insn) - rs2v(insn))); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_sllw(insn: u32): void { setRd(insn, <u64><i64><i32>(<u32>rs1v(insn) << (<u32>rs2v(insn) & 31))); next(insn); }
+@inline export function op_sllw(insn: u32, p: u64): u64 { setRd(insn, <u64><i64><i32>(<u32>rs1v(insn) << (<u32>rs2v(insn) & 31))); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_srlw(insn: u32): void { setRd(insn, <u64><i64><i32>(<u32>rs1v(insn) >> (<u32>rs2v(insn) & 31))); next(insn); }
+@inline export function op_srlw(insn: u32, p: u64): u64 { setRd(insn, <u64><i64><i32>(<u32>rs1v(insn) >> (<u32>rs2v(insn) & 31))); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_sraw(insn: u32): void { setRd(insn, <u64><i64>(<i32>rs1v(insn) >> <i32>(<u32>rs2v(insn) & 31))); next(insn); }
+@inline export function op_sraw(insn: u32, p: u64): u64 { setRd(insn, <u64><i64>(<i32>rs1v(insn) >> <i32>(<u32>rs2v(insn) & 31))); return p + ilenOf(insn); }
 
 // ---- M extension ----
 /** High 64 bits of the unsigned 128-bit product. */
@@ -169,79 +170,79 @@ export function mulhu64(a: u64, b: u64): u64 {
   return p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
 }
 // @ts-ignore: decorator
-@inline export function op_mul(insn: u32): void { setRd(insn, rs1v(insn) * rs2v(insn)); next(insn); }
+@inline export function op_mul(insn: u32, p: u64): u64 { setRd(insn, rs1v(insn) * rs2v(insn)); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_mulh(insn: u32): void {
+@inline export function op_mulh(insn: u32, p: u64): u64 {
   const a = rs1v(insn), b = rs2v(insn);
   let h = mulhu64(a, b);
   if (<i64>a < 0) h -= b;
   if (<i64>b < 0) h -= a;
-  setRd(insn, h); next(insn);
+  setRd(insn, h); return p + ilenOf(insn);
 }
 // @ts-ignore: decorator
-@inline export function op_mulhsu(insn: u32): void {
+@inline export function op_mulhsu(insn: u32, p: u64): u64 {
   const a = rs1v(insn), b = rs2v(insn);
   let h = mulhu64(a, b);
   if (<i64>a < 0) h -= b;
-  setRd(insn, h); next(insn);
+  setRd(insn, h); return p + ilenOf(insn);
 }
 // @ts-ignore: decorator
-@inline export function op_mulhu(insn: u32): void { setRd(insn, mulhu64(rs1v(insn), rs2v(insn))); next(insn); }
+@inline export function op_mulhu(insn: u32, p: u64): u64 { setRd(insn, mulhu64(rs1v(insn), rs2v(insn))); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_div(insn: u32): void {
+@inline export function op_div(insn: u32, p: u64): u64 {
   const a = <i64>rs1v(insn), b = <i64>rs2v(insn);
   let r: i64;
   if (b == 0) r = -1;
   else if (a == i64.MIN_VALUE && b == -1) r = a;
   else r = a / b;
-  setRd(insn, <u64>r); next(insn);
+  setRd(insn, <u64>r); return p + ilenOf(insn);
 }
 // @ts-ignore: decorator
-@inline export function op_divu(insn: u32): void {
+@inline export function op_divu(insn: u32, p: u64): u64 {
   const a = rs1v(insn), b = rs2v(insn);
-  setRd(insn, b == 0 ? 0xffffffffffffffff : a / b); next(insn);
+  setRd(insn, b == 0 ? 0xffffffffffffffff : a / b); return p + ilenOf(insn);
 }
 // @ts-ignore: decorator
-@inline export function op_rem(insn: u32): void {
+@inline export function op_rem(insn: u32, p: u64): u64 {
   const a = <i64>rs1v(insn), b = <i64>rs2v(insn);
   let r: i64;
   if (b == 0) r = a;
   else if (a == i64.MIN_VALUE && b == -1) r = 0;
   else r = a % b;
-  setRd(insn, <u64>r); next(insn);
+  setRd(insn, <u64>r); return p + ilenOf(insn);
 }
 // @ts-ignore: decorator
-@inline export function op_remu(insn: u32): void {
+@inline export function op_remu(insn: u32, p: u64): u64 {
   const a = rs1v(insn), b = rs2v(insn);
-  setRd(insn, b == 0 ? a : a % b); next(insn);
+  setRd(insn, b == 0 ? a : a % b); return p + ilenOf(insn);
 }
 // @ts-ignore: decorator
-@inline export function op_mulw(insn: u32): void { setRd(insn, sext32(rs1v(insn) * rs2v(insn))); next(insn); }
+@inline export function op_mulw(insn: u32, p: u64): u64 { setRd(insn, sext32(rs1v(insn) * rs2v(insn))); return p + ilenOf(insn); }
 // @ts-ignore: decorator
-@inline export function op_divw(insn: u32): void {
+@inline export function op_divw(insn: u32, p: u64): u64 {
   const a = <i32>rs1v(insn), b = <i32>rs2v(insn);
   let r: i32;
   if (b == 0) r = -1;
   else if (a == i32.MIN_VALUE && b == -1) r = a;
   else r = a / b;
-  setRd(insn, <u64><i64>r); next(insn);
+  setRd(insn, <u64><i64>r); return p + ilenOf(insn);
 }
 // @ts-ignore: decorator
-@inline export function op_divuw(insn: u32): void {
+@inline export function op_divuw(insn: u32, p: u64): u64 {
   const a = <u32>rs1v(insn), b = <u32>rs2v(insn);
-  setRd(insn, <u64><i64><i32>(b == 0 ? 0xffffffff : a / b)); next(insn);
+  setRd(insn, <u64><i64><i32>(b == 0 ? 0xffffffff : a / b)); return p + ilenOf(insn);
 }
 // @ts-ignore: decorator
-@inline export function op_remw(insn: u32): void {
+@inline export function op_remw(insn: u32, p: u64): u64 {
   const a = <i32>rs1v(insn), b = <i32>rs2v(insn);
   let r: i32;
   if (b == 0) r = a;
   else if (a == i32.MIN_VALUE && b == -1) r = 0;
   else r = a % b;
-  setRd(insn, <u64><i64>r); next(insn);
+  setRd(insn, <u64><i64>r); return p + ilenOf(insn);
 }
 // @ts-ignore: decorator
-@inline export function op_remuw(insn: u32): void {
+@inline export function op_remuw(insn: u32, p: u64): u64 {
   const a = <u32>rs1v(insn), b = <u32>rs2v(insn);
-  setRd(insn, <u64><i64><i32>(b == 0 ? a : a % b)); next(insn);
+  setRd(insn, <u64><i64><i32>(b == 0 ? a : a % b)); return p + ilenOf(insn);
 }

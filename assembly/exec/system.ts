@@ -31,10 +31,10 @@ export function op_csrrsi(insn: u32): void { csrInstr(insn, 1, true); }
 export function op_csrrci(insn: u32): void { csrInstr(insn, 2, true); }
 
 // @ts-ignore: decorator
-@inline export function op_fence(insn: u32): void { pc += ilenOf(insn); }
+@inline export function op_fence(insn: u32, p: u64): u64 { return p + ilenOf(insn); }
 // No decoded-instruction cache yet: fence.i has nothing to drop (stores are seen by the next fetch).
 // @ts-ignore: decorator
-@inline export function op_fence_i(insn: u32): void { pc += ilenOf(insn); }
+@inline export function op_fence_i(insn: u32, p: u64): u64 { return p + ilenOf(insn); }
 
 export function op_ecall(insn: u32): void {
   raiseException(priv == PRIV_U ? CAUSE_ECALL_U : priv == PRIV_S ? CAUSE_ECALL_S : CAUSE_ECALL_M, 0);

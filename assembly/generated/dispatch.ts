@@ -163,671 +163,672 @@ import {
   op_sfence_vma,
   op_illegal,
 } from '../exec/index';
+import { pc } from '../state';
 
-/** Executes one 32-bit instruction (a compressed one arrives already expanded). */
+/** Executes one instruction at pc p (a compressed one arrives expanded); returns the next pc. */
 // @ts-ignore: decorator
-@inline export function execute(insn: u32): void {
+@inline export function execute(insn: u32, p: u64): u64 {
   switch ((insn >> 2) & 0x1f) {
     case 0x0: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
-          op_lb(insn); return;
+          return op_lb(insn, p);
         }
         case 0x1: {
-          op_lh(insn); return;
+          return op_lh(insn, p);
         }
         case 0x2: {
-          op_lw(insn); return;
+          return op_lw(insn, p);
         }
         case 0x3: {
-          op_ld(insn); return;
+          return op_ld(insn, p);
         }
         case 0x4: {
-          op_lbu(insn); return;
+          return op_lbu(insn, p);
         }
         case 0x5: {
-          op_lhu(insn); return;
+          return op_lhu(insn, p);
         }
         case 0x6: {
-          op_lwu(insn); return;
+          return op_lwu(insn, p);
         }
       }
-      op_illegal(insn); return;
+      op_illegal(insn); return pc;
     }
     case 0x1: {
       if ((insn & 0x7000) == 0x2000) {
-        op_flw(insn); return;
+        op_flw(insn); return pc;
       }
       if ((insn & 0x7000) == 0x3000) {
-        op_fld(insn); return;
+        op_fld(insn); return pc;
       }
-      op_illegal(insn); return;
+      op_illegal(insn); return pc;
     }
     case 0x3: {
       if ((insn & 0x7000) == 0x0) {
-        op_fence(insn); return;
+        return op_fence(insn, p);
       }
       if ((insn & 0x7000) == 0x1000) {
-        op_fence_i(insn); return;
+        return op_fence_i(insn, p);
       }
-      op_illegal(insn); return;
+      op_illegal(insn); return pc;
     }
     case 0x4: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
-          op_addi(insn); return;
+          return op_addi(insn, p);
         }
         case 0x1: {
           if ((insn & 0xfc000000) == 0x0) {
-            op_slli(insn); return;
+            return op_slli(insn, p);
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x2: {
-          op_slti(insn); return;
+          return op_slti(insn, p);
         }
         case 0x3: {
-          op_sltiu(insn); return;
+          return op_sltiu(insn, p);
         }
         case 0x4: {
-          op_xori(insn); return;
+          return op_xori(insn, p);
         }
         case 0x5: {
           if ((insn & 0xfc000000) == 0x0) {
-            op_srli(insn); return;
+            return op_srli(insn, p);
           }
           if ((insn & 0xfc000000) == 0x40000000) {
-            op_srai(insn); return;
+            return op_srai(insn, p);
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x6: {
-          op_ori(insn); return;
+          return op_ori(insn, p);
         }
         case 0x7: {
-          op_andi(insn); return;
+          return op_andi(insn, p);
         }
       }
-      op_illegal(insn); return;
+      op_illegal(insn); return pc;
     }
     case 0x5: {
-      op_auipc(insn); return;
+      return op_auipc(insn, p);
     }
     case 0x6: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
-          op_addiw(insn); return;
+          return op_addiw(insn, p);
         }
         case 0x1: {
           if ((insn & 0xfe000000) == 0x0) {
-            op_slliw(insn); return;
+            return op_slliw(insn, p);
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x5: {
           if ((insn & 0xfe000000) == 0x0) {
-            op_srliw(insn); return;
+            return op_srliw(insn, p);
           }
           if ((insn & 0xfe000000) == 0x40000000) {
-            op_sraiw(insn); return;
+            return op_sraiw(insn, p);
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
       }
-      op_illegal(insn); return;
+      op_illegal(insn); return pc;
     }
     case 0x8: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
-          op_sb(insn); return;
+          return op_sb(insn, p);
         }
         case 0x1: {
-          op_sh(insn); return;
+          return op_sh(insn, p);
         }
         case 0x2: {
-          op_sw(insn); return;
+          return op_sw(insn, p);
         }
         case 0x3: {
-          op_sd(insn); return;
+          return op_sd(insn, p);
         }
       }
-      op_illegal(insn); return;
+      op_illegal(insn); return pc;
     }
     case 0x9: {
       if ((insn & 0x7000) == 0x2000) {
-        op_fsw(insn); return;
+        op_fsw(insn); return pc;
       }
       if ((insn & 0x7000) == 0x3000) {
-        op_fsd(insn); return;
+        op_fsd(insn); return pc;
       }
-      op_illegal(insn); return;
+      op_illegal(insn); return pc;
     }
     case 0xb: {
       switch ((insn >> 12) & 0x7) {
         case 0x2: {
           switch ((insn >> 27) & 0x1f) {
             case 0x0: {
-              op_amoadd_w(insn); return;
+              op_amoadd_w(insn); return pc;
             }
             case 0x1: {
-              op_amoswap_w(insn); return;
+              op_amoswap_w(insn); return pc;
             }
             case 0x2: {
               if ((insn & 0x1f00000) == 0x0) {
-                op_lr_w(insn); return;
+                op_lr_w(insn); return pc;
               }
-              op_illegal(insn); return;
+              op_illegal(insn); return pc;
             }
             case 0x3: {
-              op_sc_w(insn); return;
+              op_sc_w(insn); return pc;
             }
             case 0x4: {
-              op_amoxor_w(insn); return;
+              op_amoxor_w(insn); return pc;
             }
             case 0x8: {
-              op_amoor_w(insn); return;
+              op_amoor_w(insn); return pc;
             }
             case 0xc: {
-              op_amoand_w(insn); return;
+              op_amoand_w(insn); return pc;
             }
             case 0x10: {
-              op_amomin_w(insn); return;
+              op_amomin_w(insn); return pc;
             }
             case 0x14: {
-              op_amomax_w(insn); return;
+              op_amomax_w(insn); return pc;
             }
             case 0x18: {
-              op_amominu_w(insn); return;
+              op_amominu_w(insn); return pc;
             }
             case 0x1c: {
-              op_amomaxu_w(insn); return;
+              op_amomaxu_w(insn); return pc;
             }
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x3: {
           switch ((insn >> 27) & 0x1f) {
             case 0x0: {
-              op_amoadd_d(insn); return;
+              op_amoadd_d(insn); return pc;
             }
             case 0x1: {
-              op_amoswap_d(insn); return;
+              op_amoswap_d(insn); return pc;
             }
             case 0x2: {
               if ((insn & 0x1f00000) == 0x0) {
-                op_lr_d(insn); return;
+                op_lr_d(insn); return pc;
               }
-              op_illegal(insn); return;
+              op_illegal(insn); return pc;
             }
             case 0x3: {
-              op_sc_d(insn); return;
+              op_sc_d(insn); return pc;
             }
             case 0x4: {
-              op_amoxor_d(insn); return;
+              op_amoxor_d(insn); return pc;
             }
             case 0x8: {
-              op_amoor_d(insn); return;
+              op_amoor_d(insn); return pc;
             }
             case 0xc: {
-              op_amoand_d(insn); return;
+              op_amoand_d(insn); return pc;
             }
             case 0x10: {
-              op_amomin_d(insn); return;
+              op_amomin_d(insn); return pc;
             }
             case 0x14: {
-              op_amomax_d(insn); return;
+              op_amomax_d(insn); return pc;
             }
             case 0x18: {
-              op_amominu_d(insn); return;
+              op_amominu_d(insn); return pc;
             }
             case 0x1c: {
-              op_amomaxu_d(insn); return;
+              op_amomaxu_d(insn); return pc;
             }
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
       }
-      op_illegal(insn); return;
+      op_illegal(insn); return pc;
     }
     case 0xc: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
           switch ((insn >> 25) & 0x7f) {
             case 0x0: {
-              op_add(insn); return;
+              return op_add(insn, p);
             }
             case 0x1: {
-              op_mul(insn); return;
+              return op_mul(insn, p);
             }
             case 0x20: {
-              op_sub(insn); return;
+              return op_sub(insn, p);
             }
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x1: {
           if ((insn & 0xfe000000) == 0x0) {
-            op_sll(insn); return;
+            return op_sll(insn, p);
           }
           if ((insn & 0xfe000000) == 0x2000000) {
-            op_mulh(insn); return;
+            return op_mulh(insn, p);
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x2: {
           if ((insn & 0xfe000000) == 0x0) {
-            op_slt(insn); return;
+            return op_slt(insn, p);
           }
           if ((insn & 0xfe000000) == 0x2000000) {
-            op_mulhsu(insn); return;
+            return op_mulhsu(insn, p);
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x3: {
           if ((insn & 0xfe000000) == 0x0) {
-            op_sltu(insn); return;
+            return op_sltu(insn, p);
           }
           if ((insn & 0xfe000000) == 0x2000000) {
-            op_mulhu(insn); return;
+            return op_mulhu(insn, p);
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x4: {
           if ((insn & 0xfe000000) == 0x0) {
-            op_xor(insn); return;
+            return op_xor(insn, p);
           }
           if ((insn & 0xfe000000) == 0x2000000) {
-            op_div(insn); return;
+            return op_div(insn, p);
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x5: {
           switch ((insn >> 25) & 0x7f) {
             case 0x0: {
-              op_srl(insn); return;
+              return op_srl(insn, p);
             }
             case 0x1: {
-              op_divu(insn); return;
+              return op_divu(insn, p);
             }
             case 0x20: {
-              op_sra(insn); return;
+              return op_sra(insn, p);
             }
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x6: {
           if ((insn & 0xfe000000) == 0x0) {
-            op_or(insn); return;
+            return op_or(insn, p);
           }
           if ((insn & 0xfe000000) == 0x2000000) {
-            op_rem(insn); return;
+            return op_rem(insn, p);
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x7: {
           if ((insn & 0xfe000000) == 0x0) {
-            op_and(insn); return;
+            return op_and(insn, p);
           }
           if ((insn & 0xfe000000) == 0x2000000) {
-            op_remu(insn); return;
+            return op_remu(insn, p);
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
       }
-      op_illegal(insn); return;
+      op_illegal(insn); return pc;
     }
     case 0xd: {
-      op_lui(insn); return;
+      return op_lui(insn, p);
     }
     case 0xe: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
           switch ((insn >> 25) & 0x7f) {
             case 0x0: {
-              op_addw(insn); return;
+              return op_addw(insn, p);
             }
             case 0x1: {
-              op_mulw(insn); return;
+              return op_mulw(insn, p);
             }
             case 0x20: {
-              op_subw(insn); return;
+              return op_subw(insn, p);
             }
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x1: {
           if ((insn & 0xfe000000) == 0x0) {
-            op_sllw(insn); return;
+            return op_sllw(insn, p);
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x4: {
           if ((insn & 0xfe000000) == 0x2000000) {
-            op_divw(insn); return;
+            return op_divw(insn, p);
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x5: {
           switch ((insn >> 25) & 0x7f) {
             case 0x0: {
-              op_srlw(insn); return;
+              return op_srlw(insn, p);
             }
             case 0x1: {
-              op_divuw(insn); return;
+              return op_divuw(insn, p);
             }
             case 0x20: {
-              op_sraw(insn); return;
+              return op_sraw(insn, p);
             }
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x6: {
           if ((insn & 0xfe000000) == 0x2000000) {
-            op_remw(insn); return;
+            return op_remw(insn, p);
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x7: {
           if ((insn & 0xfe000000) == 0x2000000) {
-            op_remuw(insn); return;
+            return op_remuw(insn, p);
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
       }
-      op_illegal(insn); return;
+      op_illegal(insn); return pc;
     }
     case 0x10: {
       if ((insn & 0x6000000) == 0x0) {
-        op_fmadd_s(insn); return;
+        op_fmadd_s(insn); return pc;
       }
       if ((insn & 0x6000000) == 0x2000000) {
-        op_fmadd_d(insn); return;
+        op_fmadd_d(insn); return pc;
       }
-      op_illegal(insn); return;
+      op_illegal(insn); return pc;
     }
     case 0x11: {
       if ((insn & 0x6000000) == 0x0) {
-        op_fmsub_s(insn); return;
+        op_fmsub_s(insn); return pc;
       }
       if ((insn & 0x6000000) == 0x2000000) {
-        op_fmsub_d(insn); return;
+        op_fmsub_d(insn); return pc;
       }
-      op_illegal(insn); return;
+      op_illegal(insn); return pc;
     }
     case 0x12: {
       if ((insn & 0x6000000) == 0x0) {
-        op_fnmsub_s(insn); return;
+        op_fnmsub_s(insn); return pc;
       }
       if ((insn & 0x6000000) == 0x2000000) {
-        op_fnmsub_d(insn); return;
+        op_fnmsub_d(insn); return pc;
       }
-      op_illegal(insn); return;
+      op_illegal(insn); return pc;
     }
     case 0x13: {
       if ((insn & 0x6000000) == 0x0) {
-        op_fnmadd_s(insn); return;
+        op_fnmadd_s(insn); return pc;
       }
       if ((insn & 0x6000000) == 0x2000000) {
-        op_fnmadd_d(insn); return;
+        op_fnmadd_d(insn); return pc;
       }
-      op_illegal(insn); return;
+      op_illegal(insn); return pc;
     }
     case 0x14: {
       switch ((insn >> 25) & 0x7f) {
         case 0x0: {
-          op_fadd_s(insn); return;
+          op_fadd_s(insn); return pc;
         }
         case 0x1: {
-          op_fadd_d(insn); return;
+          op_fadd_d(insn); return pc;
         }
         case 0x4: {
-          op_fsub_s(insn); return;
+          op_fsub_s(insn); return pc;
         }
         case 0x5: {
-          op_fsub_d(insn); return;
+          op_fsub_d(insn); return pc;
         }
         case 0x8: {
-          op_fmul_s(insn); return;
+          op_fmul_s(insn); return pc;
         }
         case 0x9: {
-          op_fmul_d(insn); return;
+          op_fmul_d(insn); return pc;
         }
         case 0xc: {
-          op_fdiv_s(insn); return;
+          op_fdiv_s(insn); return pc;
         }
         case 0xd: {
-          op_fdiv_d(insn); return;
+          op_fdiv_d(insn); return pc;
         }
         case 0x10: {
           switch ((insn >> 12) & 0x7) {
             case 0x0: {
-              op_fsgnj_s(insn); return;
+              op_fsgnj_s(insn); return pc;
             }
             case 0x1: {
-              op_fsgnjn_s(insn); return;
+              op_fsgnjn_s(insn); return pc;
             }
             case 0x2: {
-              op_fsgnjx_s(insn); return;
+              op_fsgnjx_s(insn); return pc;
             }
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x11: {
           switch ((insn >> 12) & 0x7) {
             case 0x0: {
-              op_fsgnj_d(insn); return;
+              op_fsgnj_d(insn); return pc;
             }
             case 0x1: {
-              op_fsgnjn_d(insn); return;
+              op_fsgnjn_d(insn); return pc;
             }
             case 0x2: {
-              op_fsgnjx_d(insn); return;
+              op_fsgnjx_d(insn); return pc;
             }
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x14: {
           if ((insn & 0x7000) == 0x0) {
-            op_fmin_s(insn); return;
+            op_fmin_s(insn); return pc;
           }
           if ((insn & 0x7000) == 0x1000) {
-            op_fmax_s(insn); return;
+            op_fmax_s(insn); return pc;
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x15: {
           if ((insn & 0x7000) == 0x0) {
-            op_fmin_d(insn); return;
+            op_fmin_d(insn); return pc;
           }
           if ((insn & 0x7000) == 0x1000) {
-            op_fmax_d(insn); return;
+            op_fmax_d(insn); return pc;
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x20: {
           if ((insn & 0x1f00000) == 0x100000) {
-            op_fcvt_s_d(insn); return;
+            op_fcvt_s_d(insn); return pc;
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x21: {
           if ((insn & 0x1f00000) == 0x0) {
-            op_fcvt_d_s(insn); return;
+            op_fcvt_d_s(insn); return pc;
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x2c: {
           if ((insn & 0x1f00000) == 0x0) {
-            op_fsqrt_s(insn); return;
+            op_fsqrt_s(insn); return pc;
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x2d: {
           if ((insn & 0x1f00000) == 0x0) {
-            op_fsqrt_d(insn); return;
+            op_fsqrt_d(insn); return pc;
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x50: {
           switch ((insn >> 12) & 0x7) {
             case 0x0: {
-              op_fle_s(insn); return;
+              op_fle_s(insn); return pc;
             }
             case 0x1: {
-              op_flt_s(insn); return;
+              op_flt_s(insn); return pc;
             }
             case 0x2: {
-              op_feq_s(insn); return;
+              op_feq_s(insn); return pc;
             }
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x51: {
           switch ((insn >> 12) & 0x7) {
             case 0x0: {
-              op_fle_d(insn); return;
+              op_fle_d(insn); return pc;
             }
             case 0x1: {
-              op_flt_d(insn); return;
+              op_flt_d(insn); return pc;
             }
             case 0x2: {
-              op_feq_d(insn); return;
+              op_feq_d(insn); return pc;
             }
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x60: {
           switch ((insn >> 20) & 0x1f) {
             case 0x0: {
-              op_fcvt_w_s(insn); return;
+              op_fcvt_w_s(insn); return pc;
             }
             case 0x1: {
-              op_fcvt_wu_s(insn); return;
+              op_fcvt_wu_s(insn); return pc;
             }
             case 0x2: {
-              op_fcvt_l_s(insn); return;
+              op_fcvt_l_s(insn); return pc;
             }
             case 0x3: {
-              op_fcvt_lu_s(insn); return;
+              op_fcvt_lu_s(insn); return pc;
             }
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x61: {
           switch ((insn >> 20) & 0x1f) {
             case 0x0: {
-              op_fcvt_w_d(insn); return;
+              op_fcvt_w_d(insn); return pc;
             }
             case 0x1: {
-              op_fcvt_wu_d(insn); return;
+              op_fcvt_wu_d(insn); return pc;
             }
             case 0x2: {
-              op_fcvt_l_d(insn); return;
+              op_fcvt_l_d(insn); return pc;
             }
             case 0x3: {
-              op_fcvt_lu_d(insn); return;
+              op_fcvt_lu_d(insn); return pc;
             }
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x68: {
           switch ((insn >> 20) & 0x1f) {
             case 0x0: {
-              op_fcvt_s_w(insn); return;
+              op_fcvt_s_w(insn); return pc;
             }
             case 0x1: {
-              op_fcvt_s_wu(insn); return;
+              op_fcvt_s_wu(insn); return pc;
             }
             case 0x2: {
-              op_fcvt_s_l(insn); return;
+              op_fcvt_s_l(insn); return pc;
             }
             case 0x3: {
-              op_fcvt_s_lu(insn); return;
+              op_fcvt_s_lu(insn); return pc;
             }
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x69: {
           switch ((insn >> 20) & 0x1f) {
             case 0x0: {
-              op_fcvt_d_w(insn); return;
+              op_fcvt_d_w(insn); return pc;
             }
             case 0x1: {
-              op_fcvt_d_wu(insn); return;
+              op_fcvt_d_wu(insn); return pc;
             }
             case 0x2: {
-              op_fcvt_d_l(insn); return;
+              op_fcvt_d_l(insn); return pc;
             }
             case 0x3: {
-              op_fcvt_d_lu(insn); return;
+              op_fcvt_d_lu(insn); return pc;
             }
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x70: {
           if ((insn & 0x1f07000) == 0x1000) {
-            op_fclass_s(insn); return;
+            op_fclass_s(insn); return pc;
           }
           if ((insn & 0x1f07000) == 0x0) {
-            op_fmv_x_w(insn); return;
+            op_fmv_x_w(insn); return pc;
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x71: {
           if ((insn & 0x1f07000) == 0x1000) {
-            op_fclass_d(insn); return;
+            op_fclass_d(insn); return pc;
           }
           if ((insn & 0x1f07000) == 0x0) {
-            op_fmv_x_d(insn); return;
+            op_fmv_x_d(insn); return pc;
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x78: {
           if ((insn & 0x1f07000) == 0x0) {
-            op_fmv_w_x(insn); return;
+            op_fmv_w_x(insn); return pc;
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x79: {
           if ((insn & 0x1f07000) == 0x0) {
-            op_fmv_d_x(insn); return;
+            op_fmv_d_x(insn); return pc;
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
       }
-      op_illegal(insn); return;
+      op_illegal(insn); return pc;
     }
     case 0x18: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
-          op_beq(insn); return;
+          return op_beq(insn, p);
         }
         case 0x1: {
-          op_bne(insn); return;
+          return op_bne(insn, p);
         }
         case 0x4: {
-          op_blt(insn); return;
+          return op_blt(insn, p);
         }
         case 0x5: {
-          op_bge(insn); return;
+          return op_bge(insn, p);
         }
         case 0x6: {
-          op_bltu(insn); return;
+          return op_bltu(insn, p);
         }
         case 0x7: {
-          op_bgeu(insn); return;
+          return op_bgeu(insn, p);
         }
       }
-      op_illegal(insn); return;
+      op_illegal(insn); return pc;
     }
     case 0x19: {
       if ((insn & 0x7000) == 0x0) {
-        op_jalr(insn); return;
+        return op_jalr(insn, p);
       }
-      op_illegal(insn); return;
+      op_illegal(insn); return pc;
     }
     case 0x1b: {
-      op_jal(insn); return;
+      return op_jal(insn, p);
     }
     case 0x1c: {
       switch ((insn >> 12) & 0x7) {
@@ -837,60 +838,60 @@ import {
               switch ((insn >> 25) & 0x7f) {
                 case 0x0: {
                   if ((insn & 0x1ff8000) == 0x0) {
-                    op_ecall(insn); return;
+                    op_ecall(insn); return pc;
                   }
                   if ((insn & 0x1ff8000) == 0x100000) {
-                    op_ebreak(insn); return;
+                    op_ebreak(insn); return pc;
                   }
-                  op_illegal(insn); return;
+                  op_illegal(insn); return pc;
                 }
                 case 0x8: {
                   if ((insn & 0x1ff8000) == 0x200000) {
-                    op_sret(insn); return;
+                    op_sret(insn); return pc;
                   }
                   if ((insn & 0x1ff8000) == 0x500000) {
-                    op_wfi(insn); return;
+                    op_wfi(insn); return pc;
                   }
-                  op_illegal(insn); return;
+                  op_illegal(insn); return pc;
                 }
                 case 0x9: {
-                  op_sfence_vma(insn); return;
+                  op_sfence_vma(insn); return pc;
                 }
                 case 0x18: {
                   if ((insn & 0x1ff8000) == 0x200000) {
-                    op_mret(insn); return;
+                    op_mret(insn); return pc;
                   }
-                  op_illegal(insn); return;
+                  op_illegal(insn); return pc;
                 }
               }
-              op_illegal(insn); return;
+              op_illegal(insn); return pc;
             }
           }
-          op_illegal(insn); return;
+          op_illegal(insn); return pc;
         }
         case 0x1: {
-          op_csrrw(insn); return;
+          op_csrrw(insn); return pc;
         }
         case 0x2: {
-          op_csrrs(insn); return;
+          op_csrrs(insn); return pc;
         }
         case 0x3: {
-          op_csrrc(insn); return;
+          op_csrrc(insn); return pc;
         }
         case 0x5: {
-          op_csrrwi(insn); return;
+          op_csrrwi(insn); return pc;
         }
         case 0x6: {
-          op_csrrsi(insn); return;
+          op_csrrsi(insn); return pc;
         }
         case 0x7: {
-          op_csrrci(insn); return;
+          op_csrrci(insn); return pc;
         }
       }
-      op_illegal(insn); return;
+      op_illegal(insn); return pc;
     }
   }
-  op_illegal(insn); return;
+  op_illegal(insn); return pc;
 }
 
 /** The 32-bit instruction a 16-bit one stands for, or 0 when it is illegal or reserved. */
