@@ -12,7 +12,7 @@ import {
 import { STATE } from './layout';
 import { mipValue } from './trap';
 import { mtimeNow } from './clint';
-import { tlbFlushAll } from './mmu';
+import { tlbFlushTranslated, tlbFlushData, tlbSelect } from './mmu';
 
 export const PMPCFG: u32 = STATE + 0x600; // 8 registers (pmpcfg0,2,..,14) x 8 bytes = 64 entries
 export const PMPADDR: u32 = STATE + 0x700; // 64 x 8 bytes
@@ -25,8 +25,6 @@ const MSTATUS_WMASK: u64 = MSTATUS_SIE | MSTATUS_MIE | MSTATUS_SPIE | MSTATUS_MP
 const SSTATUS_RMASK: u64 = MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_UBE | MSTATUS_SPP | MSTATUS_VS |
   MSTATUS_FS | MSTATUS_XS | MSTATUS_SUM | MSTATUS_MXR | MSTATUS_UXL | MSTATUS_SD;
 const SSTATUS_WMASK: u64 = MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | MSTATUS_MXR;
-/** Bits that change how loads/stores translate: a change flushes the TLBs. */
-const MSTATUS_XLATE: u64 = MSTATUS_MPRV | MSTATUS_MPP | MSTATUS_SUM | MSTATUS_MXR;
 
 const MEDELEG_MASK: u64 = 0xb3ff;
 const MIDELEG_MASK: u64 = 0x222;
@@ -162,10 +160,10 @@ function writeMstatus(v: u64, mask: u64): void {
   let n = (mstatus & ~mask) | (v & mask);
   // MPP is WARL over {U, S, M}: the reserved value 2 reads back as U.
   if ((n & MSTATUS_MPP) == (<u64>2 << 11)) n &= ~MSTATUS_MPP;
-  if (((n ^ mstatus) & MSTATUS_XLATE) != 0) {
-    mstatus = n;
-    tlbFlushAll();
-  } else mstatus = n;
+  const changed = n ^ mstatus;
+  mstatus = n;
+  if ((changed & (MSTATUS_SUM | MSTATUS_MXR)) != 0) tlbFlushData();
+  if ((changed & (MSTATUS_MPRV | MSTATUS_MPP)) != 0) tlbSelect();
   requestCheck();
 }
 
@@ -198,7 +196,7 @@ export function csrWrite(csr: u32, v: u64): void {
       const mode = v >> 60;
       if (mode != 0 && mode != 8 && mode != 9) return; // WARL: unsupported modes leave satp unchanged
       satp = mode == 0 ? 0 : (v & ((<u64>0xf << 60) | (<u64>0xffff << 44) | ((<u64>1 << 44) - 1)));
-      tlbFlushAll();
+      tlbFlushTranslated();
       return;
     }
     case CSR_MSTATUS: writeMstatus(v, MSTATUS_WMASK); return;

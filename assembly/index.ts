@@ -12,7 +12,7 @@ import {
 } from './state';
 import { runInstructions, buildCompressedTable } from './interp';
 import { expandCompressed } from './generated/dispatch';
-import { tlbFlushAll, tlbFlushStore, tlbMisses, tlbFlushes } from './mmu';
+import { tlbFlushAll, tlbFlushStore, tlbSelect, tlbMisses, tlbFlushes } from './mmu';
 import { mtimeNow, setMtime, ticksToTimer } from './clint';
 import { csrRead, csrWrite } from './csr';
 import { exceptionsTaken, interruptsTaken } from './trap';
@@ -79,7 +79,7 @@ export function run(maxInstructions: u32): u32 {
 export function getPc(): u64 { return pc; }
 export function setPc(v: u64): void { pc = v; }
 export function getPriv(): u32 { return priv; }
-export function setPriv(p: u32): void { if (p == 0 || p == 1 || p == 3) { priv = p; tlbFlushAll(); } }
+export function setPriv(p: u32): void { if (p == 0 || p == 1 || p == 3) { priv = p; tlbSelect(); } }
 export function getReg(i: u32): u64 { return getX(i & 31); }
 export function setReg(i: u32, v: u64): void { setX(i & 31, v); }
 export function getFReg(i: u32): u64 { return getF(i & 31); }

@@ -12,12 +12,16 @@ export const FREGS: u32 = STATE + 0x200;
 /** CSR and misc fields, see state.ts saveState(). */
 export const FIELDS: u32 = STATE + 0x300;
 
-/** Software TLBs: 3 direct-mapped tables (fetch, load, store) of TLB_ENTRIES x 16 bytes (tag, host addend). */
+/**
+ * Software TLBs: direct-mapped tables of TLB_ENTRIES x 16 bytes (tag, host addend), one per
+ * access type (fetch, load, store) and per translation context (U, S, M), so a privilege
+ * change switches tables instead of flushing them. Table (ctx, kind) is at
+ * TLB_BASE + (ctx * 3 + kind) * TLB_TABLE_BYTES.
+ */
 export const TLB_ENTRIES: u32 = 256;
 export const TLB_BITS: u32 = 8;
-export const TLB_FETCH: u32 = 0x12000;
-export const TLB_LOAD: u32 = TLB_FETCH + TLB_ENTRIES * 16;
-export const TLB_STORE: u32 = TLB_LOAD + TLB_ENTRIES * 16;
+export const TLB_TABLE_BYTES: u32 = TLB_ENTRIES * 16;
+export const TLB_BASE: u32 = 0x12000;
 
 /** Dirty bitmap of guest-physical RAM pages: bit (page & 7) of byte (page >> 3). Up to 4 GiB of RAM. */
 export const DIRTY: u32 = 0x20000;

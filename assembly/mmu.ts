@@ -2,7 +2,7 @@
 // (fetch, load, store) holding host addends, physical dispatch (RAM, CLINT, tohost, host MMIO),
 // misaligned accesses, and the dirty bitmap of guest-physical pages.
 import {
-  TLB_FETCH, TLB_LOAD, TLB_STORE, TLB_ENTRIES, DIRTY, RAM_HOST, RAM_BASE, CLINT_BASE, CLINT_SIZE,
+  TLB_BASE, TLB_TABLE_BYTES, TLB_ENTRIES, DIRTY, RAM_HOST, RAM_BASE, CLINT_BASE, CLINT_SIZE,
 } from './layout';
 import {
   priv, mstatus, satp, ramSize, memExc, mmioFaultFlag, tohostAddr, hostEvent, stopAt, icount,
@@ -38,28 +38,60 @@ export let tlbFlushes: u64 = 0;
 
 // ---------------------------------------------------------------- TLB
 
+/** The tables in use: fetch by priv, load/store by the effective data privilege (MPRV). */
+export let tlbFetch: u32 = TLB_BASE + 2 * 3 * TLB_TABLE_BYTES;
+export let tlbLoad: u32 = TLB_BASE + (2 * 3 + 1) * TLB_TABLE_BYTES;
+export let tlbStore: u32 = TLB_BASE + (2 * 3 + 2) * TLB_TABLE_BYTES;
+
+// @ts-ignore: decorator
+@inline function ctxOf(p: u32): u32 { return p == PRIV_M ? 2 : p; }
+// @ts-ignore: decorator
+@inline function table(ctx: u32, kind: u32): u32 { return TLB_BASE + (ctx * 3 + kind) * TLB_TABLE_BYTES; }
+
+/** Points the TLBs at the tables of the current privilege and MPRV/MPP. Call after any change of those. */
+export function tlbSelect(): void {
+  tlbFetch = table(ctxOf(priv), 0);
+  const d = ctxOf(dataPriv());
+  tlbLoad = table(d, 1);
+  tlbStore = table(d, 2);
+  fetchPage = 0xffffffffffffffff;
+}
+
+/** Drops every cached translation (all contexts). */
 export function tlbFlushAll(): void {
-  memory.fill(TLB_FETCH, 0xff, TLB_ENTRIES * 16 * 3);
+  memory.fill(TLB_BASE, 0xff, TLB_TABLE_BYTES * 9);
+  tlbSelect();
+  tlbFlushes++;
+}
+
+/** satp or sfence.vma: drops the translated contexts (U and S); M is untranslated. */
+export function tlbFlushTranslated(): void {
+  memory.fill(TLB_BASE, 0xff, TLB_TABLE_BYTES * 6);
   fetchPage = 0xffffffffffffffff;
   tlbFlushes++;
 }
 
-export function tlbFlushStore(): void {
-  memory.fill(TLB_STORE, 0xff, TLB_ENTRIES * 16);
+/** SUM or MXR changed: load/store permissions of U and S pages change. */
+export function tlbFlushData(): void {
+  for (let ctx: u32 = 0; ctx < 2; ctx++) memory.fill(table(ctx, 1), 0xff, TLB_TABLE_BYTES * 2);
+  tlbFlushes++;
 }
 
-/** sfence.vma with an address: drop the entry for that page in every TLB. */
+/** clearDirty: every store table, so the next store to each page marks it again. */
+export function tlbFlushStore(): void {
+  for (let ctx: u32 = 0; ctx < 3; ctx++) memory.fill(table(ctx, 2), 0xff, TLB_TABLE_BYTES);
+}
+
+/** sfence.vma with an address: drop the entry for that page in every translated table. */
 export function tlbFlushPage(va: u64): void {
   const o = (<u32>(va >> 12) & (TLB_ENTRIES - 1)) << 4;
-  store<u64>(TLB_FETCH + o, 0xffffffffffffffff);
-  store<u64>(TLB_LOAD + o, 0xffffffffffffffff);
-  store<u64>(TLB_STORE + o, 0xffffffffffffffff);
+  for (let t: u32 = 0; t < 6; t++) store<u64>(TLB_BASE + t * TLB_TABLE_BYTES + o, 0xffffffffffffffff);
   fetchPage = 0xffffffffffffffff;
 }
 
 // @ts-ignore: decorator
 @inline function tlbBase(acc: u32): u32 {
-  return acc == ACC_FETCH ? TLB_FETCH : acc == ACC_LOAD ? TLB_LOAD : TLB_STORE;
+  return acc == ACC_FETCH ? tlbFetch : acc == ACC_LOAD ? tlbLoad : tlbStore;
 }
 
 // ---------------------------------------------------------------- physical memory
@@ -240,14 +272,14 @@ function translateFill(va: u64, acc: u32): u64 {
 /** Load of 1/2/4/8 bytes, zero-extended. Fast path: one compare in the load TLB. */
 // @ts-ignore: decorator
 @inline export function loadMem(va: u64, size: u32): u64 {
-  const e = TLB_LOAD + ((<u32>(va >> 12) & (TLB_ENTRIES - 1)) << 4);
+  const e = tlbLoad + ((<u32>(va >> 12) & (TLB_ENTRIES - 1)) << 4);
   if (load<u64>(e) == (va & tagMask(size))) return ramLoad(<usize>(va + load<u64>(e, 8)), size);
   return loadSlow(va, size);
 }
 
 // @ts-ignore: decorator
 @inline export function storeMem(va: u64, size: u32, v: u64): void {
-  const e = TLB_STORE + ((<u32>(va >> 12) & (TLB_ENTRIES - 1)) << 4);
+  const e = tlbStore + ((<u32>(va >> 12) & (TLB_ENTRIES - 1)) << 4);
   if (load<u64>(e) == (va & tagMask(size))) ramStore(<usize>(va + load<u64>(e, 8)), size, v);
   else storeSlow(va, size, v);
 }
@@ -318,7 +350,7 @@ export function storeSlow(va: u64, size: u32, v: u64): void {
  * or 0 if the location is not RAM (the caller then uses loadSlow/storeSlow) or the access faulted.
  */
 export function amoHost(va: u64, size: u32): usize {
-  const e = TLB_STORE + ((<u32>(va >> 12) & (TLB_ENTRIES - 1)) << 4);
+  const e = tlbStore + ((<u32>(va >> 12) & (TLB_ENTRIES - 1)) << 4);
   if (load<u64>(e) == (va & tagMask(size))) return <usize>(va + load<u64>(e, 8));
   const pa = translateFill(va, ACC_STORE);
   if (memExc) return 0;
@@ -336,7 +368,7 @@ export let fetchFault: bool = false;
 /** Makes pc's page the fetch page (fetch TLB, then a walk). Returns false if the fetch faulted. */
 export function fetchRefill(va: u64): bool {
   const page = va & ~<u64>0xfff;
-  const e = TLB_FETCH + ((<u32>(va >> 12) & (TLB_ENTRIES - 1)) << 4);
+  const e = tlbFetch + ((<u32>(va >> 12) & (TLB_ENTRIES - 1)) << 4);
   if (load<u64>(e) != page) {
     tlbMisses++;
     const pa = translate(va, ACC_FETCH);

@@ -6,7 +6,7 @@ import {
   PRIV_M, PRIV_S, MSTATUS_SIE, MSTATUS_MIE, MSTATUS_SPIE, MSTATUS_MPIE, MSTATUS_SPP, MSTATUS_MPP,
   MSTATUS_MPP_SHIFT, MSTATUS_MPRV, MIP_MSIP, MIP_MTIP, MIP_MEIP, MIP_SEIP, CAUSE_ILLEGAL,
 } from './state';
-import { tlbFlushAll } from './mmu';
+import { tlbSelect } from './mmu';
 import { mtipLevel } from './clint';
 
 /** Counters a developer can print. */
@@ -51,9 +51,9 @@ function trapTo(cause: u64, tval: u64, interrupt: bool): void {
     priv = PRIV_M;
     pc = (mtvec & ~<u64>3) + ((mtvec & 1) != 0 && interrupt ? cause << 2 : 0);
   }
-  const flush = from != priv || (mstatus & MSTATUS_MPRV) != 0;
+  const reselect = from != priv || (mstatus & MSTATUS_MPRV) != 0;
   mstatus = s;
-  if (flush) tlbFlushAll();
+  if (reselect) tlbSelect();
   waiting = false;
   requestCheck();
 }

@@ -3,11 +3,11 @@ import {
   ilenOf, pc, priv, mstatus, mepc, sepc, waiting, rs1v, setRd, requestCheck,
   PRIV_M, PRIV_S, PRIV_U, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP, MSTATUS_MPP_SHIFT, MSTATUS_MPRV,
   MSTATUS_SIE, MSTATUS_SPIE, MSTATUS_SPP, MSTATUS_TSR, MSTATUS_TW, MSTATUS_TVM,
-  CAUSE_ECALL_U, CAUSE_ECALL_S, CAUSE_ECALL_M, CAUSE_BREAKPOINT,
+  CAUSE_ECALL_U, CAUSE_ECALL_S, CAUSE_ECALL_M, CAUSE_BREAKPOINT, MIP_SEIP, mipSw,
 } from '../state';
 import { raiseException, illegalInstruction, wakeupPending } from '../trap';
 import { csrAccessOk, csrRead, csrWrite } from '../csr';
-import { tlbFlushAll, tlbFlushPage } from '../mmu';
+import { tlbSelect, tlbFlushTranslated, tlbFlushPage } from '../mmu';
 
 /** csrrw/csrrs/csrrc (kind 0/1/2), register or immediate source. */
 function csrInstr(insn: u32, kind: u32, imm: bool): void {
@@ -18,7 +18,11 @@ function csrInstr(insn: u32, kind: u32, imm: bool): void {
   if (!csrAccessOk(csr, write)) { illegalInstruction(insn); return; }
   let old: u64 = 0;
   if (kind != 0 || ((insn >> 7) & 31) != 0) old = csrRead(csr);
-  if (write) csrWrite(csr, kind == 0 ? src : kind == 1 ? old | src : old & ~src);
+  if (write) {
+    // priv 1.12 §3.1.9: csrrs/csrrc on mip modify the software SEIP bit, not the PLIC line ORed into reads.
+    const base = csr == 0x344 ? (old & ~MIP_SEIP) | (mipSw & MIP_SEIP) : old;
+    csrWrite(csr, kind == 0 ? src : kind == 1 ? base | src : base & ~src);
+  }
   setRd(insn, old);
   pc += ilenOf(insn);
 }
@@ -54,7 +58,7 @@ export function op_mret(insn: u32): void {
   mstatus = s;
   priv = mpp;
   pc = mepc;
-  tlbFlushAll();
+  tlbSelect();
   requestCheck();
 }
 
@@ -67,7 +71,7 @@ export function op_sret(insn: u32): void {
   mstatus = s;
   priv = spp;
   pc = sepc;
-  tlbFlushAll();
+  tlbSelect();
   requestCheck();
 }
 
@@ -81,7 +85,7 @@ export function op_wfi(insn: u32): void {
 
 export function op_sfence_vma(insn: u32): void {
   if (priv == PRIV_U || (priv == PRIV_S && (mstatus & MSTATUS_TVM) != 0)) { illegalInstruction(insn); return; }
-  if (((insn >> 15) & 31) == 0) tlbFlushAll(); else tlbFlushPage(rs1v(insn));
+  if (((insn >> 15) & 31) == 0) tlbFlushTranslated(); else tlbFlushPage(rs1v(insn));
   pc += ilenOf(insn);
 }
 
