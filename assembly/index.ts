@@ -5,7 +5,7 @@ import {
 import {
   pc, priv, icount, untaken, ramSize, tohostAddr, hostEvent, stopAt, meipLine, seipLine, mmioFaultFlag,
   timeDeterministic, insnsPerTick, mtimecmp, mstatus, waiting, fatal, irqCheck, requestCheck,
-  saveFields, loadFields, getX, setX, getF, setF, PRIV_M,
+  saveFields, loadFields, getX, setX, getF, setF, PRIV_M, STOP_FATAL, FATAL_NO_INIT,
   medeleg, mideleg, mie, mipSw, mtvec, mepc, mcause, mtval, mscratch, stvec, sepc, scause, stval,
   sscratch, satp, mcounteren, scounteren, menvcfg, senvcfg, mcountinhibit, fcsr, cycleBase,
   instretBase, cycleFrozen, instretFrozen, resValid, resAddr, msip, memExc,
@@ -73,6 +73,7 @@ export function ramBytes(): u32 { return <u32>ramSize; }
 
 /** Runs up to `maxInstructions`; returns the stop reason (0 budget, 1 wfi, 2 host event, 3 fatal). */
 export function run(maxInstructions: u32): u32 {
+  if (!initialized) { fatal = FATAL_NO_INIT; return STOP_FATAL; }
   return runInstructions(maxInstructions);
 }
 

@@ -66,6 +66,10 @@ export const STOP_WFI: u32 = 1;
 export const STOP_HOST: u32 = 2;
 export const STOP_FATAL: u32 = 3;
 
+// fatal codes (fatalCode())
+/** run() was called before init(). */
+export const FATAL_NO_INIT: u32 = 1;
+
 // ---- hart ----
 export let pc: u64 = 0x80000000;
 export let priv: u32 = PRIV_M;

@@ -102,8 +102,12 @@ export class Rv64Core {
   }
 
   /** Instantiates the core from wasm bytes or a compiled module and initialises RAM. */
-  static async create(wasm: BufferSource | WebAssembly.Module, opts: Rv64CoreOptions): Promise<Rv64Core> {
-    const module = wasm instanceof WebAssembly.Module ? wasm : await WebAssembly.compile(wasm);
+  static async create(wasm: BufferSource | WebAssembly.Module | Response | Promise<Response>, opts: Rv64CoreOptions): Promise<Rv64Core> {
+    let module: WebAssembly.Module;
+    if (wasm instanceof WebAssembly.Module) module = wasm;
+    else if (wasm instanceof Promise || (typeof Response !== 'undefined' && wasm instanceof Response)) {
+      module = await WebAssembly.compileStreaming(wasm as Response | Promise<Response>); // browser: fetch('rv64.wasm')
+    } else module = await WebAssembly.compile(wasm as BufferSource);
     return Rv64Core.fromModule(module, opts);
   }
 
