@@ -20,6 +20,8 @@ import { VirtioConsole } from '../../devices/virtio/console.js';
 import { VirtioRng, type RandomSource } from '../../devices/virtio/rng.js';
 import { VirtioNet } from '../../devices/virtio/net.js';
 import type { VirtioDevice } from '../../devices/virtio/device.js';
+import { CORE_ABI_VERSION } from './core.js';
+import { StateFormatError, type StateValue } from './state-codec.js';
 
 export { RAM_BASE, KERNEL_BASE, FW_JUMP_FDT_ADDR };
 
@@ -47,8 +49,10 @@ export interface Rv64MachineOptions {
   kernel?: Uint8Array;
   initrd?: Uint8Array;
   cmdline?: string;
-  /** Disk image for virtio-blk (read-only base; writes go to a copy-on-write overlay). */
+  /** Disk image for virtio-blk (read-only base; writes go to a copy-on-write overlay), or a back end. */
   disk?: Uint8Array | BlockBackend;
+  /** A saved overlay (MemoryOverlayDisk state) to put over a Uint8Array disk. */
+  diskOverlay?: object;
   /** Host side of a virtio-net device; none = no NIC. */
   net?: NetBackend;
   mac?: Uint8Array;
@@ -62,6 +66,8 @@ export interface Rv64MachineOptions {
   random?: RandomSource;
   /** Host clock in ms (real-time mode), default performance.now. */
   now?: () => number;
+  /** Called when an interrupt line to the hart rises (device input while the host loop sleeps). */
+  onInterrupt?: () => void;
   /** When true, the machine is not loaded (the caller will loadState()). */
   forRestore?: boolean;
 }
@@ -107,6 +113,8 @@ export class Rv64Machine {
   readonly insnsPerTick: number;
   readonly mmuType: 'sv39' | 'sv48';
   readonly disk: BlockBackend | undefined;
+  /** The disk image the overlay sits on, when the machine made the overlay. */
+  private readonly diskBase: Uint8Array | undefined;
   readonly serial: ConsoleOut;
   readonly hvc: VirtioConsole;
   readonly net: VirtioNet | undefined;
@@ -144,7 +152,20 @@ export class Rv64Machine {
     virtio[SLOT_CONSOLE] = this.hvc;
     virtio[SLOT_RNG] = new VirtioRng(opts.random);
     if (opts.disk !== undefined) {
-      this.disk = opts.disk instanceof Uint8Array ? new MemoryOverlayDisk(opts.disk, { serial: 'tabvisor-vda' }) : opts.disk;
+      if (opts.disk instanceof Uint8Array) {
+        const overlay = new MemoryOverlayDisk(opts.disk, { serial: 'tabvisor-vda' });
+        if (opts.diskOverlay) {
+          try {
+            overlay.loadState(opts.diskOverlay);
+          } catch (e) {
+            throw new StateFormatError(`state: disk overlay: ${e instanceof Error ? e.message : String(e)}`);
+          }
+        }
+        this.diskBase = opts.disk;
+        this.disk = overlay;
+      } else {
+        this.disk = opts.disk;
+      }
       virtio[SLOT_BLOCK] = new VirtioBlock(this.disk);
     }
     if (opts.net !== undefined) {
@@ -161,7 +182,12 @@ export class Rv64Machine {
       },
       virtio,
     });
-    this.devices.connectHart((l) => core.setMeip(l), (l) => core.setSeip(l));
+    // A rising interrupt line also tells the host loop, which may be sleeping while the hart idles.
+    const wake = opts.onInterrupt ?? (() => {});
+    this.devices.connectHart(
+      (l) => { core.setMeip(l); if (l) wake(); },
+      (l) => { core.setSeip(l); if (l) wake(); },
+    );
     core.setBus(faultReportingBus(this.devices.bus, () => core.mmioFault()));
     if (!opts.forRestore) this.load();
   }
@@ -344,6 +370,88 @@ export class Rv64Machine {
     return d.read(0, d.byteLength);
   }
 
+  /**
+   * The whole machine as named, versioned fields (see docs/RV64-MACHINE.md, "State"): the board's
+   * configuration, the core's state block, RAM (non-zero 4 KiB pages only), every device, and the
+   * disk (non-zero chunks of the base and the overlay). The machine must not be running a slice.
+   */
+  saveState(): { [key: string]: StateValue } {
+    const core = this.core;
+    const config: { [key: string]: StateValue } = {
+      memoryBytes: this.memoryBytes,
+      mmuType: this.mmuType,
+      deterministic: this.deterministic,
+      insnsPerTick: this.insnsPerTick,
+      disk: this.disk !== undefined,
+      net: this.net !== undefined,
+    };
+    if (this.net) config.mac = this.net.mac.slice();
+    const state: { [key: string]: StateValue } = {
+      format: MACHINE_STATE_FORMAT,
+      version: MACHINE_STATE_VERSION,
+      config,
+      core: { abi: CORE_ABI_VERSION, block: core.saveState(), steps: core.steps },
+      ram: savePages(core.ram, 4096),
+      devices: this.devices.saveState() as unknown as StateValue,
+    };
+    if (this.exitReason) state.exit = this.exitReason as unknown as StateValue;
+    if (this.disk) state.disk = saveDisk(this.disk, this.diskBase);
+    return state;
+  }
+
+  /** Reads the board configuration out of a saved state, to build the machine it loads into. */
+  static configFromState(state: StateValue): SavedMachineConfig {
+    const s = asObject(state, 'machine state');
+    if (s.format !== MACHINE_STATE_FORMAT) throw new StateFormatError('not an rv64 machine state');
+    if (s.version !== MACHINE_STATE_VERSION) throw new StateFormatError(`rv64 machine state version ${String(s.version)} is not supported (this build reads ${MACHINE_STATE_VERSION})`);
+    const c = asObject(s.config, 'config');
+    const memoryBytes = c.memoryBytes;
+    if (typeof memoryBytes !== 'number' || !Number.isInteger(memoryBytes) || memoryBytes <= 0) throw new StateFormatError('state: bad memory size');
+    const out: SavedMachineConfig = {
+      memoryBytes,
+      mmuType: c.mmuType === 'sv39' ? 'sv39' : 'sv48',
+      deterministic: c.deterministic === true,
+      insnsPerTick: typeof c.insnsPerTick === 'number' && c.insnsPerTick >= 1 ? Math.floor(c.insnsPerTick) : DEFAULT_INSNS_PER_TICK,
+      disk: c.disk === true,
+      net: c.net === true,
+    };
+    if (c.mac instanceof Uint8Array && c.mac.length === 6) out.mac = c.mac;
+    return out;
+  }
+
+  /** The disk saved in a state: its base image and overlay, for the machine's `disk` and `diskOverlay` options. */
+  static diskFromState(state: StateValue): { base: Uint8Array; overlay: object } | undefined {
+    const s = asObject(state, 'machine state');
+    if (s.disk === undefined || s.disk === null) return undefined;
+    const d = asObject(s.disk, 'disk');
+    const byteLength = d.byteLength;
+    if (typeof byteLength !== 'number' || !Number.isSafeInteger(byteLength) || byteLength < 0 || byteLength > 2 ** 34) throw new StateFormatError('state: bad disk size');
+    const base = new Uint8Array(byteLength);
+    loadPages(base, d.base as StateValue, 'disk');
+    return { base, overlay: asObject(d.overlay, 'disk overlay') };
+  }
+
+  /** Loads a state saved by saveState() into a machine built from configFromState() (forRestore). */
+  loadState(state: StateValue): void {
+    const s = asObject(state, 'machine state');
+    const core = asObject(s.core, 'core');
+    if (core.abi !== CORE_ABI_VERSION) throw new StateFormatError(`state was saved by rv64 core ABI ${String(core.abi)}; this build has ${CORE_ABI_VERSION}`);
+    if (!(core.block instanceof Uint8Array)) throw new StateFormatError('state: core block missing');
+    const ram = this.core.ram;
+    ram.fill(0);
+    loadPages(ram, s.ram as StateValue, 'RAM');
+    try {
+      this.core.loadState(core.block);
+      this.devices.loadState(s.devices as object);
+    } catch (e) {
+      if (e instanceof StateFormatError) throw e;
+      throw new StateFormatError(`state does not load: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    this.core.clearDirty();
+    this.clearExit();
+    this.layout = undefined;
+  }
+
   /** Forgets the exit, e.g. after loading a state into a machine that had stopped. */
   clearExit(): void {
     this.exitReason = undefined;
@@ -352,6 +460,88 @@ export class Rv64Machine {
     this.panicLine = '';
     this.tail = '';
   }
+}
+
+export const MACHINE_STATE_FORMAT = 'tabvisor-rv64-machine';
+export const MACHINE_STATE_VERSION = 1;
+
+/** The board configuration a state was saved with. */
+export interface SavedMachineConfig {
+  memoryBytes: number;
+  mmuType: 'sv39' | 'sv48';
+  deterministic: boolean;
+  insnsPerTick: number;
+  disk: boolean;
+  net: boolean;
+  mac?: Uint8Array;
+}
+
+function asObject(v: StateValue | undefined, what: string): { [key: string]: StateValue } {
+  if (v === null || v === undefined || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array) {
+    throw new StateFormatError(`state: ${what} is missing or not a record`);
+  }
+  return v as { [key: string]: StateValue };
+}
+
+/** Non-zero pages of `bytes`: their indices (u32 LE) and contents, back to back. */
+function savePages(bytes: Uint8Array, pageSize: number): StateValue {
+  const count = Math.ceil(bytes.length / pageSize);
+  const indices: number[] = [];
+  const aligned = bytes.byteOffset % 8 === 0 && pageSize % 8 === 0;
+  for (let p = 0; p < count; p++) {
+    const start = p * pageSize;
+    const end = Math.min(start + pageSize, bytes.length);
+    let nonZero = false;
+    if (aligned && end - start === pageSize) {
+      const words = new BigUint64Array(bytes.buffer, bytes.byteOffset + start, pageSize / 8);
+      for (let i = 0; i < words.length; i++) if (words[i] !== 0n) { nonZero = true; break; }
+    } else {
+      for (let i = start; i < end; i++) if (bytes[i] !== 0) { nonZero = true; break; }
+    }
+    if (nonZero) indices.push(p);
+  }
+  const index = new Uint8Array(indices.length * 4);
+  const data = new Uint8Array(indices.length * pageSize);
+  const dv = new DataView(index.buffer);
+  indices.forEach((p, i) => {
+    dv.setUint32(i * 4, p, true);
+    const start = p * pageSize;
+    data.set(bytes.subarray(start, Math.min(start + pageSize, bytes.length)), i * pageSize);
+  });
+  return { pageSize, count: indices.length, index, data };
+}
+
+function loadPages(into: Uint8Array, v: StateValue | undefined, what: string): void {
+  const s = asObject(v, what);
+  const { pageSize, index, data } = s;
+  if (typeof pageSize !== 'number' || !Number.isInteger(pageSize) || pageSize < 512 || pageSize > 1 << 20) throw new StateFormatError(`state: ${what} page size is bad`);
+  if (!(index instanceof Uint8Array) || !(data instanceof Uint8Array) || index.length % 4 !== 0 || data.length !== (index.length / 4) * pageSize) {
+    throw new StateFormatError(`state: ${what} pages are malformed`);
+  }
+  const dv = new DataView(index.buffer, index.byteOffset, index.byteLength);
+  for (let i = 0; i < index.length / 4; i++) {
+    const start = dv.getUint32(i * 4, true) * pageSize;
+    if (start >= into.length) throw new StateFormatError(`state: ${what} page beyond the end`);
+    const n = Math.min(pageSize, into.length - start);
+    into.set(data.subarray(i * pageSize, i * pageSize + n), start);
+  }
+}
+
+function saveDisk(disk: BlockBackend, base: Uint8Array | undefined): StateValue {
+  if (disk instanceof MemoryOverlayDisk && base !== undefined) {
+    // The base as it was given (non-zero 4 KiB chunks) plus the overlay, so write-back still knows what changed.
+    return {
+      byteLength: disk.byteLength,
+      base: savePages(base, 4096),
+      overlay: disk.saveState() as unknown as StateValue,
+    };
+  }
+  const whole = disk.read(0, disk.byteLength);
+  return {
+    byteLength: disk.byteLength,
+    base: savePages(whole, 4096),
+    overlay: { version: 1, chunkSize: 4096, byteLength: disk.byteLength, chunks: [] },
+  };
 }
 
 function markDirty(core: Rv64Core, off: number, len: number): void {

@@ -1,0 +1,450 @@
+// Rv64Engine: the Engine interface over Rv64Machine (our RV64GC core on the virt board). Works in
+// Node and in a Web Worker: the wasm comes through the AssetLoader. The engine owns time: it runs
+// the machine in slices for a few milliseconds at a time, gives the thread back between bursts so
+// console input and control calls get in, and sleeps while the hart idles in wfi, until its next
+// timer deadline or a device interrupt (an idle shell costs the host almost nothing).
+
+import type { AssetLoader, BootConfig, Engine, EngineStats, ExitReason } from '../engine.js';
+import { EngineConfigError } from '../create.js';
+import { Rv64Machine, MachineConfigError, type SliceResult } from './machine.js';
+import { KERNEL_BASE, RAM_BASE, parseLinuxImage, planBootLayout, BootLayoutError } from './boot-layout.js';
+import { decodeState, encodeState, StateFormatError, type StateValue } from './state-codec.js';
+import { parseElf, ElfError } from './elf.js';
+import type { NetBackend } from '../../devices/backends/net.js';
+import type { RandomSource } from '../../devices/virtio/rng.js';
+
+/** Where the core lives, relative to the project root. */
+export const RV64_WASM_PATH = 'build/rv64.wasm';
+
+const MiB = 1024 * 1024;
+/** Instructions per core.run() call. */
+const SLICE = 100_000;
+/** Longest stretch of guest code before the engine gives the thread back. */
+const BURST_MS = 10;
+/** Longest sleep in one go while idle (a guest without any timer still gets looked at). */
+const MAX_SLEEP_MS = 1000;
+/** The engine's state bytes start with this, then the encoded fields (state-codec.ts). */
+const STATE_MAGIC = new TextEncoder().encode('TVRV64\x00\x01');
+
+export interface Rv64EngineOptions {
+  /** Host side of a virtio-net NIC (none = no NIC). */
+  net?: NetBackend;
+  mac?: Uint8Array;
+  /** Entropy for virtio-rng, the device tree's rng-seed and the MAC (default crypto). */
+  random?: RandomSource;
+  mmuType?: 'sv39' | 'sv48';
+  /**
+   * 'self' (default): start()/resume() run the machine on the engine's own loop. 'external': the
+   * caller drives it with runSlice() (the hypervisor's SliceRunner).
+   */
+  drive?: 'self' | 'external';
+  /** Instructions per 10 MHz tick in deterministic mode. */
+  insnsPerTick?: number;
+}
+
+/** What runSlice() did; the same shape as the hypervisor's SliceReport (SliceTarget contract). */
+export interface Rv64SliceReport {
+  instructions: number;
+  /** Present when the hart idles: it sleeps until `wakeAt` (performance.now() ms) or an event. */
+  idle?: { wakeAt?: number };
+}
+
+// One compiled module per wasm location, shared by every engine in this process or worker.
+const compiledWasm = new Map<string, Promise<WebAssembly.Module>>();
+
+export class Rv64Engine implements Engine {
+  readonly kind = 'rv64' as const;
+  private machine: Rv64Machine | undefined;
+  private isRunning = false;
+  private exited = false;
+  private destroyed = false;
+  private starting: Promise<void> | undefined;
+  private loopDone: Promise<void> | undefined;
+  private readonly consoleListeners = new Set<(data: Uint8Array) => void>();
+  private readonly exitListeners = new Set<(reason: ExitReason) => void>();
+  private pendingOutput: Uint8Array[] = [];
+  private pendingInput: Uint8Array[] = [];
+  private instructions = 0;
+  private runMs = 0;
+  private wakeUp: (() => void) | undefined;
+  /** Set when the machine has been woken since it last went idle (input arrived before the sleep). */
+  private woken = false;
+
+  constructor(
+    private readonly config: BootConfig,
+    private readonly assets: AssetLoader,
+    private readonly options: Rv64EngineOptions = {},
+  ) {
+    checkRv64Config(config);
+  }
+
+  get running(): boolean {
+    return this.isRunning;
+  }
+
+  async start(): Promise<void> {
+    if (this.starting || this.destroyed) throw new Error('rv64 engine: start() called twice');
+    this.starting = this.build();
+    await this.starting;
+    if (this.destroyed) return;
+    for (const data of this.pendingInput.splice(0)) this.machine!.sendSerial(data);
+    if ((this.options.drive ?? 'self') === 'self') await this.resume();
+    else this.isRunning = true;
+  }
+
+  private async build(): Promise<void> {
+    const module = await this.compile();
+    const c = this.config;
+    try {
+      if (c.state) {
+        this.machine = this.machineFromState(module, c.state);
+      } else {
+        this.machine = new Rv64Machine({
+          ...this.machineCommon(module),
+          memoryBytes: c.memoryMiB * MiB,
+          ...(c.firmware ? { firmware: c.firmware } : {}),
+          ...(c.kernel ? { kernel: c.kernel } : {}),
+          ...(c.initrd ? { initrd: c.initrd } : {}),
+          ...(c.cmdline !== undefined ? { cmdline: c.cmdline } : {}),
+          ...(c.disk ? { disk: c.disk } : {}),
+          ...(this.options.net ? { net: this.options.net } : {}),
+          ...(this.options.mac ? { mac: this.options.mac } : {}),
+          ...(c.deterministic ? { deterministic: true } : {}),
+          ...(this.options.insnsPerTick ? { insnsPerTick: this.options.insnsPerTick } : {}),
+          ...(this.options.mmuType ? { mmuType: this.options.mmuType } : {}),
+        });
+      }
+    } catch (e) {
+      throw toConfigError(e);
+    }
+  }
+
+  private machineCommon(module: WebAssembly.Module) {
+    return {
+      module,
+      output: (data: Uint8Array) => this.pendingOutput.push(data.slice()),
+      onInterrupt: () => this.wake(),
+      ...(this.options.random ? { random: this.options.random } : {}),
+    };
+  }
+
+  private machineFromState(module: WebAssembly.Module, bytes: Uint8Array): Rv64Machine {
+    const state = readStateBytes(bytes);
+    const saved = Rv64Machine.configFromState(state);
+    const disk = Rv64Machine.diskFromState(state);
+    const machine = new Rv64Machine({
+      ...this.machineCommon(module),
+      memoryBytes: saved.memoryBytes,
+      mmuType: saved.mmuType,
+      deterministic: saved.deterministic,
+      insnsPerTick: saved.insnsPerTick,
+      ...(disk ? { disk: disk.base, diskOverlay: disk.overlay } : {}),
+      // A NIC saved without a back end here comes back with its cable unplugged from any host network.
+      ...(saved.net ? { net: this.options.net ?? { send: () => {} } } : {}),
+      ...(saved.mac ? { mac: saved.mac } : {}),
+      forRestore: true,
+    });
+    machine.loadState(state);
+    return machine;
+  }
+
+  private async compile(): Promise<WebAssembly.Module> {
+    const where = this.assets.resolve(RV64_WASM_PATH);
+    let compiled = compiledWasm.get(where);
+    if (!compiled) {
+      compiled = this.assets.load(RV64_WASM_PATH).then((bytes) => WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>));
+      compiledWasm.set(where, compiled);
+      compiled.catch(() => compiledWasm.delete(where));
+    }
+    return compiled;
+  }
+
+  async pause(): Promise<void> {
+    if (!this.isRunning) return;
+    this.isRunning = false;
+    this.wake();
+    await this.loopDone;
+  }
+
+  async resume(): Promise<void> {
+    if (!this.machine || this.isRunning || this.exited || this.destroyed) return;
+    this.isRunning = true;
+    if ((this.options.drive ?? 'self') === 'self') this.loopDone = this.loop();
+  }
+
+  async saveState(): Promise<Uint8Array> {
+    const machine = this.requireMachine();
+    if (this.isRunning) throw new Error('rv64 engine: pause the machine before saving its state');
+    const fields = machine.saveState();
+    fields.engine = { instructions: this.instructions };
+    const body = encodeState(fields);
+    const out = new Uint8Array(STATE_MAGIC.length + body.length);
+    out.set(STATE_MAGIC, 0);
+    out.set(body, STATE_MAGIC.length);
+    return out;
+  }
+
+  async loadState(state: Uint8Array): Promise<void> {
+    this.requireMachine();
+    if (this.isRunning) throw new Error('rv64 engine: pause the machine before loading a state');
+    const module = await this.compile();
+    try {
+      this.machine = this.machineFromState(module, state);
+    } catch (e) {
+      throw toConfigError(e);
+    }
+    this.exited = this.machine.exit !== undefined;
+    this.pendingOutput = [];
+  }
+
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.isRunning = false;
+    this.wake();
+    await this.loopDone;
+    this.flushOutput();
+    this.machine = undefined;
+    this.consoleListeners.clear();
+    this.exitListeners.clear();
+    this.pendingInput = [];
+  }
+
+  sendConsole(data: Uint8Array | string): void {
+    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data.slice();
+    if (bytes.length === 0 || this.destroyed) return;
+    if (this.machine) this.machine.sendSerial(bytes);
+    else this.pendingInput.push(bytes);
+    this.wake();
+  }
+
+  /** Bytes typed on the virtio console (hvc0); its output joins the main console stream. */
+  sendVirtioConsole(data: Uint8Array | string): void {
+    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data.slice();
+    if (bytes.length === 0 || !this.machine) return;
+    this.machine.sendHvc(bytes);
+    this.wake();
+  }
+
+  onConsole(listener: (data: Uint8Array) => void): () => void {
+    this.consoleListeners.add(listener);
+    return () => this.consoleListeners.delete(listener);
+  }
+
+  onExit(listener: (reason: ExitReason) => void): () => void {
+    this.exitListeners.add(listener);
+    return () => this.exitListeners.delete(listener);
+  }
+
+  stats(): EngineStats {
+    return { instructions: this.instructions, runMs: this.runMs, memoryBytes: this.machine?.memoryBytes ?? this.config.memoryMiB * MiB };
+  }
+
+  /** The disk as the guest left it (base image with the guest's writes), for --disk-write-back. */
+  async exportDisk(): Promise<Uint8Array> {
+    const disk = this.requireMachine().exportDisk();
+    if (!disk) throw new Error('rv64 engine: this machine has no disk');
+    return disk;
+  }
+
+  /** The machine, for tests and tools (tracing, counters). */
+  get board(): Rv64Machine | undefined {
+    return this.machine;
+  }
+
+  /**
+   * Runs at most `budget` instructions now (drive 'external'). Idle time is reported with the
+   * performance.now() time of the next timer; deterministic machines skip idle time instead.
+   */
+  runSlice(budget: number): Rv64SliceReport {
+    const machine = this.machine;
+    if (!machine || this.exited || !this.isRunning) return { instructions: 0, idle: {} };
+    const t0 = performance.now();
+    const r = machine.runSlice(budget);
+    this.account(r, performance.now() - t0);
+    this.flushOutput();
+    if (r.exit) {
+      this.finish(r.exit);
+      return { instructions: r.instructions, idle: {} };
+    }
+    if (r.idle) {
+      if (machine.deterministic && machine.skipIdleTime()) return { instructions: r.instructions };
+      const ms = r.idle.msUntilTimer;
+      return { instructions: r.instructions, idle: ms === undefined ? {} : { wakeAt: performance.now() + ms } };
+    }
+    return { instructions: r.instructions };
+  }
+
+  // --- the engine's own loop --------------------------------------------------------------------
+
+  private async loop(): Promise<void> {
+    const machine = this.machine!;
+    while (this.isRunning && !this.exited && this.machine === machine) {
+      const t0 = performance.now();
+      let idle: SliceResult['idle'];
+      let exit: SliceResult['exit'];
+      for (;;) {
+        const r = machine.runSlice(SLICE);
+        this.instructions += r.instructions;
+        if (r.exit) {
+          exit = r.exit;
+          break;
+        }
+        if (r.idle) {
+          if (machine.deterministic && machine.skipIdleTime()) {
+            if (performance.now() - t0 >= BURST_MS) break;
+            continue;
+          }
+          idle = r.idle;
+          break;
+        }
+        if (performance.now() - t0 >= BURST_MS) break;
+      }
+      this.runMs += performance.now() - t0;
+      this.flushOutput();
+      if (exit) {
+        this.finish(exit);
+        return;
+      }
+      if (idle) await this.sleep(idle.msUntilTimer);
+      else await yieldToEventLoop();
+    }
+  }
+
+  private account(r: SliceResult, ms: number): void {
+    this.instructions += r.instructions;
+    this.runMs += ms;
+  }
+
+  /** Sleeps until `ms` passed (undefined: only an event can end it) or wake() is called. */
+  private sleep(ms: number | undefined): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return yieldToEventLoop();
+    }
+    return new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        this.wakeUp = undefined;
+        this.woken = false;
+        resolve();
+      };
+      this.wakeUp = done;
+      const wait = Math.min(ms ?? MAX_SLEEP_MS, MAX_SLEEP_MS);
+      timer = setTimeout(done, Math.max(0, Math.ceil(wait)));
+    });
+  }
+
+  private wake(): void {
+    const w = this.wakeUp;
+    if (w) w();
+    else this.woken = true;
+  }
+
+  private finish(reason: ExitReason): void {
+    if (this.exited) return;
+    this.exited = true;
+    this.isRunning = false;
+    this.flushOutput();
+    // Delivered after the current call returns, like console output, so listeners see a settled engine.
+    queueMicrotask(() => {
+      for (const listener of [...this.exitListeners]) listener(reason);
+    });
+  }
+
+  private flushOutput(): void {
+    if (this.pendingOutput.length === 0) return;
+    const chunks = this.pendingOutput;
+    this.pendingOutput = [];
+    const total = chunks.reduce((n, c) => n + c.length, 0);
+    const data = new Uint8Array(total);
+    let off = 0;
+    for (const c of chunks) {
+      data.set(c, off);
+      off += c.length;
+    }
+    for (const listener of [...this.consoleListeners]) listener(data);
+  }
+
+  private requireMachine(): Rv64Machine {
+    if (!this.machine) throw new Error('rv64 engine: not started');
+    return this.machine;
+  }
+}
+
+/** Rejects configurations the rv64 board cannot boot, with a message that names the fix. */
+export function checkRv64Config(config: BootConfig): void {
+  const mem = config.memoryMiB;
+  if (!Number.isInteger(mem) || mem < 16 || mem > 2048) {
+    throw new EngineConfigError(`rv64 memory must be a whole number of MiB between 16 and 2048 (got ${mem})`);
+  }
+  if (config.state) {
+    if (!hasMagic(config.state)) throw new EngineConfigError('the saved state is not an rv64 machine state');
+    return;
+  }
+  const kernel = config.kernel;
+  if (!kernel || kernel.length === 0) throw new EngineConfigError('rv64 needs a kernel (a RISC-V Linux Image, or an ELF program)');
+  const image = parseLinuxImage(kernel);
+  let kernelStart = KERNEL_BASE;
+  let kernelBytes = kernel.length;
+  if (image) {
+    if (!config.firmware) throw new EngineConfigError('a RISC-V Linux Image needs firmware to boot (--firmware fw_jump.bin, OpenSBI)');
+    kernelBytes = Math.max(kernel.length, image.imageSize);
+  } else {
+    try {
+      const elf = parseElf(kernel);
+      const high = elf.segments.some((s) => s.paddr >= 0xffff_ffff_0000_0000n);
+      const addr = (a: bigint): number => Number(high ? (a & 0x7fff_ffffn) + BigInt(RAM_BASE) : a);
+      kernelStart = Math.min(...elf.segments.map((s) => addr(s.paddr)));
+      kernelBytes = Math.max(...elf.segments.map((s) => addr(s.paddr) + s.memSize)) - kernelStart;
+    } catch (e) {
+      const why = e instanceof ElfError ? e.message : String(e);
+      throw new EngineConfigError(`the kernel is neither a RISC-V Linux Image nor a RISC-V ELF program (${why})`);
+    }
+  }
+  if (config.firmware && (config.firmware.length === 0 || config.firmware.length > KERNEL_BASE - RAM_BASE)) {
+    throw new EngineConfigError(`the firmware has an unusable size (${config.firmware.length} bytes; at most 2 MiB below the kernel)`);
+  }
+  try {
+    planBootLayout({
+      memoryBytes: mem * MiB,
+      ...(config.firmware ? { firmwareBytes: config.firmware.length } : {}),
+      kernelStart,
+      kernelBytes,
+      ...(config.initrd ? { initrdBytes: config.initrd.length } : {}),
+      dtbBytes: 8192 + (config.cmdline?.length ?? 0),
+      fwJumpFdtCopy: config.firmware !== undefined,
+    });
+  } catch (e) {
+    if (e instanceof BootLayoutError) throw new EngineConfigError(e.message);
+    throw e;
+  }
+}
+
+function hasMagic(bytes: Uint8Array): boolean {
+  return bytes.length >= STATE_MAGIC.length && STATE_MAGIC.every((b, i) => bytes[i] === b);
+}
+
+function readStateBytes(bytes: Uint8Array): StateValue {
+  if (!hasMagic(bytes)) throw new StateFormatError('the saved state is not an rv64 machine state');
+  return decodeState(bytes.subarray(STATE_MAGIC.length));
+}
+
+function toConfigError(e: unknown): unknown {
+  if (e instanceof MachineConfigError || e instanceof StateFormatError) return new EngineConfigError(e.message);
+  return e;
+}
+
+/** Gives the thread back for one turn of the event loop (setImmediate in Node, a MessageChannel in a worker). */
+function yieldToEventLoop(): Promise<void> {
+  if (typeof setImmediate === 'function') return new Promise((r) => setImmediate(r));
+  return new Promise((r) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => {
+      ch.port1.close();
+      r();
+    };
+    ch.port2.postMessage(null);
+  });
+}
