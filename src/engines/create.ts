@@ -14,11 +14,6 @@ export class EngineConfigError extends Error {
   }
 }
 
-// A variable, not a literal: bundlers would otherwise treat `new URL('./x.js', import.meta.url)` as
-// an asset. When src/engines/rv64/engine.ts lands, a literal import('./rv64/engine.js') lets the
-// page's bundle include it.
-const RV64_ENGINE_MODULE = './rv64/engine.js';
-
 /** Creates (but does not start) an engine for `config.engine`. */
 export async function createEngine(config: BootConfig, assets: AssetLoader): Promise<Engine> {
   switch (config.engine) {
@@ -27,10 +22,8 @@ export async function createEngine(config: BootConfig, assets: AssetLoader): Pro
       return new V86Engine(config, assets);
     }
     case 'rv64': {
-      const mod = await importOptional(new URL(RV64_ENGINE_MODULE, import.meta.url));
-      const ctor = mod && (mod.Rv64Engine ?? mod.RV64Engine ?? mod.default);
-      if (typeof ctor !== 'function') throw new EngineConfigError('the rv64 Linux engine is not available yet');
-      return new (ctor as new (c: BootConfig, a: AssetLoader) => Engine)(config, assets);
+      const { Rv64Engine } = await import('./rv64/engine.js');
+      return new Rv64Engine(config, assets);
     }
     default:
       throw new EngineConfigError(`unknown engine '${String((config as { engine: unknown }).engine)}' (have: v86, rv64)`);
