@@ -98,6 +98,18 @@ test_main:
   csrc mstatus, t0
   li t0, (PRV_S << 11) | MSTATUS_MPRV
   csrs mstatus, t0
+  /* MPRV honours MXR: an execute-only page is readable with MXR = 1 (no trap here: a
+     trap's mret would leave MPP = U, see below) */
+  li t2, VBASE + 0x4000
+  li t0, MSTATUS_MXR
+  csrs mstatus, t0
+  li gp, 90
+  ld a0, 0(t2)
+  li t0, MSTATUS_MXR
+  csrc mstatus, t0
+  li t6, 0xeeee0000
+  FAIL_UNLESS_EQ a0, t6
+  li gp, 5
   li t1, VBASE
   ld a0, 0(t1)
   li t6, 0xaaaa0000
@@ -203,6 +215,9 @@ in_s:
   CHECK_TRAP_FIELD 35, RT_EPC, t2
   li t0, MSTATUS_SUM
   csrc sstatus, t0
+  /* clearing SUM takes effect at once (no sfence.vma), even with the translation cached */
+  li t1, VBASE + 0x3000
+  TEST_FAULT 36, CAUSE_LOAD_PAGE, VBASE + 0x3000, ld a0, 0(t1)
   /* execute-only page: load faults unless MXR */
   li t1, VBASE + 0x4000
   TEST_FAULT 40, CAUSE_LOAD_PAGE, VBASE + 0x4000, ld a0, 0(t1)
@@ -215,6 +230,7 @@ in_s:
   TEST_FAULT 42, CAUSE_STORE_PAGE, VBASE + 0x4000, sd a0, 0(t1)  /* MXR does not grant W */
   li t0, MSTATUS_MXR
   csrc sstatus, t0
+  TEST_FAULT 39, CAUSE_LOAD_PAGE, VBASE + 0x4000, ld a0, 0(t1)    /* and clearing it is immediate */
   /* code on an X page runs; not readable */
   li gp, 43
   li t1, VBASE + 0x6000
@@ -305,6 +321,19 @@ in_s:
   ld a0, 0(t1)
   li t6, 0xbbbb0000
   FAIL_UNLESS_EQ a0, t6
+  /* downgrade RW -> R: after sfence.vma a store faults, a load still works */
+  li gp, 73
+  sd zero, 0(t1)                     /* writable now (and cached as writable) */
+  PTE_SET_L pt0, 9, page_b, PTE_V | PTE_R | PTE_A | PTE_D
+  li t1, VBASE + 0x9000
+  sfence.vma
+  TEST_FAULT 74, CAUSE_STORE_PAGE, VBASE + 0x9008, sd a0, 8(t1)
+  li gp, 75
+  ld a0, 0(t1)
+  FAIL_UNLESS_EQ a0, zero
+  la t2, page_b
+  li t6, 0xbbbb0000
+  sd t6, 0(t2)
   /* invalidate the PTE: the next access faults after sfence.vma (all) */
   la t0, pt0
   sd zero, 9 * 8(t0)
