@@ -109,11 +109,12 @@ export async function runBareProgram(opts: BareRunOptions): Promise<BareRunResul
 
   const limit = opts.maxInstructions;
   const startCount = core.steps;
+  const startRetired = core.instret;
   const done = (r: Omit<BareRunResult, 'instructions' | 'wallMs' | 'firstOutputMs'>): BareRunResult => {
     flush();
     const res: BareRunResult = {
       ...r,
-      instructions: Number(core.steps - startCount),
+      instructions: Number(core.instret - startRetired), // retired; the limit counts started ones
       wallMs: performance.now() - start,
     };
     if (firstOutputMs !== undefined) res.firstOutputMs = firstOutputMs;
