@@ -114,7 +114,7 @@ export function tlbFlushPage(va: u64): void {
 }
 
 // @ts-ignore: decorator
-@inline function ramLoad(h: usize, size: u32): u64 {
+@inline export function ramLoad(h: usize, size: u32): u64 {
   if (size == 8) return load<u64>(h);
   if (size == 4) return <u64>load<u32>(h);
   if (size == 2) return <u64>load<u16>(h);
@@ -122,7 +122,7 @@ export function tlbFlushPage(va: u64): void {
 }
 
 // @ts-ignore: decorator
-@inline function ramStore(h: usize, size: u32, v: u64): void {
+@inline export function ramStore(h: usize, size: u32, v: u64): void {
   if (size == 8) store<u64>(h, v);
   else if (size == 4) store<u32>(h, <u32>v);
   else if (size == 2) store<u16>(h, <u16>v);
@@ -265,7 +265,7 @@ function translateFill(va: u64, acc: u32): u64 {
 // ---------------------------------------------------------------- data access
 
 // @ts-ignore: decorator
-@inline function tagMask(size: u32): u64 {
+@inline export function tagMask(size: u32): u64 {
   return ~(<u64>0xfff & ~(<u64>size - 1));
 }
 

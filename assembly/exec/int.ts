@@ -2,7 +2,8 @@
 import { pc, memExc, rs1v, rs2v, setRd, ilenOf } from '../state';
 // Ops here take the pc of the instruction and return the next pc (the interpreter keeps pc in
 // a local); on a trap they return the global pc, which the trap set to the handler.
-import { loadMem, storeMem } from '../mmu';
+import { loadSlow, storeSlow, tlbLoad, tlbStore, tagMask, ramLoad, ramStore } from '../mmu';
+import { TLB_ENTRIES } from '../layout';
 
 // ---- immediates of the base formats (unprivileged spec 2.3) ----
 // @ts-ignore: decorator
@@ -62,8 +63,15 @@ import { loadMem, storeMem } from '../mmu';
 // ---- loads and stores ----
 // @ts-ignore: decorator
 @inline function loadOp(insn: u32, p: u64, size: u32, signed: bool): u64 {
-  let v = loadMem(rs1v(insn) + immI(insn), size);
-  if (memExc) { memExc = false; return pc; }
+  // The TLB hit path is written out here so only the slow path pays for the trap check.
+  const va = rs1v(insn) + immI(insn);
+  const e = tlbLoad + ((<u32>(va >> 12) & (TLB_ENTRIES - 1)) << 4);
+  let v: u64;
+  if (load<u64>(e) == (va & tagMask(size))) v = ramLoad(<usize>(va + load<u64>(e, 8)), size);
+  else {
+    v = loadSlow(va, size);
+    if (memExc) { memExc = false; return pc; }
+  }
   if (signed) {
     if (size == 1) v = <u64><i64><i8>v;
     else if (size == 2) v = <u64><i64><i16>v;
@@ -74,8 +82,13 @@ import { loadMem, storeMem } from '../mmu';
 }
 // @ts-ignore: decorator
 @inline function storeOp(insn: u32, p: u64, size: u32): u64 {
-  storeMem(rs1v(insn) + immS(insn), size, rs2v(insn));
-  if (memExc) { memExc = false; return pc; }
+  const va = rs1v(insn) + immS(insn);
+  const e = tlbStore + ((<u32>(va >> 12) & (TLB_ENTRIES - 1)) << 4);
+  if (load<u64>(e) == (va & tagMask(size))) ramStore(<usize>(va + load<u64>(e, 8)), size, rs2v(insn));
+  else {
+    storeSlow(va, size, rs2v(insn));
+    if (memExc) { memExc = false; return pc; }
+  }
   return p + ilenOf(insn);
 }
 // @ts-ignore: decorator
