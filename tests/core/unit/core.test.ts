@@ -378,6 +378,50 @@ spin:
     core.setMeip(false);
   });
 
+  it('csrrs on mip does not latch the SEIP line into the software bit', async () => {
+    const { core, symbols } = await loadProgram(`${PRELUDE}
+main:
+  li t0, 1 << 5
+  csrs mip, t0             # STIP, while the SEIP line is high
+  csrr a0, mip
+  ebreak
+after:
+  csrr a1, mip
+  j done
+`);
+    core.setSeip(true);
+    let r = runToHalt(core, symbols);
+    expect(r.cause).toBe(CAUSE.breakpoint);
+    expect(core.getReg(10) & 0x220n).toBe(0x220n);
+    core.setSeip(false);
+    core.pc = symbols.get('after')!;
+    r = runToHalt(core, symbols);
+    expect(r.cause).toBe(DONE);
+    expect(core.getReg(11) & 0x220n).toBe(0x20n); // SEIP gone with the line, STIP stays
+  });
+
+  it('csrrs on mip does not latch the SEIP line into the software bit', async () => {
+    const { core, symbols } = await loadProgram(`${PRELUDE}
+main:
+  li t0, 1 << 5
+  csrs mip, t0             # STIP, while the SEIP line is high
+  csrr a0, mip
+  ebreak
+after:
+  csrr a1, mip
+  j done
+`);
+    core.setSeip(true);
+    let r = runToHalt(core, symbols);
+    expect(r.cause).toBe(CAUSE.breakpoint);
+    expect(core.getReg(10) & 0x220n).toBe(0x220n);
+    core.setSeip(false);
+    core.pc = symbols.get('after')!;
+    r = runToHalt(core, symbols);
+    expect(r.cause).toBe(DONE);
+    expect(core.getReg(11) & 0x220n).toBe(0x20n); // SEIP gone with the line, STIP stays
+  });
+
   it('setSeip drives mip.SEIP and a delegated supervisor interrupt reaches S mode', async () => {
     const { core, symbols } = await loadProgram(`${PRELUDE}
 main:
