@@ -10,7 +10,7 @@ import {
   sscratch, satp, mcounteren, scounteren, menvcfg, senvcfg, mcountinhibit, fcsr, cycleBase,
   instretBase, cycleFrozen, instretFrozen, resValid, resAddr, msip, memExc,
 } from './state';
-import { runInstructions, buildCompressedTable } from './interp';
+import { runInstructions, buildCompressedTable, chunks } from './interp';
 import { expandCompressed } from './generated/dispatch';
 import { tlbFlushAll, tlbFlushStore, tlbSelect, tlbMisses, tlbFlushes } from './mmu';
 import { mtimeNow, setMtime, ticksToTimer } from './clint';
@@ -168,8 +168,10 @@ export function statTlbMisses(): u64 { return tlbMisses; }
 export function statTlbFlushes(): u64 { return tlbFlushes; }
 export function statExceptions(): u64 { return exceptionsTaken; }
 export function statInterrupts(): u64 { return interruptsTaken; }
+export function statChunks(): u64 { return chunks; }
 
 
 
 /** The generated expansion of a 16-bit instruction (0 = illegal), for tests against the ISA table. */
 export function expand16(h: u32): u32 { return expandCompressed(h & 0xffff); }
+

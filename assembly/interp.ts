@@ -20,6 +20,9 @@ import { fetchRefill, fetchHigh, fetchFault } from './mmu';
 import { checkInterrupts, wakeupPending } from './trap';
 import { mtimeNow } from './clint';
 
+/** Interpreter entries (a developer counter: each costs an interrupt check). */
+export let chunks: u64 = 0;
+
 /** Longest stretch between two interrupt/timer checks in real-time mode. */
 const CHUNK: u64 = 1 << 16;
 
@@ -79,6 +82,7 @@ export function runInstructions(budget: u32): u32 {
       }
     }
     stopAt = icount + chunk;
+    chunks++;
     interp();
     if (fatal != 0) return STOP_FATAL;
     if (hostEvent) return STOP_HOST;

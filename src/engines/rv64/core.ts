@@ -73,6 +73,7 @@ export interface Rv64Exports {
   statTlbFlushes(): bigint;
   statExceptions(): bigint;
   statInterrupts(): bigint;
+  statChunks(): bigint;
   expand16(h: number): number;
 }
 
@@ -303,7 +304,7 @@ export class Rv64Core {
     if (this.exports.loadState() !== 0) throw new Error('rv64 core: state block has a foreign magic or version');
   }
 
-  stats(): { instret: bigint; tlbMisses: bigint; tlbFlushes: bigint; exceptions: bigint; interrupts: bigint } {
+  stats(): { instret: bigint; tlbMisses: bigint; tlbFlushes: bigint; exceptions: bigint; interrupts: bigint; chunks: bigint } {
     const e = this.exports;
     return {
       instret: e.instret(),
@@ -311,6 +312,7 @@ export class Rv64Core {
       tlbFlushes: e.statTlbFlushes(),
       exceptions: e.statExceptions(),
       interrupts: e.statInterrupts(),
+      chunks: e.statChunks(),
     };
   }
 }
