@@ -91,6 +91,24 @@ const SBI_TRAP_ERROR = 'sbi_trap_error';
 /** After a panic line, run at most this much more for the rest of the report. */
 const PANIC_GRACE_INSNS = 20_000_000;
 const CSR_MIE = 0x304;
+const CSR_MEPC = 0x341;
+const CSR_MCAUSE = 0x342;
+const CSR_SEPC = 0x141;
+const CSR_SCAUSE = 0x142;
+/** Trap-loop watch: at least one exception per this many instructions ... */
+const TRAP_LOOP_RATE = 2000;
+/** ... with the same redirected trap at the end of this many slices in a row. */
+const TRAP_LOOP_SLICES = 100;
+const TRAP_NAMES = [
+  'instruction address misaligned', 'instruction access fault', 'illegal instruction', 'breakpoint',
+  'load address misaligned', 'load access fault', 'store address misaligned', 'store access fault',
+  'environment call from U-mode', 'environment call from S-mode', 'reserved trap 10', 'environment call from M-mode',
+  'instruction page fault', 'load page fault', 'reserved trap 14', 'store page fault',
+];
+
+function trapName(cause: bigint): string {
+  return TRAP_NAMES[Number(cause & 0xffn)] ?? `trap cause ${cause}`;
+}
 
 /** Merges byte streams of the two consoles and keeps a tail of recent text for the panic watch. */
 class ConsoleOut implements ConsoleBackend {
@@ -126,6 +144,9 @@ export class Rv64Machine {
   private panicAt: bigint | undefined;
   private panicLine = '';
   private readonly decoder = new TextDecoder('utf-8', { fatal: false });
+  private lastExceptions = 0n;
+  private trapSignature = '';
+  private trapLoopSlices = 0;
 
   constructor(private readonly opts: Rv64MachineOptions) {
     const memoryBytes = opts.memoryBytes;
@@ -336,6 +357,8 @@ export class Rv64Machine {
       return this.finish({ kind: 'crash', message: `rv64 core fault (code ${core.exports.fatalCode()}) at pc 0x${core.pc.toString(16)}` }, before);
     }
     if (this.panicAt !== undefined && core.steps - this.panicAt > BigInt(PANIC_GRACE_INSNS)) return this.finish(this.panicExit(), before);
+    const stuck = this.watchTrapLoop(instructions);
+    if (stuck) return this.finish({ kind: 'crash', message: stuck }, before);
     if (stop === StopReason.Wfi) {
       if (this.panicAt !== undefined) return this.finish(this.panicExit(), before);
       if (core.readCsr(CSR_MIE) === 0n) {
@@ -348,6 +371,37 @@ export class Rv64Machine {
       return { instructions, idle: { msUntilTimer: ticks === undefined ? undefined : Number(ticks) / (TIMEBASE_HZ / 1000) } };
     }
     return { instructions };
+  }
+
+  /**
+   * A guest that faults at one pc forever (a garbage kernel, a jump into nowhere) never stops on its
+   * own: the firmware redirects each trap to the supervisor's handler, which faults again. Seen from
+   * slice ends: many exceptions, and the last trap M mode took is the one it handed to S mode (mepc
+   * = sepc, same causes), unchanged at nearly every slice end for
+   * about TRAP_LOOP_SLICES slices. Normal Linux never looks
+   * like that (its M-mode traps are SBI calls and timer interrupts from other pcs than sepc).
+   */
+  private watchTrapLoop(instructions: number): string | undefined {
+    const core = this.core;
+    const exceptions = core.exports.statExceptions();
+    const delta = Number(exceptions - this.lastExceptions);
+    this.lastExceptions = exceptions;
+    const mepc = core.readCsr(CSR_MEPC);
+    const sepc = core.readCsr(CSR_SEPC);
+    const mcause = core.readCsr(CSR_MCAUSE);
+    const scause = core.readCsr(CSR_SCAUSE);
+    const signature = `${mepc}/${mcause}/${scause}`;
+    if (instructions > 0 && delta * TRAP_LOOP_RATE >= instructions && mepc === sepc && mcause === scause && signature === this.trapSignature) {
+      if (++this.trapLoopSlices >= TRAP_LOOP_SLICES) {
+        this.trapLoopSlices = 0;
+        return `the guest is stuck: ${trapName(mcause)} at pc 0x${mepc.toString(16)}, over and over (the firmware hands it back to the kernel's trap handler, which faults again)`;
+      }
+    } else {
+      // A slice may end while the firmware handles a nested trap of its own: forgive a few.
+      this.trapLoopSlices = Math.max(0, this.trapLoopSlices - 3);
+    }
+    this.trapSignature = signature;
+    return undefined;
   }
 
   private finish(reason: MachineExit, before: bigint): SliceResult {
@@ -459,6 +513,9 @@ export class Rv64Machine {
     this.panicAt = undefined;
     this.panicLine = '';
     this.tail = '';
+    this.trapLoopSlices = 0;
+    this.trapSignature = '';
+    this.lastExceptions = this.core.exports.statExceptions();
   }
 }
 
