@@ -5,6 +5,7 @@
 import { Rv64Core, StopReason, RAM_BASE, type Rv64Bus } from './core.js';
 import { parseElf, loadElfInto } from './elf.js';
 import { loadRv64Module } from './wasm-node.js';
+import { disassemble } from '../../isa/disasm.js';
 
 export interface BareRunOptions {
   elf: Uint8Array;
@@ -125,10 +126,10 @@ export async function runBareProgram(opts: BareRunOptions): Promise<BareRunResul
   for (;;) {
     const executed = Number(core.steps - startCount);
     if (limit !== undefined && executed >= limit) {
-      return done({ exitCode: 124, reason: 'limit', message: `instruction limit of ${limit} reached` });
+      return done({ exitCode: 124, reason: 'limit', message: `instruction limit of ${limit} reached ${where(core)}` });
     }
     if (opts.timeoutMs !== undefined && performance.now() - start >= opts.timeoutMs) {
-      return done({ exitCode: 124, reason: 'timeout', message: `timeout after ${opts.timeoutMs} ms` });
+      return done({ exitCode: 124, reason: 'timeout', message: `timeout after ${opts.timeoutMs} ms ${where(core)}` });
     }
     const budget = limit === undefined ? SLICE : Math.min(SLICE, limit - executed);
     const stop = core.run(budget);
@@ -184,6 +185,17 @@ export async function runBareProgram(opts: BareRunOptions): Promise<BareRunResul
     }
     if (++slices % 64 === 0) await new Promise<void>((r) => setImmediate(r));
   }
+}
+
+/** "at pc 0x... (insn)" for messages; the instruction only when pc is a physical RAM address. */
+function where(core: Rv64Core): string {
+  const pc = core.pc;
+  const physical = core.priv === 3 || core.readCsr(0x180) >> 60n === 0n;
+  if (physical && pc >= RAM_BASE && pc + 4n <= RAM_BASE + BigInt(core.ramBytes)) {
+    const b = core.readPhys(pc, 4);
+    return `at pc 0x${pc.toString(16)} (${disassemble(b[0]! | (b[1]! << 8), b[2]! | (b[3]! << 8), pc).text})`;
+  }
+  return `at pc 0x${pc.toString(16)}`;
 }
 
 /** SYS_write (64) prints, SYS_exit (93) ends; returns the exit code for exit, undefined otherwise. */

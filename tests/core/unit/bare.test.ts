@@ -111,6 +111,7 @@ ${HTIF}`);
   it('an instruction limit ends a hang with exit 124', async () => {
     const r = await run(`${START}\n1: j 1b\n`, { maxInstructions: 250_000 });
     expect(r).toMatchObject({ reason: 'limit', exitCode: 124, instructions: 250_000 });
+    expect(r.message).toMatch(/at pc 0x80000000 \(c\.j 0x80000000\)/);
   });
 
   it('wfi with no possible wake-up ends with exit 124 and says why', async () => {
