@@ -255,6 +255,107 @@ main:
     expect((core.getReg(11) >> 11n) & 3n).not.toBe(2n);
   });
 
+  it('pmpcfg/pmpaddr are WARL registers: W without R is dropped, locked entries keep their value', async () => {
+    const { core, symbols } = await loadProgram(`${PRELUDE}
+main:
+  li t0, 0x0000000000000f06   # entry 0: W+X without R (reserved); entry 1: RWX + TOR
+  csrw pmpcfg0, t0
+  csrr a0, pmpcfg0
+  li t0, 0x3fffffffffffffff
+  csrw pmpaddr0, t0
+  csrr a1, pmpaddr0          # 54 bits kept
+  li t0, 0x80                # lock entry 0 (R/W/X 0)
+  csrw pmpcfg0, t0
+  li t0, 0x1234
+  csrw pmpaddr0, t0          # ignored: locked
+  csrr a2, pmpaddr0
+  csrw pmpcfg0, zero         # ignored for entry 0
+  csrr a3, pmpcfg0
+  j done
+`);
+    expect(runToHalt(core, symbols).cause).toBe(DONE);
+    expect(core.getReg(10)).toBe(0x0f04n); // W+X without R: W dropped
+    expect(core.getReg(11)).toBe((1n << 54n) - 1n);
+    expect(core.getReg(12)).toBe((1n << 54n) - 1n);
+    expect(core.getReg(13) & 0xffn).toBe(0x80n);
+  });
+
+  it('vectored mtvec sends interrupts to base + 4 * cause and exceptions to base', async () => {
+    const { core, symbols } = await loadProgram(`${PRELUDE}
+main:
+  la t0, vec
+  ori t0, t0, 1
+  csrw mtvec, t0
+  li t0, 1 << 3
+  csrs mie, t0               # MSIE
+  li t0, 0x2000000
+  li t1, 1
+  sw t1, 0(t0)               # msip = 1
+  csrsi mstatus, 8
+1: j 1b
+  .balign 64
+  .option push
+  .option norvc
+vec:
+  j exc
+  j exc
+  j exc
+  j msi                      # vec + 12: cause 3
+  .option pop
+exc:
+  csrr s9, mcause
+  j halt
+msi:
+  csrr a0, mcause
+  csrr a1, mepc
+  li t0, 0x2000000
+  sw zero, 0(t0)
+  ecall                      # exception: base, not vectored
+`);
+    core.writeCsr(0x305, symbols.get('trap')!);
+    const r = runToHalt(core, symbols);
+    expect(core.getReg(10)).toBe(INTR | 3n);
+    expect(r.cause).toBe(CAUSE.ecallM);
+  });
+
+  it('user mode: counters need mcounteren and scounteren; TW makes wfi in S illegal; TSR makes sret illegal', async () => {
+    let p = await loadProgram(`${PRELUDE}
+main:
+  li t0, 5                   # CY and IR to S
+  csrw mcounteren, t0
+  li t0, 1                   # only CY to U
+  csrw scounteren, t0
+  li t0, 3 << 11
+  csrc mstatus, t0           # MPP = U
+  la t0, umode
+  csrw mepc, t0
+  mret
+umode:
+  rdcycle a0
+bad:
+  rdinstret a1
+`);
+    let r = runToHalt(p.core, p.symbols);
+    expect([r.cause, r.epc]).toEqual([CAUSE.illegal, p.symbols.get('bad')]);
+    for (const [bit, insn] of [[21, 'wfi'], [22, 'sret']] as const) {
+      p = await loadProgram(`${PRELUDE}
+main:
+  li t0, 3 << 11
+  csrc mstatus, t0
+  li t0, (1 << 11) | (1 << ${bit})
+  csrs mstatus, t0
+  la t0, smode
+  csrw mepc, t0
+  mret
+smode:
+bad:
+  ${insn}
+`);
+      r = runToHalt(p.core, p.symbols);
+      expect([r.cause, r.epc], insn).toEqual([CAUSE.illegal, p.symbols.get('bad')]);
+    }
+  });
+
   it('FP instructions are illegal while mstatus.FS is Off and set FS Dirty when they write', async () => {
     const { core, symbols } = await loadProgram(`${PRELUDE}
 main:
