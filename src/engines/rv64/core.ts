@@ -1,6 +1,6 @@
 // Rv64Core: a thin typed wrapper over build/rv64.wasm (assembly/). The contract it wraps is
 // docs/CORE-ABI.md. Works in Node and in the browser: the caller passes the wasm bytes or a
-// compiled WebAssembly.Module (see loadRv64Wasm in ./wasm-node.ts for Node).
+// compiled WebAssembly.Module (see loadRv64Module in ./wasm-node.ts for Node).
 
 /** Why run() returned. */
 export enum StopReason {
