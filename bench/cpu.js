@@ -26,6 +26,9 @@ const scale = opt('--scale', 8);
 const runs = Math.max(1, opt('--runs', 3));
 const write = !args.includes('--no-write');
 const SECTION = '## CPU: our RV64 core vs QEMU TCG (bench/cpu.js)';
+// bench/RESULTS.md holds other benchmarks' sections too: only the text between these markers is ours.
+const BEGIN = '<!-- cpu:begin -->';
+const END = '<!-- cpu:end -->';
 
 function parseGuest(stdout, who) {
   const m = /checksum ([0-9a-f]{16})\ninstret (\d+)\nmtime (\d+)\n/.exec(stdout);
@@ -109,12 +112,13 @@ console.log(section);
 if (write) {
   const path = join(here, 'RESULTS.md');
   let text = readFileSync(path, 'utf8');
-  const start = text.indexOf(SECTION);
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + SECTION.length);
-    text = text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
+  const marked = `${BEGIN}\n${section}${END}\n`;
+  const start = text.indexOf(BEGIN);
+  const end = text.indexOf(END);
+  if (start >= 0 && end > start) {
+    text = text.slice(0, start) + marked + text.slice(end + END.length).replace(/^\n/, '');
   } else {
-    text = text.replace(/\n*$/, '\n\n') + section;
+    text = text.replace(/\n*$/, '\n\n') + marked;
   }
   writeFileSync(path, text);
   console.log(`(section written to ${path})`);
