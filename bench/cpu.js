@@ -22,7 +22,7 @@ const opt = (name, def) => {
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) : def;
 };
-const scale = opt('--scale', 8);
+const scale = opt('--scale', 32);
 const runs = Math.max(1, opt('--runs', 3));
 const write = !args.includes('--no-write');
 const SECTION = '## CPU: our RV64 core vs QEMU TCG (bench/cpu.js)';
