@@ -94,7 +94,7 @@ class Console {
 
 const WORKLOADS = [
   { name: 'shell loop (20000 iterations of i=$((i+1)))', cmd: 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done' },
-  { name: 'sha256sum of 4 MiB from /dev/zero', cmd: 'dd if=/dev/zero bs=64k count=64 2>/dev/null | sha256sum' },
+  { name: 'sha256sum of 4 MiB from /dev/zero', cmd: 'dd if=/dev/zero bs=64k count=64 2>/dev/null | busybox sha256sum' },
   { name: 'fork+exec: 200 x /bin/true', cmd: 'i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done' },
 ];
 
