@@ -9,7 +9,7 @@ import { runQemu } from '../lib/qemu.mjs';
 import { coreAvailability } from '../lib/core.mjs';
 import { haveCrossCompiler } from '../lib/toolchain.mjs';
 
-const SEEDS = Number(process.env.DIFF_SEEDS ?? 30);
+const SEEDS = Number(process.env.DIFF_SEEDS ?? 80);
 const START = Number(process.env.DIFF_START ?? 1);
 const cross = haveCrossCompiler();
 const core = coreAvailability();
