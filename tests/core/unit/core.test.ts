@@ -662,6 +662,39 @@ bad:
     expect([r.cause, r.epc, r.tval]).toEqual([CAUSE.loadPage, symbols.get('bad'), 0x0000_8000_0000_0000n]);
   });
 
+  it('a 32-bit instruction straddling into an unmapped page faults with the second page address, epc at its start', async () => {
+    const { core, symbols, table } = await pagedProgram(`
+  li t0, 0x40000ffe
+  jr t0`);
+    core.writePhys64(table + 1n * 8n, pte(0x8010_2000n, PTE.V));
+    core.writePhys64(0x8010_2000n, pte(0x8010_3000n, PTE.V));
+    core.writePhys64(0x8010_3000n, pte(0x8020_0000n, PTE.V | PTE.R | PTE.X | PTE.A));
+    // addi a0, a0, 1 (0x00150513): low half at the end of the mapped page
+    core.writePhys(0x8020_0ffen, new Uint8Array([0x13, 0x05]));
+    const r = runToHalt(core, symbols);
+    expect([r.cause, r.epc, r.tval]).toEqual([CAUSE.fetchPage, 0x4000_0ffen, 0x4000_1000n]);
+    void symbols;
+  });
+
+  it('a 32-bit instruction straddling two mapped pages executes', async () => {
+    const { core, symbols, table } = await pagedProgram(`
+  li a0, 41
+  la ra, back
+  li t0, 0x40000ffe
+  jr t0
+back:
+  j done`);
+    core.writePhys64(table + 1n * 8n, pte(0x8010_2000n, PTE.V));
+    core.writePhys64(0x8010_2000n, pte(0x8010_3000n, PTE.V));
+    core.writePhys64(0x8010_3000n, pte(0x8020_1000n, PTE.V | PTE.R | PTE.X | PTE.A)); // VA page 0 -> PA 0x8020_1000
+    core.writePhys64(0x8010_3008n, pte(0x8020_0000n, PTE.V | PTE.R | PTE.X | PTE.A)); // VA page 1 -> PA 0x8020_0000
+    core.writePhys(0x8020_1ffen, new Uint8Array([0x13, 0x05])); // addi a0, a0, 1: low half
+    core.writePhys(0x8020_0000n, new Uint8Array([0x15, 0x00, 0x82, 0x80])); // high half, then ret (c.jr ra)
+    const r = runToHalt(core, symbols);
+    expect(r.cause).toBe(DONE);
+    expect(core.getReg(10)).toBe(42n);
+  });
+
   it('a load straddling two pages faults with the address in the second page when only that one is unmapped', async () => {
     const { core, symbols, table } = await pagedProgram(`
   li t0, 0x40000ffc
