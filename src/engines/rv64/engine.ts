@@ -10,6 +10,7 @@ import { Rv64Machine, MachineConfigError, type SliceResult } from './machine.js'
 import { KERNEL_BASE, RAM_BASE, parseLinuxImage, planBootLayout, BootLayoutError } from './boot-layout.js';
 import { decodeState, encodeState, StateFormatError, type StateValue } from './state-codec.js';
 import { parseElf, ElfError } from './elf.js';
+import { fetchAtPc, formatTraceLine } from './trace.js';
 import type { NetBackend } from '../../devices/backends/net.js';
 import type { RandomSource } from '../../devices/virtio/rng.js';
 
@@ -40,6 +41,11 @@ export interface Rv64EngineOptions {
   drive?: 'self' | 'external';
   /** Instructions per 10 MHz tick in deterministic mode. */
   insnsPerTick?: number;
+  /**
+   * Logs `count` instructions one by one from instruction number `from` on (privilege, pc,
+   * encoding, disassembly), to compare a boot with QEMU's `-d exec,nochain -singlestep` trace.
+   */
+  trace?: { from: number; count: number; sink: (line: string) => void };
 }
 
 /** What runSlice() did; the same shape as the hypervisor's SliceReport (SliceTarget contract). */
@@ -69,6 +75,8 @@ export class Rv64Engine implements Engine {
   private wakeUp: (() => void) | undefined;
   /** Set when the machine has been woken since it last went idle (input arrived before the sleep). */
   private woken = false;
+  /** Instructions logged so far by the trace option. */
+  private traced = 0;
 
   constructor(
     private readonly config: BootConfig,
@@ -260,7 +268,7 @@ export class Rv64Engine implements Engine {
     const machine = this.machine;
     if (!machine || this.exited || !this.isRunning) return { instructions: 0, idle: {} };
     const t0 = performance.now();
-    const r = machine.runSlice(budget);
+    const r = this.slice(machine, budget);
     this.account(r, performance.now() - t0);
     this.flushOutput();
     if (r.exit) {
@@ -277,6 +285,19 @@ export class Rv64Engine implements Engine {
 
   // --- the engine's own loop --------------------------------------------------------------------
 
+  /** One slice of at most `budget` instructions, single-stepped with logging inside the trace window. */
+  private slice(machine: Rv64Machine, budget: number): SliceResult {
+    const t = this.options.trace;
+    if (t === undefined || this.traced >= t.count) return machine.runSlice(budget);
+    const at = this.instructions;
+    if (at < t.from) return machine.runSlice(Math.min(budget, t.from - at));
+    const core = machine.core;
+    const f = fetchAtPc(core);
+    t.sink(formatTraceLine({ step: core.steps, priv: core.priv, pc: core.pc, insn: f?.insn, text: f?.text ?? '(pc not in RAM)' }));
+    this.traced++;
+    return machine.runSlice(1);
+  }
+
   private async loop(): Promise<void> {
     const machine = this.machine!;
     while (this.isRunning && !this.exited && this.machine === machine) {
@@ -284,7 +305,7 @@ export class Rv64Engine implements Engine {
       let idle: SliceResult['idle'];
       let exit: SliceResult['exit'];
       for (;;) {
-        const r = machine.runSlice(SLICE);
+        const r = this.slice(machine, SLICE);
         this.instructions += r.instructions;
         if (r.exit) {
           exit = r.exit;
