@@ -74,7 +74,7 @@ export function runInstructions(budget: u32): u32 {
     if (timeDeterministic && mtimecmp != 0xffffffffffffffff) {
       // Stop exactly at the instruction where mtime reaches mtimecmp, so runs are reproducible.
       const now = mtimeNow();
-      if (mtimecmp > now) {
+      if (mtimecmp > now && mtimecmp - now < 0xffffffffffffffff / insnsPerTick) {
         const ticks = mtimecmp - now;
         const toTick = insnsPerTick - icount % insnsPerTick;
         const n = (ticks - 1) * insnsPerTick + toTick;
