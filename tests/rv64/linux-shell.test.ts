@@ -1,6 +1,7 @@
 // OpenSBI + Linux + BusyBox (images/riscv64-busybox) on our own core, through the Engine API as the
-// CLI and the hypervisor use it: one guest boots (with a virtio disk made here with mke2fs), and
-// the cases type commands at its shell in order. Skipped until the image and the core are built.
+// CLI and the hypervisor use it: one guest boots (with a virtio disk made here with mke2fs and a
+// NIC wired to a host end that answers ARP), and the cases type commands at its shell in order.
+// Skipped until the image and the core are built.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -9,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine } from '../../src/engines/create.js';
 import { NodeAssetLoader } from '../../src/engines/assets-node.js';
-import type { Engine } from '../../src/engines/engine.js';
-import type { Rv64Engine } from '../../src/engines/rv64/engine.js';
+import { Rv64Engine } from '../../src/engines/rv64/engine.js';
+import { createNetPair } from '../../src/devices/backends/net.js';
 import { coreBuilt, findRv64Image, GuestSession } from './helpers.js';
 
 const image = findRv64Image();
@@ -28,6 +29,24 @@ function makeExt2(dir: string): Uint8Array {
   return new Uint8Array(readFileSync(img));
 }
 
+const GUEST_MAC = Uint8Array.of(0x52, 0x54, 0x00, 0x12, 0x34, 0x56);
+const HOST_MAC = Uint8Array.of(0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc);
+
+/** An ARP reply from HOST_MAC to a request for 10.0.2.2, else undefined. */
+function arpReply(frame: Uint8Array): Uint8Array | undefined {
+  const v = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  if (frame.length < 42 || v.getUint16(12) !== 0x0806 || v.getUint16(20) !== 1) return undefined;
+  if (frame[38] !== 10 || frame[39] !== 0 || frame[40] !== 2 || frame[41] !== 2) return undefined;
+  const reply = new Uint8Array(60);
+  reply.set(frame.subarray(6, 12), 0);
+  reply.set(HOST_MAC, 6);
+  reply.set([0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x02], 12);
+  reply.set(HOST_MAC, 22);
+  reply.set([10, 0, 2, 2], 28);
+  reply.set(frame.subarray(22, 32), 32);
+  return reply;
+}
+
 function debugfsCat(imageBytes: Uint8Array, dir: string, path: string): string {
   const f = join(dir, 'exported.img');
   writeFileSync(f, imageBytes);
@@ -39,14 +58,21 @@ describe.runIf(canRun)('riscv64-busybox on the rv64 engine', () => {
   let dir: string;
   let disk: Uint8Array;
   let diskCopy: Uint8Array;
-  let engine: Engine;
+  let engine: Rv64Engine;
   let guest: GuestSession;
+  const hostSeen: Uint8Array[] = [];
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tabvisor-rv64-'));
     disk = makeExt2(dir);
     diskCopy = disk.slice();
-    engine = await createEngine({
+    const [guestEnd, hostEnd] = createNetPair();
+    hostEnd.connect((frame) => {
+      hostSeen.push(frame);
+      const reply = arpReply(frame);
+      if (reply) hostEnd.send(reply);
+    });
+    engine = new Rv64Engine({
       engine: 'rv64',
       memoryMiB: image!.memoryMiB,
       firmware: image!.firmware,
@@ -54,7 +80,7 @@ describe.runIf(canRun)('riscv64-busybox on the rv64 engine', () => {
       initrd: image!.initrd,
       cmdline: 'console=ttyS0',
       disk,
-    }, new NodeAssetLoader());
+    }, new NodeAssetLoader(), { net: guestEnd, mac: GUEST_MAC });
     guest = new GuestSession(engine);
     await engine.start();
     await guest.waitFor(`${image!.readyMarker}`);
@@ -87,7 +113,7 @@ describe.runIf(canRun)('riscv64-busybox on the rv64 engine', () => {
     expect(await guest.sh('mount -t ext2 /dev/vda /mnt && cat /mnt/hello.txt')).toContain('written-by-the-host');
     await guest.sh('echo written-by-the-guest > /mnt/guest.txt && umount /mnt && echo unmounted');
     // The guest's write is in the disk the engine exports (what --disk-write-back saves) ...
-    const exported = await (engine as Rv64Engine).exportDisk();
+    const exported = await engine.exportDisk();
     expect(debugfsCat(exported, dir, '/guest.txt')).toContain('written-by-the-guest');
     expect(debugfsCat(exported, dir, '/hello.txt')).toContain('written-by-the-host');
     // ... while the base image handed to the engine is untouched.
@@ -107,6 +133,27 @@ describe.runIf(canRun)('riscv64-busybox on the rv64 engine', () => {
     const from = guest.out.length;
     await guest.sh('ls /dev/hvc0 && echo "via-""hvc0" > /dev/hvc0');
     await guest.waitFor('via-hvc0', from, 30_000);
+  });
+
+  it('eth0 (virtio-net) reaches the host end: the guest resolves 10.0.2.2 by ARP', async () => {
+    await guest.sh('ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0');
+    expect(await guest.sh('cat /sys/class/net/eth0/address')).toContain('52:54:00:12:34:56');
+    const out = await guest.sh('busybox arping -c 1 -w 5 -I eth0 10.0.2.2');
+    expect(out.toLowerCase()).toContain('reply from 10.0.2.2 [52:54:00:aa:bb:cc]');
+    expect(hostSeen.some((f) => f[12] === 0x08 && f[13] === 0x06 && Buffer.compare(f.subarray(6, 12), GUEST_MAC) === 0)).toBe(true);
+  });
+
+  it('loads a saved state in place: the guest goes back to the moment of the save', async () => {
+    await guest.sh('echo before-save > /tmp/in-place');
+    await engine.pause();
+    const state = await engine.saveState();
+    await engine.resume();
+    await guest.sh('echo after-save > /tmp/in-place');
+    expect(await guest.sh('cat /tmp/in-place')).toContain('after-save');
+    await engine.pause();
+    await engine.loadState(state);
+    await engine.resume();
+    expect(await guest.sh('cat /tmp/in-place')).toContain('before-save');
   });
 
   it('saves its state while paused, and a new engine restored from it continues the same session', async () => {
