@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { createEngine, EngineConfigError } from '../../src/engines/create.js';
 import { NodeAssetLoader } from '../../src/engines/assets-node.js';
 import type { BootConfig, ExitReason } from '../../src/engines/engine.js';
-import { coreBuilt, findRv64Image } from './helpers.js';
+import { Rv64Engine } from '../../src/engines/rv64/engine.js';
+import { coreBuilt, findRv64Image, GuestSession } from './helpers.js';
 
 const image = findRv64Image();
 const assets = new NodeAssetLoader();
@@ -66,5 +67,49 @@ describe.runIf(coreBuilt() && image)('rv64 guests that die end with a crash exit
     const { exit, out } = await runToExit({ engine: 'rv64', memoryMiB: 64, firmware: image!.firmware, kernel });
     expect(out).toContain('OpenSBI v');
     expect(exit).toEqual({ kind: 'crash', message: expect.stringMatching(/stuck: illegal instruction at pc 0x80201084/) });
+  });
+
+  it('reboot -f ends the VM with ExitReason reboot (the hypervisor decides what follows)', async () => {
+    const engine = await createEngine({
+      engine: 'rv64', memoryMiB: image!.memoryMiB, firmware: image!.firmware, kernel: image!.kernel, initrd: image!.initrd, cmdline: 'console=ttyS0',
+    }, assets);
+    const guest = new GuestSession(engine);
+    try {
+      await engine.start();
+      await guest.waitFor('/ # ');
+      engine.sendConsole('reboot -f\n');
+      expect(await guest.exited).toEqual({ kind: 'reboot' });
+    } finally {
+      await engine.destroy();
+    }
+  });
+
+  it('runs in slices driven from outside (drive: external), as the hypervisor\'s SliceRunner does', async () => {
+    const engine = new Rv64Engine({
+      engine: 'rv64', memoryMiB: 64, firmware: image!.firmware, kernel: image!.kernel, cmdline: 'console=ttyS0',
+    }, assets, { drive: 'external' });
+    let out = '';
+    engine.onConsole((d) => (out += new TextDecoder().decode(d)));
+    let exit: ExitReason | undefined;
+    engine.onExit((r) => (exit = r));
+    try {
+      await engine.start();
+      let total = 0;
+      for (let i = 0; i < 20_000 && !engine.board!.exit; i++) {
+        const report = engine.runSlice(200_000);
+        expect(report.instructions).toBeLessThanOrEqual(200_000);
+        total += report.instructions;
+        if (report.idle) {
+          await new Promise((r) => setTimeout(r, Math.max(0, Math.ceil((report.idle!.wakeAt ?? performance.now() + 1) - performance.now()))));
+        }
+      }
+      await Promise.resolve();
+      expect(out).toContain('Linux version 6.1');
+      // No initrd: the kernel panics, as in the case above.
+      expect(exit).toEqual({ kind: 'crash', message: expect.stringContaining('Kernel panic') });
+      expect(engine.stats().instructions).toBe(total);
+    } finally {
+      await engine.destroy();
+    }
   });
 });
