@@ -15,7 +15,7 @@ export const isolationHeaders = {
 };
 
 /** Engine runtime files the page's workers fetch by repo-relative path. */
-const engineFiles = ['node_modules/v86/build/v86.wasm'];
+const engineFiles = ['node_modules/v86/build/v86.wasm', 'build/rv64.wasm'];
 
 interface ManifestImage {
   sha256?: Record<string, string>;
