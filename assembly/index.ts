@@ -12,7 +12,7 @@ import {
 } from './state';
 import { runInstructions, buildCompressedTable, chunks } from './interp';
 import { expandCompressed } from './generated/dispatch';
-import { tlbFlushAll, tlbFlushStore, tlbSelect, tlbMisses, tlbFlushes } from './mmu';
+import { tlbFlushAll, tlbFlushStore, tlbSelect, tlbMisses, tlbFlushes, peekTranslate } from './mmu';
 import { mtimeNow, setMtime, ticksToTimer } from './clint';
 import { csrRead, csrWrite } from './csr';
 import { exceptionsTaken, interruptsTaken } from './trap';
@@ -175,3 +175,6 @@ export function statChunks(): u64 { return chunks; }
 /** The generated expansion of a 16-bit instruction (0 = illegal), for tests against the ISA table. */
 export function expand16(h: u32): u32 { return expandCompressed(h & 0xffff); }
 
+
+/** Guest-physical address of a virtual address as instruction fetch would see it, without side effects (debuggers); 2^64-1 if unmapped. */
+export function debugTranslate(va: u64): u64 { return peekTranslate(va); }

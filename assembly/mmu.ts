@@ -243,6 +243,31 @@ export function translate(va: u64, acc: u32): u64 {
   return 0;
 }
 
+/**
+ * Translation for debuggers and traces: no permission checks, no A/D updates, no traps.
+ * Uses satp as the current privilege (fetch) sees it. Returns all ones when unmapped.
+ */
+export function peekTranslate(va: u64): u64 {
+  const mode = <u32>(satp >> 60);
+  if (priv == PRIV_M || mode == 0) return va;
+  const levels: i32 = mode == 9 ? 4 : 3;
+  const vaBits: u64 = <u64>(12 + 9 * levels);
+  if (<u64>((<i64>(va << (64 - vaBits))) >> (64 - vaBits)) != va) return 0xffffffffffffffff;
+  let a = (satp & PPN_MASK) << 12;
+  for (let i = levels - 1; i >= 0; i--) {
+    const shift = <u64>(12 + 9 * i);
+    const pteAddr = a + (((va >> shift) & 511) << 3);
+    if (!isRam(pteAddr, 8)) break;
+    const pte = load<u64>(ramHost(pteAddr));
+    if ((pte & PTE_V) == 0 || (pte >> 54) != 0) break;
+    const ppn = (pte >> 10) & PPN_MASK;
+    if ((pte & (PTE_R | PTE_X)) == 0) { a = ppn << 12; continue; }
+    const offMask: u64 = (<u64>1 << shift) - 1;
+    return ((ppn << 12) & ~offMask) | (va & offMask);
+  }
+  return 0xffffffffffffffff;
+}
+
 /** Translates, and caches RAM pages in the TLB of that access type. Returns the physical address. */
 function translateFill(va: u64, acc: u32): u64 {
   tlbMisses++;

@@ -5,7 +5,6 @@
 import { Rv64Core, StopReason, RAM_BASE, type Rv64Bus } from './core.js';
 import { parseElf, loadElfInto } from './elf.js';
 import { loadRv64Module } from './wasm-node.js';
-import { disassemble } from '../../isa/disasm.js';
 
 export interface BareRunOptions {
   elf: Uint8Array;
@@ -187,15 +186,10 @@ export async function runBareProgram(opts: BareRunOptions): Promise<BareRunResul
   }
 }
 
-/** "at pc 0x... (insn)" for messages; the instruction only when pc is a physical RAM address. */
+/** "at pc 0x... (insn)" for messages. */
 function where(core: Rv64Core): string {
-  const pc = core.pc;
-  const physical = core.priv === 3 || core.readCsr(0x180) >> 60n === 0n;
-  if (physical && pc >= RAM_BASE && pc + 4n <= RAM_BASE + BigInt(core.ramBytes)) {
-    const b = core.readPhys(pc, 4);
-    return `at pc 0x${pc.toString(16)} (${disassemble(b[0]! | (b[1]! << 8), b[2]! | (b[3]! << 8), pc).text})`;
-  }
-  return `at pc 0x${pc.toString(16)}`;
+  const d = core.disassembleAt(core.pc);
+  return `at pc 0x${core.pc.toString(16)}` + (d ? ` (${d.text})` : '');
 }
 
 /** SYS_write (64) prints, SYS_exit (93) ends; returns the exit code for exit, undefined otherwise. */

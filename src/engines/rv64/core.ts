@@ -1,6 +1,7 @@
 // Rv64Core: a thin typed wrapper over build/rv64.wasm (assembly/). The contract it wraps is
 // docs/CORE-ABI.md. Works in Node and in the browser: the caller passes the wasm bytes or a
 // compiled WebAssembly.Module (see loadRv64Module in ./wasm-node.ts for Node).
+import { disassemble } from '../../isa/disasm.js';
 
 /** Why run() returned. */
 export enum StopReason {
@@ -75,6 +76,7 @@ export interface Rv64Exports {
   statInterrupts(): bigint;
   statChunks(): bigint;
   expand16(h: number): number;
+  debugTranslate(va: bigint): bigint;
 }
 
 export const CORE_ABI_VERSION = 2;
@@ -302,6 +304,28 @@ export class Rv64Core {
     if (state.length !== size) throw new Error(`rv64 core: state block is ${state.length} bytes, expected ${size}`);
     new Uint8Array(this.exports.memory.buffer, this.exports.stateOffset(), size).set(state);
     if (this.exports.loadState() !== 0) throw new Error('rv64 core: state block has a foreign magic or version');
+  }
+
+  /** Physical address of `va` as fetch sees it now (no side effects), or undefined if unmapped. */
+  debugTranslate(va: bigint): bigint | undefined {
+    const pa = BigInt.asUintN(64, this.exports.debugTranslate(BigInt.asUintN(64, va)));
+    return pa === NO_TIMER ? undefined : pa;
+  }
+
+  /** The instruction at virtual `va` (current translation) disassembled, or undefined if not in RAM. */
+  disassembleAt(va: bigint): { text: string; length: 2 | 4 } | undefined {
+    const pa = this.debugTranslate(va);
+    if (pa === undefined || pa < RAM_BASE || pa + 2n > RAM_BASE + BigInt(this.ramBytes)) return undefined;
+    const lo = this.readPhys(pa, 2);
+    const h0 = lo[0]! | (lo[1]! << 8);
+    let h1 = 0;
+    if ((h0 & 3) === 3) {
+      const pa2 = (va & 0xfffn) === 0xffen ? this.debugTranslate(va + 2n) : pa + 2n;
+      if (pa2 === undefined || pa2 + 2n > RAM_BASE + BigInt(this.ramBytes)) return undefined;
+      const hi = this.readPhys(pa2, 2);
+      h1 = hi[0]! | (hi[1]! << 8);
+    }
+    return disassemble(h0, h1, va);
   }
 
   stats(): { instret: bigint; tlbMisses: bigint; tlbFlushes: bigint; exceptions: bigint; interrupts: bigint; chunks: bigint } {

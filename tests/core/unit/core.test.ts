@@ -693,6 +693,10 @@ back:
     const r = runToHalt(core, symbols);
     expect(r.cause).toBe(DONE);
     expect(core.getReg(10)).toBe(42n);
+    // still in S mode with the page tables: the debugger view follows them, across the page edge
+    expect(core.debugTranslate(0x4000_1000n)).toBe(0x8020_0000n);
+    expect(core.disassembleAt(0x4000_0ffen)?.text).toBe('addi a0, a0, 1');
+    expect(core.debugTranslate(0x5000_0000n)).toBeUndefined();
   });
 
   it('a load straddling two pages faults with the address in the second page when only that one is unmapped', async () => {
