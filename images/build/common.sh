@@ -8,6 +8,10 @@ KSRC=$CACHE/linux-source-6.1
 JOBS=${JOBS:-2}
 # Fixed timestamp for initramfs entries, so that a rebuild gives the same bytes.
 EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
+# The same for what the kernel and BusyBox embed (version banner), so artifacts only change
+# when their inputs do.
+export SOURCE_DATE_EPOCH=$EPOCH
+export KBUILD_BUILD_TIMESTAMP="$(LC_ALL=C date -u -d "@$EPOCH")" KBUILD_BUILD_USER=tabvisor KBUILD_BUILD_HOST=images KBUILD_BUILD_VERSION=1
 
 log() { echo "[$(basename "$0" .sh)] $*" >&2; }
 die() { echo "[$(basename "$0" .sh)] error: $*" >&2; exit 1; }
@@ -70,6 +74,8 @@ write_initramfs_list() {
 # make_initramfs KERNEL_OUTDIR ROOTDIR OUTFILE: uncompressed cpio (newc) built by the kernel's gen_init_cpio.
 make_initramfs() {
   local kout=$1 root=$2 outfile=$3
+  # gen_init_cpio takes regular files' mtimes from the files themselves.
+  find "$root" -exec touch -h -d "@$EPOCH" {} +
   write_initramfs_list "$root" "$root.list"
   "$kout/usr/gen_init_cpio" -t "$EPOCH" "$root.list" > "$outfile.tmp"
   mv "$outfile.tmp" "$outfile"
