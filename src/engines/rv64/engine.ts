@@ -75,6 +75,8 @@ export class Rv64Engine implements Engine {
   private wakeUp: (() => void) | undefined;
   /** Set when the machine has been woken since it last went idle (input arrived before the sleep). */
   private woken = false;
+  /** Guest time when the engine was paused (restored on resume). */
+  private pausedMtime: bigint | undefined;
   /** Instructions logged so far by the trace option. */
   private traced = 0;
 
@@ -172,12 +174,21 @@ export class Rv64Engine implements Engine {
     this.isRunning = false;
     this.wake();
     await this.loopDone;
+    // Guest time stands still while paused (as QEMU's virtual clock does), so a resumed guest does
+    // not see a jump of its clock or a burst of overdue timers.
+    if (this.machine) this.pausedMtime = this.machine.core.mtime;
   }
 
   async resume(): Promise<void> {
     if (!this.machine || this.isRunning || this.exited || this.destroyed) return;
+    if (this.pausedMtime !== undefined) this.machine.core.exports.setMtimeValue(this.pausedMtime);
+    this.pausedMtime = undefined;
     this.isRunning = true;
-    if ((this.options.drive ?? 'self') === 'self') this.loopDone = this.loop();
+    if ((this.options.drive ?? 'self') === 'self') {
+      this.loopDone = this.loop().catch((e: unknown) => {
+        this.finish({ kind: 'crash', message: `rv64 engine: ${e instanceof Error ? e.message : String(e)}` });
+      });
+    }
   }
 
   async saveState(): Promise<Uint8Array> {
@@ -203,6 +214,7 @@ export class Rv64Engine implements Engine {
     }
     this.exited = this.machine.exit !== undefined;
     this.pendingOutput = [];
+    this.pausedMtime = this.machine.core.mtime;
   }
 
   async destroy(): Promise<void> {
