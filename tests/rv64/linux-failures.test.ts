@@ -39,10 +39,10 @@ describe('rv64 configurations that cannot boot are refused up front', () => {
 
   it.runIf(image)('an initrd that does not fit in memory, naming the fix', async () => {
     const err = await createEngine({
-      engine: 'rv64', memoryMiB: 32, firmware: image!.firmware, kernel: image!.kernel, initrd: new Uint8Array(40 << 20),
+      engine: 'rv64', memoryMiB: 64, firmware: image!.firmware, kernel: image!.kernel, initrd: new Uint8Array(60 << 20),
     }, assets).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EngineConfigError);
-    expect((err as Error).message).toMatch(/40.0 MiB initrd does not fit in 32.0 MiB of RAM.*give more memory/);
+    expect((err as Error).message).toMatch(/60.0 MiB initrd does not fit in 64.0 MiB of RAM.*give more memory/);
   });
 
   it('a saved state that is not an rv64 state', async () => {

@@ -69,32 +69,40 @@ export function planBootLayout(p: BootLayoutInput): BootLayout {
   ranges.push({ name: 'kernel', start: p.kernelStart, end: p.kernelStart + p.kernelBytes });
   if (p.fwJumpFdtCopy) ranges.push({ name: "fw_jump's copy of the device tree", start: FW_JUMP_FDT_ADDR, end: FW_JUMP_FDT_ADDR + p.dtbBytes });
 
+  const checkInRam = (r: Range): void => {
+    if (r.start < RAM_BASE || r.end > ramEnd) {
+      throw new BootLayoutError(`the ${r.name} (0x${r.start.toString(16)}..0x${r.end.toString(16)}) does not fit in ${mib(p.memoryBytes)} of RAM; give more memory`);
+    }
+  };
+  ranges.forEach(checkInRam);
+
   // Device tree: end of RAM, aligned down to 16 MiB when that still leaves it in RAM (QEMU), else a page.
   let dtb = alignDown(ramEnd - p.dtbBytes, 16 * MiB);
   if (dtb < RAM_BASE || overlapsAny({ name: '', start: dtb, end: dtb + p.dtbBytes }, ranges)) dtb = alignDown(ramEnd - p.dtbBytes, PAGE);
   const dtbRange = { name: 'device tree', start: dtb, end: dtb + p.dtbBytes };
+  checkInRam(dtbRange);
   ranges.push(dtbRange);
 
   let initrd: { start: number; end: number } | undefined;
   if (p.initrdBytes !== undefined) {
-    // QEMU: halfway into RAM above the kernel, at most 128 MiB above it, so the kernel never clobbers it.
-    let start = alignUp(p.kernelStart + Math.min(p.memoryBytes / 2, 128 * MiB), PAGE);
-    const lowest = alignUp(Math.max(...ranges.filter((r) => r !== dtbRange).map((r) => r.end)), PAGE);
-    if (start < lowest) start = lowest;
-    if (start + p.initrdBytes > dtb) start = alignDown(dtb - p.initrdBytes, PAGE);
-    if (start < lowest) {
+    // QEMU: halfway into RAM above the kernel, at most 128 MiB above it, so the kernel never clobbers
+    // it. When that spot is taken: right after something already placed, or just below the tree.
+    const size = p.initrdBytes;
+    const kernelEnd = p.kernelStart + p.kernelBytes;
+    const candidates = [
+      alignUp(p.kernelStart + Math.min(p.memoryBytes / 2, 128 * MiB), PAGE),
+      ...ranges.map((r) => alignUp(r.end, PAGE)).sort((a, b) => a - b),
+      alignDown(dtb - size, PAGE),
+    ];
+    const start = candidates.find((c) => c >= kernelEnd && c + size <= ramEnd && !overlapsAny({ name: '', start: c, end: c + size }, ranges));
+    if (start === undefined) {
       throw new BootLayoutError(
-        `the ${mib(p.initrdBytes)} initrd does not fit in ${mib(p.memoryBytes)} of RAM next to the firmware, kernel and device tree; give more memory`);
+        `the ${mib(size)} initrd does not fit in ${mib(p.memoryBytes)} of RAM next to the firmware, kernel and device tree; give more memory`);
     }
-    initrd = { start, end: start + p.initrdBytes };
+    initrd = { start, end: start + size };
     ranges.push({ name: 'initrd', ...initrd });
   }
 
-  for (const r of ranges) {
-    if (r.start < RAM_BASE || r.end > ramEnd) {
-      throw new BootLayoutError(`the ${r.name} (0x${r.start.toString(16)}..0x${r.end.toString(16)}) does not fit in ${mib(p.memoryBytes)} of RAM; give more memory`);
-    }
-  }
   for (let i = 0; i < ranges.length; i++) {
     for (let j = i + 1; j < ranges.length; j++) {
       const a = ranges[i]!;
