@@ -5,6 +5,8 @@
 // 0x8220_0000 before entering the kernel, so nothing else may sit there. Every range is checked
 // against RAM and against the others, so a configuration that cannot boot is refused up front.
 
+import type { ElfImage } from './elf.js';
+
 export const RAM_BASE = 0x8000_0000;
 /** fw_jump's FW_JUMP_ADDR: the kernel's load address and entry. */
 export const KERNEL_BASE = 0x8020_0000;
@@ -27,6 +29,21 @@ export function parseLinuxImage(bytes: Uint8Array): LinuxImageHeader | undefined
   if (bytes[0x38] !== 0x52 || bytes[0x39] !== 0x53 || bytes[0x3a] !== 0x43 || bytes[0x3b] !== 0x05) return undefined;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return { textOffset: Number(dv.getBigUint64(8, true)), imageSize: Number(dv.getBigUint64(16, true)) };
+}
+
+/**
+ * Where an ELF kernel goes: at its physical addresses when they are in RAM (a program linked for
+ * the board); otherwise (a Linux vmlinux, linked at kernel-virtual addresses with physical ones
+ * from 0) where its Image would be, lowest virtual address at KERNEL_BASE. Linux's early boot code
+ * runs from wherever it was loaded, and fw_jump enters it at KERNEL_BASE.
+ */
+export function placeElf(elf: ElfImage): ElfImage {
+  const ramBase = BigInt(RAM_BASE);
+  if (elf.segments.every((s) => s.paddr >= ramBase && s.paddr < ramBase + (1n << 32n))) return elf;
+  const lo = elf.segments.reduce((m, s) => (s.vaddr < m ? s.vaddr : m), elf.segments[0]!.vaddr);
+  const delta = BigInt(KERNEL_BASE) - lo;
+  const at = (a: bigint): bigint => BigInt.asUintN(64, a + delta);
+  return { ...elf, entry: at(elf.entry), segments: elf.segments.map((s) => ({ ...s, paddr: at(s.vaddr) })) };
 }
 
 export interface Range {

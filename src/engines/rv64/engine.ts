@@ -7,7 +7,7 @@
 import type { AssetLoader, BootConfig, Engine, EngineStats, ExitReason } from '../engine.js';
 import { EngineConfigError } from '../create.js';
 import { Rv64Machine, MachineConfigError, type SliceResult } from './machine.js';
-import { KERNEL_BASE, RAM_BASE, parseLinuxImage, planBootLayout, BootLayoutError } from './boot-layout.js';
+import { KERNEL_BASE, RAM_BASE, parseLinuxImage, placeElf, planBootLayout, BootLayoutError } from './boot-layout.js';
 import { decodeState, encodeState, StateFormatError, type StateValue } from './state-codec.js';
 import { parseElf, ElfError } from './elf.js';
 import { fetchAtPc, formatTraceLine } from './trace.js';
@@ -426,11 +426,9 @@ export function checkRv64Config(config: BootConfig): void {
     kernelBytes = Math.max(kernel.length, image.imageSize);
   } else {
     try {
-      const elf = parseElf(kernel);
-      const high = elf.segments.some((s) => s.paddr >= 0xffff_ffff_0000_0000n);
-      const addr = (a: bigint): number => Number(high ? (a & 0x7fff_ffffn) + BigInt(RAM_BASE) : a);
-      kernelStart = Math.min(...elf.segments.map((s) => addr(s.paddr)));
-      kernelBytes = Math.max(...elf.segments.map((s) => addr(s.paddr) + s.memSize)) - kernelStart;
+      const elf = placeElf(parseElf(kernel));
+      kernelStart = Math.min(...elf.segments.map((s) => Number(s.paddr)));
+      kernelBytes = Math.max(...elf.segments.map((s) => Number(s.paddr) + s.memSize)) - kernelStart;
     } catch (e) {
       const why = e instanceof ElfError ? e.message : String(e);
       throw new EngineConfigError(`the kernel is neither a RISC-V Linux Image nor a RISC-V ELF program (${why})`);

@@ -7,7 +7,7 @@
 import { Rv64Core, StopReason, TIMEBASE_HZ } from './core.js';
 import { parseElf, loadElfInto, ElfError, type ElfImage } from './elf.js';
 import {
-  BootLayoutError, FW_JUMP_FDT_ADDR, KERNEL_BASE, RAM_BASE, parseLinuxImage, planBootLayout, type BootLayout,
+  BootLayoutError, FW_JUMP_FDT_ADDR, KERNEL_BASE, RAM_BASE, parseLinuxImage, placeElf, planBootLayout, type BootLayout,
 } from './boot-layout.js';
 import { ArrayGuestMemory } from '../../devices/guest-memory.js';
 import { faultReportingBus } from '../../devices/mmio-bus.js';
@@ -232,13 +232,12 @@ export class Rv64Machine {
       throw new MachineConfigError(`the firmware (${o.firmware.length} bytes) is larger than the 2 MiB below the kernel`);
     }
 
-    // ELF segments: physical addresses in RAM as they are; kernel-style virtual ones (0xffff_ffff_8...) as QEMU maps them.
     let kernelStart = KERNEL_BASE;
     let kernelBytes = 0;
     if (image) {
       kernelBytes = Math.max(o.kernel.length, image.imageSize);
     } else if (elf) {
-      elf = relocateElf(elf);
+      elf = placeElf(elf);
       const lo = Math.min(...elf.segments.map((s) => Number(s.paddr)));
       const hi = Math.max(...elf.segments.map((s) => Number(s.paddr) + s.memSize));
       kernelStart = lo;
@@ -606,14 +605,6 @@ function markDirty(core: Rv64Core, off: number, len: number): void {
   const bitmap = core.dirtyBitmap();
   const last = (off + len - 1) >>> 12;
   for (let p = off >>> 12; p <= last; p++) bitmap[p >>> 3]! |= 1 << (p & 7);
-}
-
-/** ELF segments linked at Linux's kernel virtual addresses go to RAM as QEMU puts them (low 31 bits + RAM base). */
-function relocateElf(elf: ElfImage): ElfImage {
-  const high = elf.segments.some((s) => s.paddr >= 0xffff_ffff_0000_0000n);
-  if (!high) return elf;
-  const map = (a: bigint): bigint => (a & 0x7fff_ffffn) + BigInt(RAM_BASE);
-  return { ...elf, entry: map(elf.entry), segments: elf.segments.map((s) => ({ ...s, paddr: map(s.paddr) })) };
 }
 
 function randomMac(random: RandomSource | undefined): Uint8Array {
