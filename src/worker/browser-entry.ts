@@ -3,10 +3,11 @@
 import { expose } from 'comlink';
 import { FetchAssetLoader } from '../engines/assets-browser.js';
 import { createEngine } from '../engines/create.js';
+import { createSlicedEngine } from './sliced-engine.js';
 import { VmHost } from './vm-host.js';
 
 // The app's root URL: images/ and node_modules/v86/build/ are served under it (vite.config.ts).
 const appRoot = new URL(import.meta.env.BASE_URL, self.location.origin);
 
 // comlink's default endpoint is the worker's global scope.
-expose(new VmHost({ assets: new FetchAssetLoader(appRoot), createEngine }));
+expose(new VmHost({ assets: new FetchAssetLoader(appRoot), createEngine, createSlicedEngine }));

@@ -5,6 +5,7 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { NodeAssetLoader } from '../engines/assets-node.js';
 import { createEngine } from '../engines/create.js';
+import { createSlicedEngine } from './sliced-engine.js';
 import { VmHost } from './vm-host.js';
 
 /** What the parent passes as workerData. */
@@ -15,4 +16,4 @@ export interface NodeVmHostData {
 
 if (!parentPort) throw new Error('node-entry.js runs as a worker_threads worker; use startNodeVmHost()');
 const data = (workerData ?? {}) as NodeVmHostData;
-expose(new VmHost({ assets: new NodeAssetLoader(data.root), createEngine }), nodeEndpoint(parentPort));
+expose(new VmHost({ assets: new NodeAssetLoader(data.root), createEngine, createSlicedEngine }), nodeEndpoint(parentPort));

@@ -41,6 +41,25 @@ export interface VmStats extends EngineStats {
   firstOutputMs?: number;
   /** Milliseconds from start() to the ready marker, once seen. */
   readyMs?: number;
+  /** How the host shares its core with this VM (VmHost.setSchedule). */
+  schedule?: {
+    weight: number;
+    capPercent: number | undefined;
+    /** True when the host's slice loop drives the engine (RV64); false: it runs its own loop (v86). */
+    sliced: boolean;
+    /** Slices run so far (sliced engines, while in the loop). */
+    slices?: number;
+    /** False while the guest idles (wfi) or is paused: it gets no slices. */
+    runnable?: boolean;
+    /** True while a cap holds an engine with its own loop paused. */
+    throttled?: boolean;
+  };
+}
+
+/** A VM's share of its host's core; an omitted field keeps its value (capPercent: undefined lifts the cap). */
+export interface VmSchedule {
+  weight?: number;
+  capPercent?: number | undefined;
 }
 
 /** Events a host reports to its subscribers, in order, delivered in batches. */

@@ -1,19 +1,40 @@
 // A VM host: the object a worker exposes (through comlink) to run one or more VMs.
 // It owns the engines, their lifecycle state and their event stream, and nothing else: which VM
-// runs where and when is decided above it (the hypervisor), which CPU runs below it (the engine).
+// runs where is decided above it (the hypervisor), which CPU runs below it (the engine).
 // It has no idea whether it lives in a browser Worker, a node:worker_threads worker or in-process.
+//
+// Time on the host's one thread: engines that run bounded slices (RV64, made by
+// `createSlicedEngine`) share it through one SliceRunner, by weight and cap (setSchedule), and
+// cost nothing while their guests idle in wfi; the loop gives the thread back every few ms, so
+// calls and events keep flowing. Other engines (v86) run their own loop; a cap pauses them for
+// part of the time (DutyCycleCap). See docs/HYPERVISOR.md, "Time slices in a VM host".
 import { transfer } from 'comlink';
-import type { AssetLoader, BootConfig, Engine } from '../engines/engine.js';
+import type { AssetLoader, BootConfig, Engine, ExitReason } from '../engines/engine.js';
+import { SliceScheduler, type SchedulerClock } from '../hypervisor/scheduler.js';
+import { SliceRunner, systemRunnerHost, type RunnerHost } from '../hypervisor/slice-runner.js';
+import { DutyCycleCap } from './duty-cycle-cap.js';
 import { EventOutbox } from './event-outbox.js';
 import { bootConfigFromImage } from './image-files.js';
 import { MarkerWatcher } from './marker-watcher.js';
-import type { CreateVmRequest, VmEvent, VmEventListener, VmId, VmInfo, VmState, VmStats } from './protocol.js';
+import type {
+  CreateVmRequest, VmEvent, VmEventListener, VmId, VmInfo, VmSchedule, VmState, VmStats,
+} from './protocol.js';
+import { sliceTarget, type SliceableEngine, type SlicedEngineFactory } from './sliced-engine.js';
 
 export type EngineFactory = (config: BootConfig, assets: AssetLoader) => Promise<Engine>;
 
 export interface VmHostOptions {
   assets: AssetLoader;
   createEngine: EngineFactory;
+  /**
+   * Tried first: an engine the host time-slices, or undefined to use createEngine. Without it
+   * every engine runs flat out in its own loop (as before time slicing).
+   */
+  createSlicedEngine?: SlicedEngineFactory;
+  /** Instructions per slice (SliceScheduler quantum); 100 000 by default. */
+  quantum?: number;
+  /** Longest stretch of slices before the loop yields to the event loop; 8 ms by default. */
+  burstMs?: number;
   /** Monotonic milliseconds; performance.now by default. */
   now?: () => number;
 }
@@ -31,6 +52,11 @@ const ALLOWED: Record<string, readonly VmState[]> = {
 interface HostedVm {
   info: VmInfo;
   engine: Engine;
+  /** Set for an engine the host's slice loop drives (the same object as `engine`). */
+  sliced: SliceableEngine | undefined;
+  schedule: { weight: number; capPercent: number | undefined };
+  /** The duty cycle of a capped engine that runs its own loop. */
+  cap: DutyCycleCap | undefined;
   marker: MarkerWatcher | null;
   unsubscribe: Array<() => void>;
   startedAt?: number;
@@ -43,13 +69,25 @@ export class VmHost {
   private readonly outbox = new EventOutbox();
   private readonly assets: AssetLoader;
   private readonly engineFactory: EngineFactory;
+  private readonly slicedFactory: SlicedEngineFactory | undefined;
   private readonly now: () => number;
+  private readonly scheduler: SliceScheduler;
+  private readonly runner: SliceRunner;
   private nextVm = 1;
 
   constructor(options: VmHostOptions) {
     this.assets = options.assets;
     this.engineFactory = options.createEngine;
+    this.slicedFactory = options.createSlicedEngine;
     this.now = options.now ?? (() => performance.now());
+    const clock: SchedulerClock = { now: this.now };
+    this.scheduler = new SliceScheduler({ clock, ...(options.quantum ? { quantum: options.quantum } : {}) });
+    const system = systemRunnerHost();
+    const runnerHost: RunnerHost = { ...system, now: this.now };
+    this.runner = new SliceRunner(this.scheduler, runnerHost, {
+      ...(options.burstMs ? { burstMs: options.burstMs } : {}),
+      onFault: (id, error) => this.onSliceFault(id, error),
+    });
   }
 
   /** Registers a listener for every VM's events; returns an id for unsubscribe(). */
@@ -83,7 +121,8 @@ export class VmHost {
         name = request.name ?? id;
       }
       progress(`Starting the ${config.engine} engine`);
-      const engine = await this.engineFactory(config, this.assets);
+      const sliced = this.slicedFactory ? await this.slicedFactory(config, this.assets) : undefined;
+      const engine = sliced ?? (await this.engineFactory(config, this.assets));
       const vm: HostedVm = {
         info: {
           id,
@@ -95,6 +134,9 @@ export class VmHost {
           ...(readyMarker ? { readyMarker } : {}),
         },
         engine,
+        sliced,
+        schedule: { weight: 1, capPercent: undefined },
+        cap: undefined,
         marker: readyMarker ? new MarkerWatcher(readyMarker) : null,
         unsubscribe: [],
       };
@@ -106,11 +148,7 @@ export class VmHost {
       this.vms.set(id, vm);
       vm.unsubscribe.push(
         engine.onConsole((data) => this.onConsole(vm, data)),
-        engine.onExit((reason) => {
-          vm.info.exit = reason;
-          this.setState(vm, reason.kind === 'crash' ? 'failed' : 'stopped');
-          this.post({ kind: 'exit', vmId: id, reason });
-        }),
+        engine.onExit((reason) => this.onExit(vm, reason)),
       );
       this.post({ kind: 'state', vmId: id, state: 'created' });
       return { ...vm.info };
@@ -125,15 +163,22 @@ export class VmHost {
     const vm = this.require(id, 'start');
     vm.startedAt = this.now();
     await vm.engine.start();
-    // The guest may already have exited while starting.
-    if (vm.info.state === 'created') this.setState(vm, 'running');
+    // The guest may already have exited while starting, or the VM been destroyed.
+    if (vm.info.state === 'created' && this.vms.get(id) === vm) {
+      this.setState(vm, 'running');
+      this.startRunning(vm);
+    }
     return { ...vm.info };
   }
 
   async pause(id: VmId): Promise<VmInfo> {
     const vm = this.require(id, 'pause');
+    // Between two calls no slice is half done: the slice loop runs whole slices between turns
+    // of the event loop, and this call is one such turn.
+    if (vm.sliced) this.runner.pause(id);
+    await vm.cap?.stop(false);
     await vm.engine.pause();
-    this.setState(vm, 'paused');
+    if (vm.info.state === 'running') this.setState(vm, 'paused');
     return { ...vm.info };
   }
 
@@ -141,7 +186,29 @@ export class VmHost {
     const vm = this.require(id, 'resume');
     await vm.engine.resume();
     this.setState(vm, 'running');
+    this.startRunning(vm);
     return { ...vm.info };
+  }
+
+  /**
+   * The VM's share of this host's core: `weight` (relative, when VMs compete) and `capPercent`
+   * (at most that % of one core). Kept across pause and resume; settable before start. An
+   * engine that runs its own loop (v86) honours the cap only: see stats().schedule.sliced.
+   */
+  setSchedule(id: VmId, params: VmSchedule): void {
+    const vm = this.require(id);
+    const weight = params.weight ?? vm.schedule.weight;
+    const capPercent = 'capPercent' in params ? params.capPercent : vm.schedule.capPercent;
+    if (!(weight > 0 && Number.isFinite(weight))) throw new Error(`VM ${id}: weight must be a positive number, got ${weight}`);
+    if (capPercent !== undefined && !(capPercent > 0 && capPercent <= 100)) {
+      throw new Error(`VM ${id}: cap must be a percentage of one core in (0, 100], got ${capPercent}`);
+    }
+    vm.schedule = { weight, capPercent };
+    if (vm.sliced) {
+      if (this.scheduler.has(id)) this.runner.setParams(id, { weight, capPercent });
+    } else if (vm.info.state === 'running') {
+      this.applyCap(vm);
+    }
   }
 
   /** The whole machine state of a paused VM (transferred, not copied, to the caller's thread). */
@@ -164,6 +231,8 @@ export class VmHost {
     if (!vm) return;
     this.vms.delete(id);
     if (!vm.engine) return; // still loading; create() notices
+    if (vm.sliced) this.runner.remove(id);
+    await vm.cap?.stop(false);
     for (const off of vm.unsubscribe) off();
     await vm.engine.destroy();
     this.outbox.flush();
@@ -177,6 +246,8 @@ export class VmHost {
   sendConsole(id: VmId, data: Uint8Array | string): void {
     const vm = this.require(id, 'sendConsole');
     vm.engine.sendConsole(data);
+    // An idle guest runs in the next slice (it is paused: at resume).
+    if (vm.sliced && this.scheduler.has(id)) this.runner.wake(id);
   }
 
   info(id: VmId): VmInfo {
@@ -189,13 +260,66 @@ export class VmHost {
 
   stats(id: VmId): VmStats {
     const vm = this.require(id);
+    const sched = vm.sliced && this.scheduler.has(id) ? this.scheduler.stats(id) : undefined;
     return {
       ...vm.engine.stats(),
       id,
       state: vm.info.state,
+      schedule: {
+        ...vm.schedule,
+        sliced: vm.sliced !== undefined,
+        ...(sched ? { slices: sched.slices, runnable: sched.state === 'runnable' } : {}),
+        ...(vm.cap ? { throttled: vm.cap.throttled } : {}),
+      },
       ...(vm.firstOutputMs !== undefined ? { firstOutputMs: vm.firstOutputMs } : {}),
       ...(vm.readyMs !== undefined ? { readyMs: vm.readyMs } : {}),
     };
+  }
+
+  /** A VM that is now running goes (back) into the slice loop, or its duty cycle (re)starts. */
+  private startRunning(vm: HostedVm): void {
+    const id = vm.info.id;
+    if (vm.sliced) {
+      if (!this.scheduler.has(id)) this.runner.add(id, sliceTarget(vm.sliced, this.now), vm.schedule);
+      else {
+        this.runner.resume(id);
+        // Its saved idle state may predate a loadState: let it look at its timers at once.
+        this.runner.wake(id);
+      }
+    } else {
+      this.applyCap(vm);
+    }
+  }
+
+  /** Starts, changes or ends the duty cycle of a running engine with its own loop. */
+  private applyCap(vm: HostedVm): void {
+    const cap = vm.schedule.capPercent;
+    if (cap !== undefined && cap < 100) {
+      vm.cap ??= new DutyCycleCap(vm.engine, cap, this.now);
+      vm.cap.start(cap);
+    } else if (vm.cap) {
+      const held = vm.cap;
+      vm.cap = undefined;
+      void held.stop(true);
+    }
+  }
+
+  private onExit(vm: HostedVm, reason: ExitReason): void {
+    const id = vm.info.id;
+    if (vm.sliced && this.vms.get(id) === vm) this.runner.remove(id);
+    void vm.cap?.stop(false);
+    vm.info.exit = reason;
+    this.setState(vm, reason.kind === 'crash' ? 'failed' : 'stopped');
+    this.post({ kind: 'exit', vmId: id, reason });
+  }
+
+  /** A slice threw (a device or the core failed outside the guest's control): that VM fails alone. */
+  private onSliceFault(id: VmId, error: unknown): void {
+    const vm = this.vms.get(id);
+    if (!vm?.engine || vm.info.exit) return;
+    const message = `VM ${id} failed in a time slice: ${error instanceof Error ? error.message : String(error)}`;
+    this.onExit(vm, { kind: 'crash', message });
+    void vm.engine.pause().catch(() => undefined);
   }
 
   private onConsole(vm: HostedVm, data: Uint8Array): void {

@@ -14,7 +14,7 @@ function newestMtime(path: string): number {
 }
 
 function isStale(client: string): boolean {
-  const inputs = ['src/worker', 'src/engines'].map((p) => join(repoRoot, p));
+  const inputs = ['src/worker', 'src/engines', 'src/hypervisor', 'src/devices'].map((p) => join(repoRoot, p));
   return !existsSync(client) || inputs.some((dir) => newestMtime(dir) > statSync(client).mtimeMs);
 }
 
