@@ -48,6 +48,7 @@ export function remoteHostConnection(handle: RemoteHostHandle, label: string): H
     sendConsole: (id, data) => guard(() => remote.sendConsole(id, data)),
     stats: (id) => guard(() => remote.stats(id)),
     subscribe: (listener) => guard(() => remote.subscribe(proxy(listener))),
+    setSchedule: (id, params) => guard(() => remote.setSchedule(id, params)),
   };
   return {
     port,
