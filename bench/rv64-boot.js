@@ -6,7 +6,7 @@
 // shell costs on each; and where our boot time goes (instructions per phase, a node --cpu-prof
 // summary). Prints a Markdown section; --write also puts it into bench/RESULTS.md (replacing this
 // benchmark's previous section only).
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -215,6 +215,18 @@ async function phases() {
   return { marks, tlbMisses: Number(st.tlbMisses), exceptions: Number(st.exceptions), interrupts: Number(st.interrupts) };
 }
 
+/** wasm function index -> name, from build/rv64.wat when it is as new as build/rv64.wasm (asc writes both). */
+function wasmNames() {
+  const wat = join(root, 'build', 'rv64.wat');
+  const wasm = join(root, 'build', 'rv64.wasm');
+  if (!existsSync(wat) || statSync(wat).mtimeMs + 1000 < statSync(wasm).mtimeMs) return new Map();
+  const text = readFileSync(wat, 'utf8');
+  const names = [];
+  for (const m of text.matchAll(/^ \(import "[^"]*" "[^"]*" \(func \$([^\s)]+)/gm)) names.push(m[1]);
+  for (const m of text.matchAll(/^ \(func \$([^\s)]+)/gm)) names.push(m[1]);
+  return new Map(names.map((n, i) => [i, n.replace(/^assembly\//, '')]));
+}
+
 /** Boots once under node --cpu-prof in a child and sums self time per function. */
 function cpuProfile() {
   const dir = mkdtempSync(join(tmpdir(), 'rv64-prof-'));
@@ -225,12 +237,15 @@ function cpuProfile() {
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
     const prof = JSON.parse(readFileSync(join(dir, file), 'utf8'));
     const self = new Map();
+    const names = wasmNames();
     const byId = new Map(prof.nodes.map((n) => [n.id, n]));
     const dt = prof.timeDeltas;
     let total = 0;
     prof.samples.forEach((id, i) => {
       const n = byId.get(id);
-      const name = n.callFrame.functionName || `(${n.callFrame.url.split('/').pop() || 'anonymous'})`;
+      let name = n.callFrame.functionName || `(${n.callFrame.url.split('/').pop() || 'anonymous'})`;
+      const w = /^wasm-function\[(\d+)\]$/.exec(name);
+      if (w && names.has(Number(w[1]))) name = names.get(Number(w[1]));
       const key = `${name} ${n.callFrame.url.endsWith('.wasm') || n.callFrame.url.startsWith('wasm') ? '[wasm]' : ''}`.trim();
       self.set(key, (self.get(key) ?? 0) + dt[i]);
       total += dt[i];
