@@ -1,12 +1,22 @@
-// <tv-app>: the first page. Boots one VM (the image named by ?image=NAME, x86-busybox by default)
-// in a VM-host worker and shows its state and its console. The logic lives in VmSession.
-import { LitElement, css, html } from 'lit';
+// <tv-app>: the page. Opens a lab (?lab=NAME, labs/default.json by default) in the Hypervisor and
+// shows its VMs. It only renders LabController's view and passes on what the user does; the
+// logic lives in lab-controller.ts.
+import { LitElement, css, html, nothing } from 'lit';
 import { customElement, query, state } from 'lit/decorators.js';
-import { startBrowserVmHost } from '../worker/browser-client.js';
+import { repeat } from 'lit/directives/repeat.js';
+import { Hypervisor } from '../hypervisor/hypervisor.js';
+import { formatBytes } from '../hypervisor/memory-budget.js';
+import { OpfsTemplateStore } from '../hypervisor/template-store-opfs.js';
+import { LabController, type PageView } from './lab-controller.js';
+import { PageWorkerHosts } from './page-hosts.js';
+import './tv-create-dialog.js';
+import type { CreateVmDetail, TvCreateDialog } from './tv-create-dialog.js';
 import './tv-status-line.js';
-import './tv-vm-console.js';
-import type { TvVmConsole } from './tv-vm-console.js';
-import { VmSession, type SessionStatus } from './vm-session.js';
+import './tv-vm-panel.js';
+import type { TvVmPanel, VmActionDetail, VmInputDetail } from './tv-vm-panel.js';
+
+/** Guest memory all VMs of the page may reserve together. */
+const MEMORY_BUDGET_BYTES = 768 * 1024 * 1024;
 
 @customElement('tv-app')
 export class TvApp extends LitElement {
@@ -14,7 +24,7 @@ export class TvApp extends LitElement {
     :host {
       display: flex;
       flex-direction: column;
-      height: 100vh;
+      min-height: 100vh;
       box-sizing: border-box;
       padding: 1rem 1.25rem 1.25rem;
       gap: 0.75rem;
@@ -22,112 +32,175 @@ export class TvApp extends LitElement {
       color: #1d2939;
       background: #f7f8fa;
     }
-    header {
-      display: flex;
-      align-items: baseline;
-      gap: 0.75rem;
-      flex-wrap: wrap;
-    }
-    h1 {
-      font-size: 1.25rem;
-      margin: 0;
-      font-weight: 650;
-    }
-    .image {
-      color: #475467;
-      font-size: 0.95rem;
-    }
-    .bar {
-      display: flex;
-      align-items: center;
-      justify-content: space-between;
-      gap: 1rem;
-    }
-    button {
+    header { display: flex; align-items: center; gap: 1rem; flex-wrap: wrap; }
+    .title { display: flex; flex-direction: column; gap: 0.1rem; margin-right: auto; }
+    h1 { font-size: 1.2rem; margin: 0; font-weight: 650; }
+    .description { color: #667085; font-size: 0.85rem; }
+    .tools { display: flex; align-items: center; gap: 0.6rem; flex-wrap: wrap; }
+    button, .upload {
       font: inherit;
       font-size: 0.85rem;
-      padding: 0.25rem 0.8rem;
+      padding: 0.3rem 0.8rem;
       border: 1px solid #d0d5dd;
       border-radius: 6px;
       background: #fff;
       color: #344054;
       cursor: pointer;
     }
-    button:disabled {
-      opacity: 0.5;
-      cursor: default;
-    }
-    tv-vm-console {
-      flex: 1;
-    }
-    .hint {
-      font-size: 0.8rem;
-      color: #667085;
-      margin: 0;
-    }
+    .upload input { display: none; }
+    .switch { display: inline-flex; align-items: center; gap: 0.4rem; font-size: 0.85rem; cursor: pointer; }
+    .bar { display: flex; align-items: center; gap: 1rem; flex-wrap: wrap; font-size: 0.85rem; color: #667085; }
+    .bar tv-status-line { margin-right: auto; }
+    .notice { padding: 0.45rem 0.75rem; border-radius: 6px; font-size: 0.9rem; display: flex; gap: 0.75rem; align-items: center; }
+    .notice.error { background: #fee4e2; color: #912018; }
+    .notice.info { background: #eef4ff; color: #1d3f8a; }
+    .notice button { margin-left: auto; padding: 0 0.5rem; font-size: 0.8rem; }
+    .vms { display: grid; grid-template-columns: repeat(auto-fill, minmax(30rem, 1fr)); gap: 0.75rem; }
+    .hint { font-size: 0.8rem; color: #667085; margin: 0; }
   `;
 
-  @state() private status: SessionStatus = { phase: 'loading', message: 'Starting' };
-  @query('tv-vm-console') private console!: TvVmConsole;
-  private session: VmSession | null = null;
+  @state() private view: PageView | undefined;
+  @state() private createError = '';
+  @state() private creating = false;
+  @query('tv-create-dialog') private dialog!: TvCreateDialog;
+  private controller: LabController | undefined;
+  private hosts = new PageWorkerHosts();
+  private sampler: ReturnType<typeof setInterval> | undefined;
+  private readonly onHide = (): void => void this.controller?.saveWork();
+  private readonly onVisibility = (): void => {
+    if (document.visibilityState === 'hidden') void this.controller?.saveWork();
+  };
 
   override connectedCallback(): void {
     super.connectedCallback();
     const appRoot = new URL(import.meta.env.BASE_URL, document.baseURI);
-    this.session = new VmSession({
-      appRoot,
-      imageName: new URLSearchParams(location.search).get('image'),
-      connect: startBrowserVmHost,
-      onStatus: (status) => this.onStatus(status),
-      onConsole: (data) => this.console.write(data),
+    const hosts = this.hosts;
+    this.controller = new LabController({
+      labName: new URLSearchParams(location.search).get('lab'),
+      loadJson: async (path) => {
+        const response = await fetch(new URL(path, appRoot));
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        return response.json() as Promise<unknown>;
+      },
+      makeHypervisor: (images) => new Hypervisor({ images, memoryBudgetBytes: MEMORY_BUDGET_BYTES, hosts: hosts.factory }),
+      templates: new OpfsTemplateStore('tabvisor-templates'),
+      work: new OpfsTemplateStore('tabvisor-work'),
+      settings: localStorage,
+      terminateHost: (index, reason) => hosts.terminate(index, reason),
+      onChange: () => {
+        this.view = { ...this.controller!.view };
+      },
     });
-    void this.updateComplete.then(() => this.session?.run());
+    addEventListener('pagehide', this.onHide);
+    document.addEventListener('visibilitychange', this.onVisibility);
+    this.sampler = setInterval(() => void this.controller?.sampleFigures(), 1000);
+    void this.controller.open();
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
-    this.session?.close();
-    this.session = null;
+    removeEventListener('pagehide', this.onHide);
+    document.removeEventListener('visibilitychange', this.onVisibility);
+    clearInterval(this.sampler);
+    void this.controller?.close();
   }
 
-  /** The console's text (for tests and for people who want to copy all of it). */
-  consoleText(): string {
-    return this.console?.bufferText() ?? '';
+  /** The page's logic (tests use its terminateWorkerOf hook). */
+  get lab(): LabController | undefined {
+    return this.controller;
   }
 
-  get phase(): SessionStatus['phase'] {
-    return this.status.phase;
+  /** The text of a VM's console, by VM name (tests read the screen through this). */
+  consoleText(vmName: string): string {
+    return this.panel(vmName)?.consoleText() ?? '';
+  }
+
+  private panel(vmName: string): TvVmPanel | null {
+    return this.renderRoot.querySelector<TvVmPanel>(`tv-vm-panel[data-name="${CSS.escape(vmName)}"]`);
   }
 
   override render() {
-    const { phase, message, image } = this.status;
-    const canPause = phase === 'booting' || phase === 'ready';
+    const view = this.view;
+    if (!view) return nothing;
+    const controller = this.controller!;
+    const memory = view.memory ? `Memory: ${formatBytes(view.memory.reservedBytes)} of ${formatBytes(view.memory.totalBytes)} reserved` : '';
     return html`
       <header>
-        <h1>Tabvisor</h1>
-        ${image
-          ? html`<span class="image" title=${image.description ?? ''}>${image.name} · ${image.arch} · ${image.memoryMiB} MiB · ${image.engine}</span>`
-          : ''}
+        <div class="title">
+          <h1>Tabvisor${view.lab ? html` · ${view.lab.title ?? view.lab.name}` : nothing}</h1>
+          ${view.lab?.description ? html`<span class="description">${view.lab.description}</span>` : nothing}
+        </div>
+        <div class="tools">
+          <label class="switch" title="Save each VM when the page is hidden or closed, and after you type; a reload then restores them">
+            <input type="checkbox" role="switch" id="keep-work" .checked=${view.keepWork} ?disabled=${!view.lab || view.phase === 'loading'}
+              @change=${(e: Event) => void controller.setKeepWork((e.target as HTMLInputElement).checked)} />
+            Keep my work
+          </label>
+          <button id="new-vm" ?disabled=${view.phase !== 'ready'} @click=${() => this.dialog.show()}>New VM</button>
+          <label class="upload" id="import">Import snapshot
+            <input type="file" accept=".tvsnap,application/octet-stream" ?disabled=${view.phase !== 'ready'} @change=${this.importFile} />
+          </label>
+        </div>
       </header>
       <div class="bar">
-        <tv-status-line .phase=${phase} .message=${message}></tv-status-line>
-        <div>
-          ${phase === 'paused'
-            ? html`<button @click=${() => this.session?.resume()}>Resume</button>`
-            : html`<button ?disabled=${!canPause} @click=${() => this.session?.pause()}>Pause</button>`}
-        </div>
+        <tv-status-line class="lab" .phase=${view.phase} .label=${view.phase === 'ready' ? 'lab ready' : ''} .message=${view.message}></tv-status-line>
+        <span class="work">${view.keepWork ? view.workStatus : view.workStatus || 'A reload starts the lab clean'}</span>
+        <span class="memory">${memory}</span>
       </div>
-      <tv-vm-console @console-input=${(e: CustomEvent<string>) => this.session?.sendInput(e.detail)}></tv-vm-console>
-      <p class="hint">Click the console to type. Copy: select, then Ctrl+Shift+C. Paste: Ctrl+Shift+V.</p>
+      ${view.notice
+        ? html`<div class="notice ${view.notice.kind}" role=${view.notice.kind === 'error' ? 'alert' : 'status'}>
+            <span>${view.notice.text}</span><button @click=${() => this.dismissNotice()}>Dismiss</button>
+          </div>`
+        : nothing}
+      <div class="vms" @vm-action=${this.onAction} @vm-input=${this.onInput}>
+        ${repeat(
+          view.vms,
+          (vm) => vm.key,
+          (vm) => html`<tv-vm-panel data-name=${vm.name} .vm=${vm}
+            .attach=${vm.id ? (listener: (d: Uint8Array) => void) => controller.attachConsole(vm.id!, listener) : undefined}></tv-vm-panel>`,
+        )}
+      </div>
+      <p class="hint">Click a console to type. Copy: select, then Ctrl+Shift+C. Paste: Ctrl+Shift+V.</p>
+      <tv-create-dialog .images=${view.images} .error=${this.createError} ?busy=${this.creating} @create-vm=${this.onCreate}></tv-create-dialog>
     `;
   }
 
-  private onStatus(status: SessionStatus): void {
-    const previous = this.status.phase;
-    this.status = status;
-    if (status.phase === 'ready' && previous !== 'ready' && previous !== 'paused') this.console?.focusTerminal();
-    if (status.phase === 'failed' || status.phase === 'stopped') this.console?.writeNotice(status.message);
+  private dismissNotice(): void {
+    if (this.controller) this.controller.view.notice = undefined;
+    this.view = this.view ? { ...this.view, notice: undefined } : this.view;
   }
+
+  private readonly onAction = async (event: CustomEvent<VmActionDetail>): Promise<void> => {
+    const { vmId, action } = event.detail;
+    const controller = this.controller!;
+    if (action !== 'export') return controller.act(vmId, action);
+    const file = await controller.exportSnapshot(vmId);
+    if (!file) return;
+    const url = URL.createObjectURL(new Blob([file.bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+    const link = Object.assign(document.createElement('a'), { href: url, download: file.fileName });
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  };
+
+  private readonly onInput = (event: CustomEvent<VmInputDetail>): void => {
+    this.controller?.sendConsole(event.detail.vmId, event.detail.data);
+  };
+
+  private readonly importFile = async (event: Event): Promise<void> => {
+    const input = event.target as HTMLInputElement;
+    const file = input.files?.[0];
+    input.value = '';
+    if (file) await this.controller?.importSnapshot(new Uint8Array(await file.arrayBuffer()), file.name);
+  };
+
+  private readonly onCreate = async (event: CustomEvent<CreateVmDetail>): Promise<void> => {
+    this.creating = true;
+    this.createError = '';
+    const error = await this.controller!.createVm(event.detail);
+    this.creating = false;
+    if (error) this.createError = error;
+    else this.dialog.close();
+  };
 }
 
 declare global {

@@ -1,42 +1,43 @@
-// <tv-status-line>: one line saying what the VM is doing (loading, booting, ready, failed ...).
+// <tv-status-line>: a badge and one line of text, e.g. [RUNNING] shell ready. It only renders.
 import { LitElement, css, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
-import type { SessionPhase } from './vm-session.js';
 
-const LABEL: Record<SessionPhase, string> = {
-  loading: 'Loading',
-  booting: 'Booting',
-  ready: 'Ready',
-  paused: 'Paused',
-  stopped: 'Stopped',
-  failed: 'Failed',
+/** Badge colours: busy states spin, good ones are green, held ones amber, broken ones red. */
+const TONE: Record<string, 'busy' | 'good' | 'held' | 'bad' | 'plain'> = {
+  loading: 'busy',
+  booting: 'busy',
+  ready: 'good',
+  running: 'good',
+  paused: 'held',
+  stopped: 'held',
+  created: 'plain',
+  failed: 'bad',
+  crashed: 'bad',
+  unavailable: 'bad',
 };
 
 @customElement('tv-status-line')
 export class TvStatusLine extends LitElement {
   static override styles = css`
-    :host {
-      display: flex;
-      align-items: center;
-      gap: 0.6rem;
-      font-size: 0.95rem;
-      min-height: 1.6rem;
-    }
+    :host { display: flex; align-items: center; min-height: 1.5rem; font-size: 0.9rem; }
+    .line { display: flex; align-items: center; gap: 0.5rem; min-width: 0; }
     .badge {
-      font-size: 0.75rem;
+      flex: none;
+      font-size: 0.7rem;
       font-weight: 600;
       letter-spacing: 0.04em;
       text-transform: uppercase;
-      padding: 0.15rem 0.5rem;
+      padding: 0.12rem 0.5rem;
       border-radius: 999px;
       background: #e4e7ec;
       color: #344054;
     }
+    .message { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; color: #475467; }
     .busy .badge::before {
       content: '';
       display: inline-block;
-      width: 0.5rem;
-      height: 0.5rem;
+      width: 0.45rem;
+      height: 0.45rem;
       margin-right: 0.35rem;
       border-radius: 50%;
       border: 2px solid currentColor;
@@ -44,21 +45,22 @@ export class TvStatusLine extends LitElement {
       vertical-align: -0.05rem;
       animation: spin 0.8s linear infinite;
     }
-    .ready .badge { background: #d1fadf; color: #05603a; }
-    .paused .badge, .stopped .badge { background: #fef0c7; color: #93370d; }
-    .failed .badge { background: #fee4e2; color: #b42318; }
-    .failed .message { color: #b42318; font-weight: 500; }
-    .line { display: flex; align-items: center; gap: 0.6rem; }
+    .good .badge { background: #d1fadf; color: #05603a; }
+    .held .badge { background: #fef0c7; color: #93370d; }
+    .bad .badge { background: #fee4e2; color: #b42318; }
+    .bad .message { color: #b42318; font-weight: 500; white-space: normal; }
     @keyframes spin { to { transform: rotate(360deg); } }
   `;
 
-  @property() phase: SessionPhase = 'loading';
+  /** A lifecycle state or page phase: it picks the badge's colour and, by default, its text. */
+  @property() phase = 'loading';
+  @property() label = '';
   @property() message = '';
 
   override render() {
-    const busy = this.phase === 'loading' || this.phase === 'booting';
-    return html`<div class="line ${this.phase} ${busy ? 'busy' : ''}" role="status" aria-live="polite">
-      <span class="badge">${LABEL[this.phase]}</span><span class="message">${this.message}</span>
+    const tone = TONE[this.phase] ?? 'plain';
+    return html`<div class="line ${tone}" role="status" aria-live="polite">
+      <span class="badge">${this.label || this.phase}</span><span class="message" title=${this.message}>${this.message}</span>
     </div>`;
   }
 }
