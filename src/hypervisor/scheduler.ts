@@ -186,6 +186,8 @@ export class SliceScheduler {
         this.refill(vm, now);
         if (vm.credit < 0) {
           capWaitMs = Math.min(capWaitMs, -vm.credit / (vm.capPercent / 100));
+          // Time its cap holds it back is not owed to it later (when the cap is lifted, say).
+          vm.pass = Math.max(vm.pass, this.vtime - this.quantum / vm.weight);
           continue;
         }
       }
