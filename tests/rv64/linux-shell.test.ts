@@ -176,6 +176,13 @@ describe.runIf(canRun)('riscv64-busybox on the rv64 engine', () => {
     }
   });
 
+  it('printing the words of a kernel panic does not end the VM (only a dying kernel does)', async () => {
+    await guest.sh('echo "Kernel panic - not syncing: only words"; echo "sbi_trap_error: only words"');
+    expect((await guest.sh('i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; echo $i')).trim()).toBe('3000');
+    expect(guest.exit).toBeUndefined();
+    expect(engine.running).toBe(true);
+  });
+
   it('poweroff -f ends the VM with ExitReason poweroff', async () => {
     engine.sendConsole('poweroff -f\n');
     expect(await guest.exited).toEqual({ kind: 'poweroff', code: 0 });

@@ -86,10 +86,13 @@ export interface SliceResult {
 }
 
 const PANIC_TEXT = 'Kernel panic - not syncing';
-const PANIC_END = '---[ end Kernel panic';
 const SBI_TRAP_ERROR = 'sbi_trap_error';
-/** After a panic line, run at most this much more for the rest of the report. */
-const PANIC_GRACE_INSNS = 20_000_000;
+/** A panic message is forgotten when the guest still runs normally this much later. */
+const PANIC_GRACE_INSNS = 50_000_000;
+/** Slices in a row that look dead after a panic message before the VM ends. */
+const PANIC_DEAD_SLICES = 8;
+/** Linux's panic loop (mdelay) stays within this many bytes of code. */
+const PANIC_LOOP_BYTES = 1024n;
 const CSR_MIE = 0x304;
 const CSR_MEPC = 0x341;
 const CSR_MCAUSE = 0x342;
@@ -143,6 +146,9 @@ export class Rv64Machine {
   private tail = '';
   private panicAt: bigint | undefined;
   private panicLine = '';
+  private panicKind: 'kernel' | 'sbi' = 'kernel';
+  private deadSlices = 0;
+  private deadPcLow = 0n;
   private readonly decoder = new TextDecoder('utf-8', { fatal: false });
   private lastExceptions = 0n;
   private trapSignature = '';
@@ -314,26 +320,62 @@ export class Rv64Machine {
 
   private onOutput(data: Uint8Array): void {
     this.opts.output(data);
-    // Watch the console for a kernel panic or an OpenSBI trap error: the guest is dead after those.
+    // Watch the console for a kernel panic or an OpenSBI trap error. Text alone proves nothing (a
+    // user may echo it): runSlice() ends the VM only when the hart then behaves like a dead one.
     this.tail = (this.tail + this.decoder.decode(data, { stream: true })).slice(-4096);
     if (this.panicAt === undefined) {
       const i = this.tail.indexOf(PANIC_TEXT);
       const j = this.tail.indexOf(SBI_TRAP_ERROR);
       if (i >= 0 || j >= 0) {
         this.panicAt = this.core.steps;
-        this.tail = this.tail.slice(i >= 0 ? i : j);
+        this.panicKind = i >= 0 && (j < 0 || i < j) ? 'kernel' : 'sbi';
+        this.deadSlices = 0;
+        this.tail = this.tail.slice(this.panicKind === 'kernel' ? i : j);
       }
     }
     if (this.panicAt !== undefined && this.panicLine === '') {
       const nl = this.tail.indexOf('\n');
       if (nl >= 0) this.panicLine = this.tail.slice(0, nl).trim();
     }
-    if (this.panicAt !== undefined && this.tail.includes(PANIC_END)) this.stop(this.panicExit());
   }
 
   private panicExit(): MachineExit {
     const line = this.panicLine || this.tail.split('\n')[0]!.trim();
-    return { kind: 'crash', message: line.startsWith(SBI_TRAP_ERROR) ? `OpenSBI: ${line}` : `guest ${line}` };
+    return { kind: 'crash', message: this.panicKind === 'sbi' ? `OpenSBI: ${line}` : `guest ${line}` };
+  }
+
+  /**
+   * After a panic message: is the hart now doing what a dead guest does? Linux's panic() ends in a
+   * busy delay loop in S mode (a few instructions, interrupts on, never wfi, never user mode);
+   * OpenSBI's hang waits in M mode. Several such slices in a row end the VM; a guest that carries
+   * on normally (user mode, idle, code elsewhere) clears the suspicion.
+   */
+  private confirmPanic(stop: StopReason): boolean {
+    const core = this.core;
+    const priv = core.priv;
+    if (this.panicKind === 'sbi') {
+      if (priv === 3 && stop === StopReason.Wfi) return true;
+      this.deadSlices = priv === 3 ? this.deadSlices + 1 : 0;
+    } else if (priv === 1 && stop === StopReason.Budget) {
+      const pc = core.pc;
+      if (this.deadSlices === 0 || pc < this.deadPcLow || pc > this.deadPcLow + PANIC_LOOP_BYTES) {
+        this.deadSlices = 1;
+        this.deadPcLow = pc > PANIC_LOOP_BYTES / 2n ? pc - PANIC_LOOP_BYTES / 2n : 0n;
+      } else {
+        this.deadSlices++;
+      }
+    } else if (priv !== 3) {
+      this.deadSlices = 0; // user mode or idle: alive (M mode is the firmware serving a timer tick)
+    }
+    if (this.deadSlices >= PANIC_DEAD_SLICES) return true;
+    if (core.steps - this.panicAt! > BigInt(PANIC_GRACE_INSNS)) {
+      // The message did not come from a dying guest (someone printed it): forget it.
+      this.panicAt = undefined;
+      this.panicLine = '';
+      this.tail = '';
+      this.deadSlices = 0;
+    }
+    return false;
   }
 
   /**
@@ -355,11 +397,10 @@ export class Rv64Machine {
     if (stop === StopReason.Fatal) {
       return this.finish({ kind: 'crash', message: `rv64 core fault (code ${core.exports.fatalCode()}) at pc 0x${core.pc.toString(16)}` }, before);
     }
-    if (this.panicAt !== undefined && core.steps - this.panicAt > BigInt(PANIC_GRACE_INSNS)) return this.finish(this.panicExit(), before);
+    if (this.panicAt !== undefined && this.confirmPanic(stop)) return this.finish(this.panicExit(), before);
     const stuck = this.watchTrapLoop(instructions);
     if (stuck) return this.finish({ kind: 'crash', message: stuck }, before);
     if (stop === StopReason.Wfi) {
-      if (this.panicAt !== undefined) return this.finish(this.panicExit(), before);
       if (core.readCsr(CSR_MIE) === 0n) {
         return this.finish({
           kind: 'crash',
