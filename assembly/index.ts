@@ -16,6 +16,11 @@ import { tlbFlushAll, tlbFlushStore, tlbSelect, tlbMisses, tlbFlushes, peekTrans
 import { mtimeNow, setMtime, ticksToTimer } from './clint';
 import { csrRead, csrWrite } from './csr';
 import { exceptionsTaken, interruptsTaken } from './trap';
+import {
+  jitFlushAll, jitEnabled, jitThreshold, jitBatch, jitQueueLen, jitGeneration, JIT_QUEUE, JIT_STATUS,
+  jitEntries, jitInsns, jitLookupMisses, jitCodePageStores, jitPageInvalidations, jitBlocksDropped, jitFlushes,
+} from './jit/cache';
+export { jitInstall, jitRefuse, jitInstalled, jitLoad, jitStore } from './jit/cache';
 
 /** ABI version: bump when an export, import or the state block changes incompatibly. */
 export function coreVersion(): u32 {
@@ -65,6 +70,7 @@ export function reset(): void {
   waiting = false; hostEvent = false; fatal = 0; memExc = false; mmioFaultFlag = false;
   setMtime(0);
   tlbFlushAll();
+  jitFlushAll();
 }
 
 /** Host offset of guest RAM (guest physical 0x8000_0000) in the wasm memory. */
@@ -157,6 +163,7 @@ export function loadState(): u32 {
   if (t == -1) return 1;
   setMtime(<u64>t);
   tlbFlushAll();
+  jitFlushAll();
   hostEvent = false;
   fatal = 0;
   irqCheck = true;
@@ -178,3 +185,27 @@ export function expand16(h: u32): u32 { return expandCompressed(h & 0xffff); }
 
 /** Guest-physical address of a virtual address as instruction fetch would see it, without side effects (debuggers); 2^64-1 if unmapped. */
 export function debugTranslate(va: u64): u64 { return peekTranslate(va); }
+
+// ---- JIT (docs/JIT.md): the host compiles hot blocks into wasm functions in the exported table ----
+
+/** on: 1 enables block lookups and hotness counting; threshold: visits before a block is queued; batch: queue length that makes run() return 4 (compile now). */
+export function jitSetup(on: u32, threshold: u32, batch: u32): void {
+  jitEnabled = on != 0;
+  jitThreshold = threshold < 1 ? 1 : <i32>threshold;
+  jitBatch = batch < 1 ? 1 : batch > 1024 ? 1024 : batch;
+  jitFlushAll();
+}
+export function jitQueueOffset(): u32 { return JIT_QUEUE; }
+export function jitQueueLength(): u32 { return jitQueueLen; }
+/** Scratch words of compiled blocks: status u32 at +0, trap pc u64 at +8, icount u64 at +16. */
+export function jitScratchOffset(): u32 { return JIT_STATUS; }
+/** Bumped by each full flush (fence.i, reset, loadState): every installed block is gone. */
+export function jitGenerationNow(): u32 { return jitGeneration; }
+export function jitFlush(): void { jitFlushAll(); }
+export function statJitEntries(): u64 { return jitEntries; }
+export function statJitInsns(): u64 { return jitInsns; }
+export function statJitLookupMisses(): u64 { return jitLookupMisses; }
+export function statJitPageInvalidations(): u64 { return jitPageInvalidations; }
+export function statJitBlocksDropped(): u64 { return jitBlocksDropped; }
+export function statJitFlushes(): u64 { return jitFlushes; }
+export function statJitCodePageStores(): u64 { return jitCodePageStores; }

@@ -2,7 +2,7 @@
 // instructions, dispatch through the generated decoder. Interrupts, the timer and stop
 // requests are looked at between chunks, never per instruction.
 import {
-  pc, icount, stopAt, waiting, hostEvent, irqCheck, fatal, fetchPage, fetchAdd,
+  ilenOf, pc, icount, stopAt, waiting, hostEvent, irqCheck, fatal, fetchPage, fetchAdd,
   timeDeterministic, insnsPerTick, mtimecmp,
   STOP_BUDGET, STOP_WFI, STOP_HOST, STOP_FATAL,
 } from './state';
@@ -19,6 +19,13 @@ export function buildCompressedTable(): void {
 import { fetchRefill, fetchHigh, fetchFault } from './mmu';
 import { checkInterrupts, wakeupPending } from './trap';
 import { mtimeNow } from './clint';
+import { tlbLoad, tlbStore } from './mmu';
+import {
+  jitEnabled, jitWant, jitEntry, jitCount, jitEntries, jitInsns, ST_COMPILED, JIT_ICOUNT,
+} from './jit/cache';
+
+/** run() stopped so the host can compile the queued hot blocks (only with the JIT on; Rv64Core handles it). */
+export const STOP_JIT: u32 = 4;
 
 /** Interpreter entries (a developer counter: each costs an interrupt check). */
 export let chunks: u64 = 0;
@@ -54,6 +61,54 @@ function interp(): void {
 }
 
 /**
+ * The interpreter loop with the JIT on: at every block start (the target of a jump, branch or
+ * trap, or the instruction after a compiled block) it looks the guest-physical address up;
+ * a compiled block runs if it fits the chunk's budget, otherwise the visit is counted.
+ */
+function interpJit(): void {
+  let p = pc;
+  let chk = true;
+  let after = false;
+  while (icount < stopAt) {
+    icount++;
+    pc = p;
+    let insn: u32;
+    if ((p & ~<u64>0xfff) != fetchPage) {
+      if (!fetchRefill(p)) { p = pc; chk = true; continue; }
+    }
+    if (chk) {
+      const host = <u32>(p + fetchAdd);
+      const e = jitEntry(host);
+      if (load<u32>(e) == host && load<i32>(e, 4) == ST_COMPILED) {
+        const ic0 = icount - 1;
+        if (ic0 + <u64>load<u32>(e, 12) <= stopAt) {
+          jitEntries++;
+          p = call_indirect<u64>(load<u32>(e, 8), p, ic0, stopAt, tlbLoad, tlbStore);
+          icount = load<u64>(JIT_ICOUNT);
+          jitInsns += icount - ic0;
+          after = true;
+          continue;
+        }
+      } else jitCount(e, host);
+    }
+    insn = load<u32>(<usize>(p + fetchAdd));
+    if ((insn & 3) != 3) {
+      insn = load<u32>(CTABLE + ((insn & 0xffff) << 2));
+    } else if ((<u32>p & 0xfff) == 0xffe) {
+      const hi = fetchHigh(p);
+      if (fetchFault) { fetchFault = false; p = pc; chk = true; continue; }
+      insn = (insn & 0xffff) | (hi << 16);
+    }
+    const np = execute(insn, p);
+    // A block that ended before an instruction it cannot compile: the one after is a block start too.
+    chk = after || np != p + ilenOf(insn);
+    after = false;
+    p = np;
+  }
+  pc = p;
+}
+
+/**
  * Runs up to `budget` instructions. Returns why it stopped: STOP_BUDGET, STOP_WFI (the hart
  * waits for an interrupt: the host sleeps ticksToTimer() or until it raises a line),
  * STOP_HOST (tohost store or the host called requestStop), STOP_FATAL.
@@ -83,9 +138,10 @@ export function runInstructions(budget: u32): u32 {
     }
     stopAt = icount + chunk;
     chunks++;
-    interp();
+    if (jitEnabled) interpJit(); else interp();
     if (fatal != 0) return STOP_FATAL;
     if (hostEvent) return STOP_HOST;
+    if (jitWant) { jitWant = false; return STOP_JIT; }
   }
   return STOP_BUDGET;
 }

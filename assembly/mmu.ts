@@ -13,6 +13,7 @@ import {
 } from './state';
 import { raiseException } from './trap';
 import { clintRead, clintWrite } from './clint';
+import { JIT_CODE, jitCheckWrite, isCodePage } from './jit/cache';
 
 @external("env", "mmioRead")
 declare function mmioRead(addr: u64, size: u32): u64;
@@ -113,6 +114,16 @@ export function tlbFlushPage(va: u64): void {
   store<u8>(a, load<u8>(a) | <u8>(<u32>1 << (page & 7)));
 }
 
+/**
+ * A guest write of `size` bytes at physical RAM address `pa`: drops compiled blocks it overlaps
+ * (docs/JIT.md). Pages holding compiled code never enter the store TLB, so every write reaches this.
+ */
+// @ts-ignore: decorator
+@inline export function codeWrite(pa: u64, size: u32): void {
+  const page = <u32>((pa - RAM_BASE) >> 12);
+  if ((load<u8>(JIT_CODE + (page >> 3)) & (<u32>1 << (page & 7))) != 0) jitCheckWrite(page, <u32>pa & 0xfff, size);
+}
+
 // @ts-ignore: decorator
 @inline export function ramLoad(h: usize, size: u32): u64 {
   if (size == 8) return load<u64>(h);
@@ -147,6 +158,7 @@ function physStore(pa: u64, size: u32, v: u64, va: u64): void {
   if (isRam(pa, size)) {
     ramStore(ramHost(pa), size, v);
     markDirty(pa);
+    codeWrite(pa, size);
     if (tohostAddr != 0 && pa <= tohostAddr + 7 && pa + <u64>size > tohostAddr) {
       hostEvent = true;
       stopAt = icount;
@@ -235,6 +247,7 @@ export function translate(va: u64, acc: u32): u64 {
     if (npte != pte) {
       store<u64>(h, npte);
       markDirty(pteAddr);
+      codeWrite(pteAddr, 8);
     }
     const offMask: u64 = (<u64>1 << shift) - 1;
     return ((ppn << 12) & ~offMask) | (va & offMask);
@@ -278,6 +291,8 @@ function translateFill(va: u64, acc: u32): u64 {
     // The page holding tohost is never cached for stores, so every store to it reaches physStore.
     if (acc == ACC_STORE) {
       if (tohostAddr != 0 && (tohostAddr & ~<u64>0xfff) == page) return pa;
+      // Nor is a page holding compiled code: its stores must reach codeWrite.
+      if (isCodePage(page)) return pa;
       markDirty(page);
     }
     const e = tlbBase(acc) + ((<u32>(va >> 12) & (TLB_ENTRIES - 1)) << 4);
@@ -382,6 +397,7 @@ export function amoHost(va: u64, size: u32): usize {
   if (!isRam(pa, size)) return 0;
   if (tohostAddr != 0 && pa <= tohostAddr + 7 && pa + <u64>size > tohostAddr) return 0;
   markDirty(pa);
+  codeWrite(pa, size);
   return ramHost(pa);
 }
 

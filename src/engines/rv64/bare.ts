@@ -5,6 +5,7 @@
 import { Rv64Core, StopReason, RAM_BASE, type Rv64Bus } from './core.js';
 import { parseElf, loadElfInto } from './elf.js';
 import { loadRv64Module } from './wasm-node.js';
+import type { JitOptions, JitStats } from './jit/jit.js';
 
 export interface BareRunOptions {
   elf: Uint8Array;
@@ -13,6 +14,8 @@ export interface BareRunOptions {
   timeoutMs?: number;
   stdout: (bytes: Uint8Array) => void;
   stats?: boolean;
+  /** JIT on/off (default: TABVISOR_JIT, see Rv64CoreOptions.jit). */
+  jit?: boolean | JitOptions;
 }
 
 export interface BareRunResult {
@@ -23,6 +26,8 @@ export interface BareRunResult {
   reason: 'pass' | 'fail' | 'poweroff' | 'timeout' | 'limit' | 'fault';
   failCase?: number;
   message?: string;
+  /** JIT counters when the JIT was on. */
+  jit?: JitStats;
 }
 
 export const UART_BASE = 0x1000_0000n;
@@ -83,7 +88,9 @@ export async function runBareProgram(opts: BareRunOptions): Promise<BareRunResul
   const module = await loadRv64Module();
   const board = new BareBoard();
   const ramBytes = Math.floor(opts.memoryMiB) * 1024 * 1024;
-  const core = Rv64Core.fromModule(module, { ramBytes, bus: board, deterministic: { insnsPerTick: INSNS_PER_TICK } });
+  const core = Rv64Core.fromModule(module, {
+    ramBytes, bus: board, deterministic: { insnsPerTick: INSNS_PER_TICK }, ...(opts.jit !== undefined ? { jit: opts.jit } : {}),
+  });
   board.core = core;
   loadElfInto(image, opts.elf, core.ram, RAM_BASE);
   core.pc = image.entry;
@@ -118,6 +125,8 @@ export async function runBareProgram(opts: BareRunOptions): Promise<BareRunResul
       wallMs: performance.now() - start,
     };
     if (firstOutputMs !== undefined) res.firstOutputMs = firstOutputMs;
+    const js = core.jitStats();
+    if (js) res.jit = js;
     return res;
   };
 

@@ -2,6 +2,7 @@
 // docs/CORE-ABI.md. Works in Node and in the browser: the caller passes the wasm bytes or a
 // compiled WebAssembly.Module (see loadRv64Module in ./wasm-node.ts for Node).
 import { disassemble } from '../../isa/disasm.js';
+import { Rv64Jit, type JitCoreExports, type JitOptions, type JitStats } from './jit/jit.js';
 
 /** Why run() returned. */
 export enum StopReason {
@@ -77,6 +78,7 @@ export interface Rv64Exports {
   statChunks(): bigint;
   expand16(h: number): number;
   debugTranslate(va: bigint): bigint;
+  table: WebAssembly.Table;
 }
 
 export const CORE_ABI_VERSION = 2;
@@ -92,16 +94,33 @@ export interface Rv64CoreOptions {
   now?: () => number;
   /** Deterministic time: mtime = instret / insnsPerTick (reproducible runs). */
   deterministic?: { insnsPerTick: number };
+  /**
+   * Translate hot guest code into wasm (docs/JIT.md). Default: the TABVISOR_JIT environment
+   * variable (1 = on) in Node, otherwise off.
+   */
+  jit?: boolean | JitOptions;
 }
+
+/** The JIT setting when the options do not say: TABVISOR_JIT=1 turns it on. */
+export function jitDefault(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return env?.TABVISOR_JIT === '1';
+}
+
+/** run() returned so the host can compile queued blocks (only with the JIT on; never seen by callers). */
+const STOP_JIT = 4;
 
 export class Rv64Core {
   readonly exports: Rv64Exports;
   private bus: Rv64Bus | undefined;
   private ramView: Uint8Array | undefined;
+  /** The JIT, when on. */
+  readonly jit: Rv64Jit | undefined;
 
-  private constructor(instance: WebAssembly.Instance, bus: Rv64Bus | undefined) {
+  private constructor(instance: WebAssembly.Instance, bus: Rv64Bus | undefined, jit: boolean | JitOptions) {
     this.exports = instance.exports as unknown as Rv64Exports;
     this.bus = bus;
+    if (jit !== false) this.jit = new Rv64Jit(instance.exports as unknown as JitCoreExports, jit === true ? {} : jit);
   }
 
   /** Instantiates the core from wasm bytes or a compiled module and initialises RAM. */
@@ -143,9 +162,9 @@ export class Rv64Core {
       },
     };
     const instance = new WebAssembly.Instance(module, imports);
-    core = new Rv64Core(instance, opts.bus);
-    const v = core.exports.coreVersion();
+    const v = (instance.exports as unknown as Rv64Exports).coreVersion();
     if (v !== CORE_ABI_VERSION) throw new Error(`rv64 core: ABI version ${v}, expected ${CORE_ABI_VERSION} (rebuild with npm run build:core)`);
+    core = new Rv64Core(instance, opts.bus, opts.jit ?? jitDefault());
     const rc = core.exports.init(opts.ramBytes);
     if (rc === 2) throw new Error(`rv64 core: invalid RAM size ${opts.ramBytes} (a multiple of 4096, at most 4 GiB - 1 MiB)`);
     if (rc !== 0) throw new Error(`rv64 core: cannot allocate ${opts.ramBytes} bytes of guest RAM`);
@@ -209,7 +228,22 @@ export class Rv64Core {
   }
 
   run(maxInstructions: number): StopReason {
-    return this.exports.run(maxInstructions >>> 0) as StopReason;
+    const jit = this.jit;
+    if (!jit) return this.exports.run(maxInstructions >>> 0) as StopReason;
+    let left = maxInstructions >>> 0;
+    for (;;) {
+      const s0 = this.exports.steps();
+      const r = this.exports.run(left);
+      jit.drain();
+      if (r !== STOP_JIT) return r as StopReason;
+      left -= Number(this.exports.steps() - s0);
+      if (left <= 0) return StopReason.Budget;
+    }
+  }
+
+  /** JIT counters (undefined when the JIT is off). */
+  jitStats(): JitStats | undefined {
+    return this.jit?.stats();
   }
 
   get pc(): bigint {

@@ -1,0 +1,192 @@
+// The core's half of the JIT (docs/JIT.md): a hash table of block starts keyed by guest-physical
+// address (as a host offset in linear memory), hotness counters, a queue of blocks the host
+// should compile, a bitmap of RAM pages holding compiled code (a store there drops the page's
+// blocks) and the slow-path helpers compiled blocks call. The host (src/engines/rv64/jit/)
+// compiles queued blocks into wasm functions and installs them in the exported table.
+import { RAM_HOST, RAM_BASE } from '../layout';
+import { pc, icount, stopAt, memExc, ramSize } from '../state';
+import { loadSlow, storeSlow, tlbFlushStore } from '../mmu';
+
+/** Hash table: JIT_ENTRIES x 16 bytes {u32 host address of the block start, i32 state, u32 table index, u32 max length}. */
+export const JIT_HASH: u32 = 0x80000;
+export const JIT_BITS: u32 = 14;
+export const JIT_ENTRIES: u32 = 1 << JIT_BITS;
+/** Bitmap of RAM pages with compiled (or installed) blocks, laid out like the dirty bitmap. */
+export const JIT_CODE: u32 = 0xC0000;
+/** Host addresses of blocks waiting to be compiled (u32 each). */
+export const JIT_QUEUE: u32 = 0xE0000;
+export const JIT_QUEUE_MAX: u32 = 1024;
+/** Scratch words shared with compiled blocks: status (u32), trap pc (u64), icount at exit (u64). */
+export const JIT_STATUS: u32 = 0xF0000;
+export const JIT_PC: u32 = 0xF0008;
+export const JIT_ICOUNT: u32 = 0xF0010;
+
+/** Entry states (>= 0: a hotness count). */
+export const ST_QUEUED: i32 = -1;
+export const ST_COMPILED: i32 = -2;
+/** The host cannot compile a block here (first instruction not supported): never ask again. */
+export const ST_NEVER: i32 = -3;
+
+export let jitEnabled: bool = false;
+export let jitThreshold: i32 = 32;
+/** Queue length that ends the chunk so run() returns STOP_JIT and the host compiles. */
+export let jitBatch: u32 = 64;
+export let jitQueueLen: u32 = 0;
+/** Set when the queue reached jitBatch: runInstructions returns STOP_JIT after the chunk. */
+export let jitWant: bool = false;
+/** Bumped by every full flush, so the host knows its table slots are free again. */
+export let jitGeneration: u32 = 0;
+/** Set by an invalidation during a compiled block's slow path: the block must stop after that instruction. */
+export let jitInvalidated: bool = false;
+
+// Counters (docs/JIT.md)
+export let jitEntries: u64 = 0;
+export let jitInsns: u64 = 0;
+export let jitLookupMisses: u64 = 0;
+export let jitPageInvalidations: u64 = 0;
+export let jitBlocksDropped: u64 = 0;
+export let jitFlushes: u64 = 0;
+
+// @ts-ignore: decorator
+@inline export function jitEntry(host: u32): u32 {
+  return JIT_HASH + (((host >> 1) & (JIT_ENTRIES - 1)) << 4);
+}
+
+/** Drops every block and counter (fence.i, reset, state load). */
+export function jitFlushAll(): void {
+  memory.fill(JIT_HASH, 0, JIT_ENTRIES << 4);
+  memory.fill(JIT_CODE, 0, <u32>(ramSize >> 15) + 1);
+  memory.fill(JIT_LINES, 0, JIT_LINE_ENTRIES << 4);
+  jitQueueLen = 0;
+  jitWant = false;
+  jitGeneration++;
+  jitFlushes++;
+  jitInvalidated = true;
+}
+
+/**
+ * Which 64-byte lines of a code page hold compiled blocks: a direct-mapped table of
+ * JIT_LINE_ENTRIES x {u64 page + 1, u64 line mask}. A page whose entry was taken by another
+ * page has no mask: any write to it drops all its blocks.
+ */
+export const JIT_LINES: u32 = 0xE8000;
+export const JIT_LINE_ENTRIES: u32 = 2048;
+
+/** Stores that reached a code page without touching compiled code. */
+export let jitCodePageStores: u64 = 0;
+
+// @ts-ignore: decorator
+@inline export function isCodePage(pa: u64): bool {
+  const page = <u32>((pa - RAM_BASE) >> 12);
+  return (load<u8>(JIT_CODE + (page >> 3)) & (<u32>1 << (page & 7))) != 0;
+}
+
+/** A guest write of `size` bytes at offset `off` of code page `page`: drops the page's blocks if it hits one. */
+export function jitCheckWrite(page: u32, off: u32, size: u32): void {
+  const le = JIT_LINES + ((page & (JIT_LINE_ENTRIES - 1)) << 4);
+  if (load<u64>(le) == <u64>page + 1) {
+    const last = off + size - 1 > 0xfff ? 0xfff : off + size - 1;
+    const lo = off >> 6, hi = last >> 6;
+    const bits = ((hi - lo == 63 ? 0xffffffffffffffff : (<u64>1 << (<u64>(hi - lo) + 1)) - 1)) << <u64>lo;
+    if ((load<u64>(le, 8) & bits) == 0) { jitCodePageStores++; return; }
+    store<u64>(le, 0);
+    store<u64>(le, 0, 8);
+  }
+  const a = JIT_CODE + (page >> 3);
+  store<u8>(a, load<u8>(a) & ~<u8>(<u32>1 << (page & 7)));
+  jitPageInvalidations++;
+  jitInvalidated = true;
+  const lo = RAM_HOST + (page << 12);
+  for (let e = JIT_HASH; e < JIT_HASH + (JIT_ENTRIES << 4); e += 16) {
+    if (load<u32>(e) - lo < 4096 && load<i32>(e, 4) < 0) {
+      store<i32>(e, 0, 4);
+      jitBlocksDropped++;
+    }
+  }
+}
+
+/** Host: block at host address `host` is compiled as table index `fn`, running at most `len` instructions between budget checks. */
+export function jitInstall(host: u32, fn: u32, len: u32, bytes: u32): void {
+  const e = jitEntry(host);
+  store<u32>(e, host);
+  store<i32>(e, ST_COMPILED, 4);
+  store<u32>(e, fn, 8);
+  store<u32>(e, len, 12);
+  const page = (host - RAM_HOST) >> 12;
+  const a = JIT_CODE + (page >> 3);
+  const had = (load<u8>(a) & (<u32>1 << (page & 7))) != 0;
+  store<u8>(a, load<u8>(a) | <u8>(<u32>1 << (page & 7)));
+  const le = JIT_LINES + ((page & (JIT_LINE_ENTRIES - 1)) << 4);
+  const off = host & 0xfff;
+  const lo = off >> 6, hi = (off + (bytes < 1 ? 1 : bytes) - 1) >> 6;
+  const bits = ((hi - lo == 63 ? 0xffffffffffffffff : (<u64>1 << (<u64>(hi - lo) + 1)) - 1)) << <u64>lo;
+  if (load<u64>(le) == <u64>page + 1) store<u64>(le, load<u64>(le, 8) | bits, 8);
+  else if (!had) {
+    // Take the slot; the page it held (if any) keeps its code bit without a mask: whole-page invalidation.
+    store<u64>(le, <u64>page + 1);
+    store<u64>(le, bits, 8);
+  }
+}
+
+/** Host: the block at `host` cannot be compiled. */
+export function jitRefuse(host: u32): void {
+  const e = jitEntry(host);
+  if (load<u32>(e) == host) store<i32>(e, ST_NEVER, 4);
+}
+
+/** Host, after a batch of jitInstall: stores to newly watched pages must take the slow path. */
+export function jitInstalled(): void {
+  jitQueueLen = 0;
+  tlbFlushStore();
+}
+
+/** Counts a visit to a block start that has no compiled block; queues it once hot. */
+export function jitCount(e: u32, host: u32): void {
+  jitLookupMisses++;
+  if (load<u32>(e) != host) {
+    store<u32>(e, host);
+    store<i32>(e, 1, 4);
+    return;
+  }
+  const st = load<i32>(e, 4);
+  if (st < 0) return;
+  if (st + 1 < jitThreshold) { store<i32>(e, st + 1, 4); return; }
+  if (jitQueueLen >= JIT_QUEUE_MAX) return;
+  store<u32>(JIT_QUEUE + (jitQueueLen << 2), host);
+  jitQueueLen++;
+  store<i32>(e, ST_QUEUED, 4);
+  if (jitQueueLen >= jitBatch) {
+    jitWant = true;
+    stopAt = icount;
+  }
+}
+
+// ---- slow paths called by compiled blocks (status: 0 go on, 1 trapped (pc at JIT_PC), 2 stop after this instruction) ----
+
+// @ts-ignore: decorator
+@inline function finish(): void {
+  if (memExc) {
+    memExc = false;
+    store<u32>(JIT_STATUS, 1);
+    store<u64>(JIT_PC, pc);
+    return;
+  }
+  store<u32>(JIT_STATUS, icount >= stopAt || jitInvalidated ? 2 : 0);
+}
+
+export function jitLoad(va: u64, size: u32, p: u64, ic: u64): u64 {
+  pc = p;
+  icount = ic;
+  jitInvalidated = false;
+  const v = loadSlow(va, size);
+  finish();
+  return v;
+}
+
+export function jitStore(va: u64, size: u32, v: u64, p: u64, ic: u64): void {
+  pc = p;
+  icount = ic;
+  jitInvalidated = false;
+  storeSlow(va, size, v);
+  finish();
+}

@@ -1,0 +1,389 @@
+// Translates a guest block (RV64I + M, compressed forms through the core's expansion table)
+// into one wasm function. The block starts at a guest-physical address and stays in its 4 KiB
+// page; conditional branches are side exits, a jump or branch back to the block start becomes
+// a wasm loop (with a budget check per iteration), jal/jalr and anything the JIT does not
+// translate end the block (the interpreter then runs that instruction). docs/JIT.md has the ABI.
+import { decodeInstruction } from '../../../isa/instructions.js';
+import { ByteWriter, Op, I32, I64, VOID } from './wasm-writer.js';
+
+/** Addresses in the core's linear memory the blocks use (docs/CORE-ABI.md, docs/JIT.md). */
+export interface BlockLayout {
+  xregs: number;
+  ctable: number;
+  status: number;
+  trapPc: number;
+  icountOut: number;
+}
+
+/** Function indices in the module being built. */
+export interface BlockImports {
+  load: number;
+  store: number;
+  mulhu: number;
+}
+
+export interface CompiledBlock {
+  /** Instructions in the block (the most one pass runs). */
+  length: number;
+  /** Bytes of guest code it covers from its start. */
+  bytes: number;
+  locals: number[];
+  code: Uint8Array;
+  /** Mnemonic of the instruction that ended the block, or why it ended ("page", "max"). */
+  endedBy: string;
+}
+
+/** Longest block, in guest instructions. */
+export const MAX_BLOCK = 128;
+
+/** Instructions the JIT translates (everything else ends a block). */
+const SUPPORTED = new Set([
+  'lui', 'auipc', 'jal', 'jalr', 'beq', 'bne', 'blt', 'bge', 'bltu', 'bgeu',
+  'lb', 'lh', 'lw', 'ld', 'lbu', 'lhu', 'lwu', 'sb', 'sh', 'sw', 'sd',
+  'addi', 'slti', 'sltiu', 'xori', 'ori', 'andi', 'slli', 'srli', 'srai', 'addiw', 'slliw', 'srliw', 'sraiw',
+  'add', 'sub', 'sll', 'slt', 'sltu', 'xor', 'srl', 'sra', 'or', 'and', 'addw', 'subw', 'sllw', 'srlw', 'sraw',
+  'mul', 'mulh', 'mulhsu', 'mulhu', 'mulw', 'div', 'divu', 'rem', 'remu', 'divw', 'divuw', 'remw', 'remuw',
+  'fence',
+]);
+
+const nameCache = new Map<number, string | null>();
+function mnemonic(insn: number): string | null {
+  let n = nameCache.get(insn);
+  if (n === undefined) {
+    const d = decodeInstruction(insn);
+    n = d && SUPPORTED.has(d.name) ? d.name : null;
+    if (nameCache.size > 1 << 16) nameCache.clear();
+    nameCache.set(insn, n);
+  }
+  return n;
+}
+
+interface Decoded { insn: number; len: number; off: number; name: string }
+
+const immI = (i: number): number => i >> 20;
+const immS = (i: number): number => ((i >> 20) & ~31) | ((i >>> 7) & 31);
+const immB = (i: number): number =>
+  ((i >> 19) & ~0xfff) | ((i << 4) & 0x800) | ((i >>> 20) & 0x7e0) | ((i >>> 7) & 0x1e);
+const immU = (i: number): number => i & 0xfffff000;
+const immJ = (i: number): number =>
+  ((i >> 11) & ~0xfffff) | (i & 0xff000) | ((i >>> 9) & 0x800) | ((i >>> 20) & 0x7fe);
+
+/** Decodes the block at `host` (a linear-memory offset) from the core's memory. */
+export function decodeBlock(mem: Uint8Array, layout: BlockLayout, host: number): { insns: Decoded[]; endedBy: string } {
+  const insns: Decoded[] = [];
+  const dv = new DataView(mem.buffer, mem.byteOffset, mem.byteLength);
+  let off = 0;
+  const pageLeft = 4096 - (host & 0xfff);
+  while (insns.length < MAX_BLOCK) {
+    if (off + 2 > pageLeft) return { insns, endedBy: 'page' };
+    const lo = dv.getUint16(host + off, true);
+    let insn: number;
+    let len: number;
+    if ((lo & 3) !== 3) {
+      // The interpreter's own expansion table: bits 1:0 = 01 mark an expanded 16-bit instruction.
+      insn = (dv.getUint32(layout.ctable + lo * 4, true) | 3) >>> 0;
+      len = 2;
+    } else {
+      if (off + 4 > pageLeft) return { insns, endedBy: 'page' };
+      insn = dv.getUint32(host + off, true);
+      len = 4;
+    }
+    const name = mnemonic(insn);
+    if (name === null) return { insns, endedBy: decodeInstruction(insn)?.name ?? 'illegal' };
+    insns.push({ insn, len, off, name });
+    off += len;
+    if (name === 'jal' || name === 'jalr') return { insns, endedBy: name };
+  }
+  return { insns, endedBy: 'max' };
+}
+
+// Locals of a block function: params 0 pc, 1 ic, 2 limit, 3 tlbLoad, 4 tlbStore.
+const L_PC = 0, L_IC = 1, L_LIMIT = 2, L_TLBL = 3, L_TLBS = 4;
+const L_NEXT = 5, L_ICF = 6, L_VA = 7, L_T = 8, L_T2 = 9, L_E = 10;
+const FIRST_REG_LOCAL = 11;
+
+/** Emits the body of one block function; null if the first instruction cannot be translated. */
+export function compileBlock(mem: Uint8Array, layout: BlockLayout, host: number, imp: BlockImports): CompiledBlock | null {
+  const { insns, endedBy } = decodeBlock(mem, layout, host);
+  if (insns.length === 0) return null;
+  const n = insns.length;
+
+  // Registers the block reads or writes get a local each: loaded at entry, the written ones stored at every exit.
+  const regLocal = new Map<number, number>();
+  const written = new Set<number>();
+  const use = (r: number): void => {
+    if (r !== 0 && !regLocal.has(r)) regLocal.set(r, FIRST_REG_LOCAL + regLocal.size);
+  };
+  for (const d of insns) {
+    const rd = (d.insn >>> 7) & 31, rs1 = (d.insn >>> 15) & 31, rs2 = (d.insn >>> 20) & 31;
+    const f = fmt(d.name);
+    if (f.rs1) use(rs1);
+    if (f.rs2) use(rs2);
+    if (f.rd && rd !== 0) { use(rd); written.add(rd); }
+  }
+  const locals: number[] = [I64, I64, I64, I64, I64, I32];
+  for (let i = 0; i < regLocal.size; i++) locals.push(I64);
+
+  const w = new ByteWriter();
+  const get = (l: number): void => { w.byte(Op.localGet).u32(l); };
+  const set = (l: number): void => { w.byte(Op.localSet).u32(l); };
+  const i64c = (v: number | bigint): void => { w.byte(Op.i64Const).s64(BigInt(v)); };
+  const i32c = (v: number): void => { w.byte(Op.i32Const).s32(v); };
+  const op = (o: number): void => { w.byte(o); };
+  const mem64 = (o: number, align: number, offset = 0): void => { w.byte(o).u32(align).u32(offset); };
+  const readReg = (r: number): void => { if (r === 0) i64c(0); else get(regLocal.get(r)!); };
+  /** Pops a value into rd (dropped for x0). */
+  const writeReg = (r: number): void => { if (r === 0) op(Op.drop); else set(regLocal.get(r)!); };
+  const pcPlus = (o: number): void => { get(L_PC); if (o !== 0) { i64c(o); op(Op.i64Add); } };
+
+  // Entry: registers into locals.
+  for (const [r, l] of regLocal) { i32c(0); mem64(Op.i64Load, 3, layout.xregs + r * 8); set(l); }
+
+  // Labels: depth counts the constructs open inside the outer `block $exit`.
+  let depth = 0;
+  const open = (o: number, type = VOID): void => { w.byte(o).byte(type); depth++; };
+  const close = (): void => { op(Op.end); depth--; };
+  /** Leaves the block: next pc on the stack is NOT used; `next` emits it. count = instructions since the loop head. */
+  const exit = (next: () => void, count: number): void => {
+    next(); set(L_NEXT);
+    get(L_IC); if (count !== 0) { i64c(count); op(Op.i64Add); } set(L_ICF);
+    w.byte(Op.br).u32(depth - 1);
+  };
+  const exitTrap = (count: number): void => exit(() => { i32c(0); mem64(Op.i64Load, 3, layout.trapPc); }, count);
+  /** ic += count; loop again if the budget allows a whole pass, else leave at the block start. */
+  const backEdge = (count: number): void => {
+    get(L_IC); i64c(count); op(Op.i64Add); set(L_IC);
+    get(L_IC); i64c(n); op(Op.i64Add); get(L_LIMIT); op(Op.i64LeU);
+    w.byte(Op.brIf).u32(depth - 2);
+    exit(() => get(L_PC), 0);
+  };
+  const status = (): void => { i32c(0); w.byte(Op.i32Load).u32(2).u32(layout.status); };
+
+  open(Op.block); // $exit
+  open(Op.loop); // $top
+
+  let ended = false;
+  for (let k = 0; k < n && !ended; k++) {
+    const d = insns[k]!;
+    const i = d.insn;
+    const rd = (i >>> 7) & 31, rs1 = (i >>> 15) & 31, rs2 = (i >>> 20) & 31;
+    const count = k + 1;
+    const nextOff = d.off + d.len;
+    const bin = (o: number): void => { readReg(rs1); readReg(rs2); op(o); writeReg(rd); };
+    const binImm = (o: number, imm: number | bigint): void => { readReg(rs1); i64c(imm); op(o); writeReg(rd); };
+    const binW = (o: number): void => {
+      readReg(rs1); op(Op.i32WrapI64); readReg(rs2); op(Op.i32WrapI64); op(o); op(Op.i64ExtendI32S); writeReg(rd);
+    };
+    const cmp = (o: number, imm?: number): void => {
+      readReg(rs1); if (imm === undefined) readReg(rs2); else i64c(imm); op(o); op(Op.i64ExtendI32U); writeReg(rd);
+    };
+    switch (d.name) {
+      case 'lui': i64c(immU(i)); writeReg(rd); break;
+      case 'auipc': pcPlus(d.off + immU(i)); writeReg(rd); break;
+      case 'addi': binImm(Op.i64Add, immI(i)); break;
+      case 'xori': binImm(Op.i64Xor, immI(i)); break;
+      case 'ori': binImm(Op.i64Or, immI(i)); break;
+      case 'andi': binImm(Op.i64And, immI(i)); break;
+      case 'slti': cmp(Op.i64LtS, immI(i)); break;
+      case 'sltiu': cmp(Op.i64LtU, immI(i)); break;
+      case 'slli': binImm(Op.i64Shl, (i >>> 20) & 63); break;
+      case 'srli': binImm(Op.i64ShrU, (i >>> 20) & 63); break;
+      case 'srai': binImm(Op.i64ShrS, (i >>> 20) & 63); break;
+      case 'addiw': readReg(rs1); i64c(immI(i)); op(Op.i64Add); op(Op.i32WrapI64); op(Op.i64ExtendI32S); writeReg(rd); break;
+      case 'slliw': readReg(rs1); op(Op.i32WrapI64); i32c((i >>> 20) & 31); op(Op.i32Shl); op(Op.i64ExtendI32S); writeReg(rd); break;
+      case 'srliw': readReg(rs1); op(Op.i32WrapI64); i32c((i >>> 20) & 31); op(Op.i32ShrU); op(Op.i64ExtendI32S); writeReg(rd); break;
+      case 'sraiw': readReg(rs1); op(Op.i32WrapI64); i32c((i >>> 20) & 31); op(Op.i32ShrS); op(Op.i64ExtendI32S); writeReg(rd); break;
+      case 'add': bin(Op.i64Add); break;
+      case 'sub': bin(Op.i64Sub); break;
+      case 'sll': bin(Op.i64Shl); break;
+      case 'srl': bin(Op.i64ShrU); break;
+      case 'sra': bin(Op.i64ShrS); break;
+      case 'xor': bin(Op.i64Xor); break;
+      case 'or': bin(Op.i64Or); break;
+      case 'and': bin(Op.i64And); break;
+      case 'slt': cmp(Op.i64LtS); break;
+      case 'sltu': cmp(Op.i64LtU); break;
+      case 'addw': binW(Op.i32Add); break;
+      case 'subw': binW(Op.i32Sub); break;
+      case 'sllw': binW(Op.i32Shl); break;
+      case 'srlw': binW(Op.i32ShrU); break;
+      case 'sraw': binW(Op.i32ShrS); break;
+      case 'mul': bin(Op.i64Mul); break;
+      case 'mulw': binW(Op.i32Mul); break;
+      case 'mulhu': readReg(rs1); readReg(rs2); w.byte(Op.call).u32(imp.mulhu); writeReg(rd); break;
+      case 'mulh':
+      case 'mulhsu': {
+        // high(a*b) signed = mulhu(a, b) - (a < 0 ? b : 0) - (b < 0 ? a : 0)  (mulhsu: only the first term)
+        readReg(rs1); readReg(rs2); w.byte(Op.call).u32(imp.mulhu);
+        readReg(rs2); readReg(rs1); i64c(63); op(Op.i64ShrS); op(Op.i64And); op(Op.i64Sub);
+        if (d.name === 'mulh') { readReg(rs1); readReg(rs2); i64c(63); op(Op.i64ShrS); op(Op.i64And); op(Op.i64Sub); }
+        writeReg(rd);
+        break;
+      }
+      case 'div': case 'rem': case 'divu': case 'remu':
+        emitDiv(d.name, false); break;
+      case 'divw': case 'remw': case 'divuw': case 'remuw':
+        emitDiv(d.name, true); break;
+      case 'fence': break;
+      case 'lb': emitLoad(1, Op.i64Load8S, 0); break;
+      case 'lbu': emitLoad(1, Op.i64Load8U, 0); break;
+      case 'lh': emitLoad(2, Op.i64Load16S, 1); break;
+      case 'lhu': emitLoad(2, Op.i64Load16U, 1); break;
+      case 'lw': emitLoad(4, Op.i64Load32S, 2); break;
+      case 'lwu': emitLoad(4, Op.i64Load32U, 2); break;
+      case 'ld': emitLoad(8, Op.i64Load, 3); break;
+      case 'sb': emitStore(1, Op.i64Store8, 0); break;
+      case 'sh': emitStore(2, Op.i64Store16, 1); break;
+      case 'sw': emitStore(4, Op.i64Store32, 2); break;
+      case 'sd': emitStore(8, Op.i64Store, 3); break;
+      case 'beq': case 'bne': case 'blt': case 'bge': case 'bltu': case 'bgeu': {
+        const cond = { beq: Op.i64Eq, bne: Op.i64Ne, blt: Op.i64LtS, bge: Op.i64GeS, bltu: Op.i64LtU, bgeu: Op.i64GeU }[d.name]!;
+        readReg(rs1); readReg(rs2); op(cond);
+        open(Op.if);
+        const target = d.off + immB(i);
+        if (target === 0) backEdge(count);
+        else exit(() => pcPlus(target), count);
+        close();
+        break;
+      }
+      case 'jal': {
+        const target = d.off + immJ(i);
+        pcPlus(nextOff); writeReg(rd);
+        if (target === 0) backEdge(count);
+        else exit(() => pcPlus(target), count);
+        ended = true;
+        break;
+      }
+      case 'jalr': {
+        readReg(rs1); i64c(immI(i)); op(Op.i64Add); i64c(-2); op(Op.i64And); set(L_T);
+        pcPlus(nextOff); writeReg(rd);
+        exit(() => get(L_T), count);
+        ended = true;
+        break;
+      }
+      default:
+        throw new Error(`jit: no translation for ${d.name}`);
+    }
+
+    function emitDiv(name: string, word: boolean): void {
+      // RISC-V never traps on division (unpriv spec 13.2): x/0 = -1 (unsigned: all ones), x%0 = x,
+      // MIN/-1 = MIN, MIN%-1 = 0. wasm traps on both, so those cases are tested first.
+      const signed = name === 'div' || name === 'rem' || name === 'divw' || name === 'remw';
+      const isRem = name.startsWith('rem');
+      if (word) {
+        readReg(rs1); op(Op.i32WrapI64); op(Op.i64ExtendI32S); set(L_T);
+        readReg(rs2); op(Op.i32WrapI64); op(Op.i64ExtendI32S); set(L_T2);
+        if (!signed) {
+          get(L_T); i64c(0xffffffff); op(Op.i64And); set(L_T);
+          get(L_T2); i64c(0xffffffff); op(Op.i64And); set(L_T2);
+        }
+      } else {
+        readReg(rs1); set(L_T);
+        readReg(rs2); set(L_T2);
+      }
+      get(L_T2); op(Op.i64Eqz);
+      open(Op.if, I64);
+      if (isRem) get(L_T); else i64c(-1);
+      w.byte(Op.else);
+      if (signed) {
+        // MIN / -1: the quotient overflows to MIN (the W forms work on sign-extended 32-bit values, so no overflow there)
+        get(L_T2); i64c(-1); op(Op.i64Eq);
+        get(L_T); i64c(word ? -0x80000000 : -(1n << 63n)); op(Op.i64Eq); op(Op.i32And);
+        open(Op.if, I64);
+        if (isRem) i64c(0); else get(L_T);
+        w.byte(Op.else);
+        get(L_T); get(L_T2); op(isRem ? Op.i64RemS : Op.i64DivS);
+        close();
+      } else {
+        get(L_T); get(L_T2); op(isRem ? Op.i64RemU : Op.i64DivU);
+      }
+      close();
+      if (word) { op(Op.i32WrapI64); op(Op.i64ExtendI32S); }
+      writeReg(rd);
+    }
+
+    /** va into L_VA, TLB entry address into L_E, then `hit` is the i32 condition on the stack. */
+    function tlbProbe(size: number, tlbLocal: number, imm: number): void {
+      readReg(rs1); i64c(imm); op(Op.i64Add); w.byte(Op.localTee).u32(L_VA);
+      i64c(12); op(Op.i64ShrU); op(Op.i32WrapI64); i32c(255); op(Op.i32And); i32c(4); op(Op.i32Shl);
+      get(tlbLocal); op(Op.i32Add); w.byte(Op.localTee).u32(L_E);
+      mem64(Op.i64Load, 3, 0);
+      get(L_VA); i64c(~BigInt(0xfff & ~(size - 1))); op(Op.i64And);
+      op(Op.i64Eq);
+    }
+
+    function emitLoad(size: number, loadOp: number, align: number): void {
+      tlbProbe(size, L_TLBL, immI(i));
+      open(Op.if, I64);
+      get(L_VA); get(L_E); mem64(Op.i64Load, 3, 8); op(Op.i64Add); op(Op.i32WrapI64); mem64(loadOp, align, 0);
+      w.byte(Op.else);
+      get(L_VA); i32c(size); pcPlus(d.off); get(L_IC); i64c(count); op(Op.i64Add);
+      w.byte(Op.call).u32(imp.load);
+      if (loadOp === Op.i64Load8S) op(Op.i64Extend8S);
+      else if (loadOp === Op.i64Load16S) op(Op.i64Extend16S);
+      else if (loadOp === Op.i64Load32S) op(Op.i64Extend32S);
+      set(L_T);
+      status();
+      open(Op.if);
+      status(); i32c(1); op(Op.i32Eq);
+      open(Op.if);
+      exitTrap(count);
+      close();
+      // Stop requested (MMIO, invalidation): the load completed, rd gets its value first.
+      get(L_T); writeReg(rd);
+      exit(() => pcPlus(nextOff), count);
+      close();
+      get(L_T);
+      close();
+      writeReg(rd);
+    }
+
+    function emitStore(size: number, storeOp: number, align: number): void {
+      tlbProbe(size, L_TLBS, immS(i));
+      open(Op.if);
+      get(L_VA); get(L_E); mem64(Op.i64Load, 3, 8); op(Op.i64Add); op(Op.i32WrapI64); readReg(rs2); mem64(storeOp, align, 0);
+      w.byte(Op.else);
+      get(L_VA); i32c(size); readReg(rs2); pcPlus(d.off); get(L_IC); i64c(count); op(Op.i64Add);
+      w.byte(Op.call).u32(imp.store);
+      status();
+      open(Op.if);
+      status(); i32c(1); op(Op.i32Eq);
+      open(Op.if);
+      exitTrap(count);
+      close();
+      exit(() => pcPlus(nextOff), count);
+      close();
+      close();
+    }
+  }
+  if (!ended) {
+    const last = insns[n - 1]!;
+    exit(() => pcPlus(last.off + last.len), n);
+  }
+  close(); // loop
+  close(); // block $exit
+
+  // Exit: written registers back, icount out, next pc returned.
+  for (const r of written) { i32c(0); get(regLocal.get(r)!); mem64(Op.i64Store, 3, layout.xregs + r * 8); }
+  i32c(0); get(L_ICF); mem64(Op.i64Store, 3, layout.icountOut);
+  get(L_NEXT);
+  const last = insns[n - 1]!;
+  return { length: n, bytes: last.off + last.len, locals, code: w.result(), endedBy };
+}
+
+/** Which register fields an instruction uses. */
+function fmt(name: string): { rd: boolean; rs1: boolean; rs2: boolean } {
+  switch (name) {
+    case 'lui': case 'auipc': case 'jal': return { rd: true, rs1: false, rs2: false };
+    case 'fence': return { rd: false, rs1: false, rs2: false };
+    case 'beq': case 'bne': case 'blt': case 'bge': case 'bltu': case 'bgeu':
+    case 'sb': case 'sh': case 'sw': case 'sd':
+      return { rd: false, rs1: true, rs2: true };
+    case 'jalr': case 'lb': case 'lh': case 'lw': case 'ld': case 'lbu': case 'lhu': case 'lwu':
+    case 'addi': case 'slti': case 'sltiu': case 'xori': case 'ori': case 'andi': case 'slli': case 'srli':
+    case 'srai': case 'addiw': case 'slliw': case 'srliw': case 'sraiw':
+      return { rd: true, rs1: true, rs2: false };
+    default:
+      return { rd: true, rs1: true, rs2: true };
+  }
+}

@@ -1,0 +1,183 @@
+// Rv64Jit: the host half of the JIT. Between (or, when the core asks, inside) run() slices it
+// drains the core's queue of hot block starts, translates each block into a wasm function
+// (compiler.ts), emits one module per batch (wasm-writer.ts), instantiates it synchronously
+// against the core's memory and helpers, and installs the functions in the core's table.
+import { compileBlock, type BlockLayout, type BlockImports } from './compiler.js';
+import { ModuleWriter, ByteWriter, Op, I32, I64 } from './wasm-writer.js';
+
+/** The core exports the JIT needs (docs/JIT.md). */
+export interface JitCoreExports {
+  memory: WebAssembly.Memory;
+  table: WebAssembly.Table;
+  regsOffset(): number;
+  jitSetup(on: number, threshold: number, batch: number): void;
+  jitQueueOffset(): number;
+  jitQueueLength(): number;
+  jitScratchOffset(): number;
+  jitGenerationNow(): number;
+  jitFlush(): void;
+  jitInstall(host: number, fn: number, len: number, bytes: number): void;
+  jitRefuse(host: number): void;
+  jitInstalled(): void;
+  jitLoad(va: bigint, size: number, pc: bigint, ic: bigint): bigint;
+  jitStore(va: bigint, size: number, v: bigint, pc: bigint, ic: bigint): void;
+  statJitEntries(): bigint;
+  statJitInsns(): bigint;
+  statJitLookupMisses(): bigint;
+  statJitPageInvalidations(): bigint;
+  statJitBlocksDropped(): bigint;
+  statJitFlushes(): bigint;
+  statJitCodePageStores(): bigint;
+}
+
+export interface JitOptions {
+  /** Visits of a block start before it is compiled (default 32). */
+  threshold?: number;
+  /** Queued blocks that make the core stop and ask for compilation (default 64). */
+  batch?: number;
+  /** Table slots in use before everything is flushed and slots are reused (default 65536). */
+  maxSlots?: number;
+}
+
+export interface JitStats {
+  /** Blocks translated and installed. */
+  blocksCompiled: number;
+  /** Block starts whose first instruction the JIT cannot translate. */
+  blocksRefused: number;
+  modules: number;
+  compileMs: number;
+  /** Calls of compiled blocks, and the guest instructions they ran. */
+  blockRuns: bigint;
+  jitInstructions: bigint;
+  /** Lookups at a block start that found no compiled block. */
+  lookupMisses: bigint;
+  /** Stores to a page holding compiled code (each drops the page's blocks). */
+  pageInvalidations: bigint;
+  blocksDropped: bigint;
+  /** Stores to a code page that missed its compiled code (each a slow-path store). */
+  codePageStores: bigint;
+  /** Full flushes: fence.i, reset, state load, table full. */
+  flushes: bigint;
+  /** Why blocks ended: mnemonic (or "page", "max") -> count. */
+  endedBy: Record<string, number>;
+}
+
+const CTABLE = 0x40000; // docs/CORE-ABI.md, memory layout
+
+export class Rv64Jit {
+  private readonly e: JitCoreExports;
+  private readonly base: number;
+  private next: number;
+  private generation: number;
+  private readonly maxSlots: number;
+  private readonly layout: BlockLayout;
+  private readonly helpers: { jitLoad: Function; jitStore: Function };
+  private readonly st = { blocksCompiled: 0, blocksRefused: 0, modules: 0, compileMs: 0, endedBy: {} as Record<string, number> };
+
+  constructor(exports: JitCoreExports, opts: JitOptions = {}) {
+    this.e = exports;
+    this.base = exports.table.length;
+    this.next = this.base;
+    this.maxSlots = opts.maxSlots ?? 65536;
+    const scratch = exports.jitScratchOffset();
+    this.layout = { xregs: exports.regsOffset(), ctable: CTABLE, status: scratch, trapPc: scratch + 8, icountOut: scratch + 16 };
+    this.helpers = { jitLoad: exports.jitLoad, jitStore: exports.jitStore };
+    exports.jitSetup(1, opts.threshold ?? 32, opts.batch ?? 64);
+    this.generation = exports.jitGenerationNow();
+  }
+
+  /** Compiles what the core queued (call when run() returned 4, and between slices). */
+  drain(): void {
+    const e = this.e;
+    const n = e.jitQueueLength();
+    if (n === 0) return;
+    const t0 = performance.now();
+    if (e.jitGenerationNow() !== this.generation) {
+      this.generation = e.jitGenerationNow();
+      this.next = this.base;
+    }
+    if (this.next - this.base + n > this.maxSlots) {
+      e.jitFlush();
+      this.generation = e.jitGenerationNow();
+      this.next = this.base;
+      e.jitInstalled();
+      return;
+    }
+    const mem = new Uint8Array(e.memory.buffer);
+    const q = new Uint32Array(e.memory.buffer, e.jitQueueOffset(), n).slice();
+    const m = new ModuleWriter();
+    m.memoryImport = { module: 'env', name: 'memory' };
+    const tLoad = m.type([I64, I32, I64, I64], [I64]);
+    const tStore = m.type([I64, I32, I64, I64, I64], []);
+    const tMulhu = m.type([I64, I64], [I64]);
+    const tBlock = m.type([I64, I64, I64, I32, I32], [I64]);
+    const imp: BlockImports = {
+      load: m.importFunc('env', 'jitLoad', tLoad),
+      store: m.importFunc('env', 'jitStore', tStore),
+      mulhu: 0,
+    };
+    imp.mulhu = m.addFunc(mulhuFunc(tMulhu));
+    const installs: Array<{ host: number; name: string; len: number; bytes: number }> = [];
+    for (const host of q) {
+      const b = compileBlock(mem, this.layout, host, imp);
+      if (!b) {
+        e.jitRefuse(host);
+        this.st.blocksRefused++;
+        continue;
+      }
+      const name = `b${installs.length}`;
+      m.addFunc({ type: tBlock, locals: b.locals, code: b.code, export: name });
+      installs.push({ host, name, len: b.length, bytes: b.bytes });
+      this.st.endedBy[b.endedBy] = (this.st.endedBy[b.endedBy] ?? 0) + 1;
+    }
+    if (installs.length > 0) {
+      const module = new WebAssembly.Module(m.bytes() as BufferSource);
+      const inst = new WebAssembly.Instance(module, { env: { memory: e.memory, ...this.helpers } });
+      const need = this.next + installs.length;
+      if (e.table.length < need) e.table.grow(need - e.table.length);
+      for (const b of installs) {
+        const slot = this.next++;
+        e.table.set(slot, inst.exports[b.name] as Function);
+        e.jitInstall(b.host, slot, b.len, b.bytes);
+      }
+      this.st.modules++;
+      this.st.blocksCompiled += installs.length;
+    }
+    e.jitInstalled();
+    this.st.compileMs += performance.now() - t0;
+  }
+
+  stats(): JitStats {
+    const e = this.e;
+    return {
+      ...this.st,
+      endedBy: { ...this.st.endedBy },
+      blockRuns: e.statJitEntries(),
+      jitInstructions: e.statJitInsns(),
+      lookupMisses: e.statJitLookupMisses(),
+      pageInvalidations: e.statJitPageInvalidations(),
+      blocksDropped: e.statJitBlocksDropped(),
+      codePageStores: e.statJitCodePageStores(),
+      flushes: e.statJitFlushes(),
+    };
+  }
+}
+
+/** mulhu(a, b): high 64 bits of the unsigned 128-bit product, from 32-bit halves. */
+function mulhuFunc(type: number): { type: number; locals: number[]; code: Uint8Array } {
+  // locals: 0 a, 1 b, 2 p00, 3 p01, 4 p10, 5 p11
+  const w = new ByteWriter();
+  const get = (l: number): void => { w.byte(Op.localGet).u32(l); };
+  const set = (l: number): void => { w.byte(Op.localSet).u32(l); };
+  const lo = (l: number): void => { get(l); w.byte(Op.i64Const).s64(0xffffffffn); w.byte(Op.i64And); };
+  const hi = (l: number): void => { get(l); w.byte(Op.i64Const).s64(32n); w.byte(Op.i64ShrU); };
+  lo(0); lo(1); w.byte(Op.i64Mul); set(2);
+  lo(0); hi(1); w.byte(Op.i64Mul); set(3);
+  hi(0); lo(1); w.byte(Op.i64Mul); set(4);
+  hi(0); hi(1); w.byte(Op.i64Mul); set(5);
+  // mid = (p00 >> 32) + lo(p01) + lo(p10); result = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32)
+  get(5); hi(3); w.byte(Op.i64Add); hi(4); w.byte(Op.i64Add);
+  hi(2); lo(3); w.byte(Op.i64Add); lo(4); w.byte(Op.i64Add);
+  w.byte(Op.i64Const).s64(32n); w.byte(Op.i64ShrU); w.byte(Op.i64Add);
+  return { type, locals: [I64, I64, I64, I64], code: w.result() };
+}
