@@ -29,8 +29,13 @@ export const createSlicedEngine: SlicedEngineFactory = async (config, assets) =>
  */
 export const MAX_IDLE_MS = 1000;
 
-/** Adapts an engine's runSlice to the SliceRunner's SliceTarget. */
-export function sliceTarget(engine: SliceableEngine, now: () => number): SliceTarget {
+/**
+ * Adapts an engine's runSlice to the SliceRunner's SliceTarget. With `timerGridMs`, an idle
+ * guest's timer deadline is rounded up to the next multiple of it (in host time), so the
+ * deadlines of several VMs in the host fall together and one wake-up of the thread serves them
+ * all; the guest sees its timer interrupt up to that much late.
+ */
+export function sliceTarget(engine: SliceableEngine, now: () => number, timerGridMs = 0): SliceTarget {
   return {
     runSlice(budget: number): SliceOutcome {
       const r = engine.runSlice(budget);
@@ -39,7 +44,9 @@ export function sliceTarget(engine: SliceableEngine, now: () => number): SliceTa
       if (!engine.running && r.idle) return { instructions: r.instructions, exit: 'stopped' };
       if (!r.idle) return { instructions: r.instructions };
       const wakeAt = r.idle.wakeAt;
-      const ms = wakeAt === undefined ? MAX_IDLE_MS : Math.min(MAX_IDLE_MS, Math.max(0, wakeAt - now()));
+      const t = now();
+      const due = wakeAt === undefined ? t + MAX_IDLE_MS : timerGridMs > 0 ? Math.ceil(wakeAt / timerGridMs) * timerGridMs : wakeAt;
+      const ms = Math.min(MAX_IDLE_MS, Math.max(0, due - t));
       return { instructions: r.instructions, idle: { msUntilTimer: ms } };
     },
   };
