@@ -164,13 +164,14 @@ export class LabController {
     const hv = this.options.makeHypervisor(this.view.images);
     this.hv = hv;
     hv.events.on('transition', (t) => {
-      if (t.to === 'crashed') this.messages.set(t.vmName, `crashed: ${t.detail ?? 'no reason given'}`);
+      if (t.to === 'crashed') this.messages.set(t.vmName, t.detail ?? 'no reason given');
       else if (t.input === 'restore' || t.input === 'reset' || t.input === 'start') this.messages.delete(t.vmName);
       if (t.to === 'deleted') {
         this.figures.delete(t.vmId);
         this.snapshots.delete(t.vmId);
       }
-      this.refresh();
+      // Not at once: 'create' is emitted while the hypervisor is still registering the VM.
+      queueMicrotask(() => this.refresh());
     });
     hv.events.on('ready', () => this.refresh());
     hv.events.on('progress', (p) => {
@@ -194,10 +195,14 @@ export class LabController {
       else {
         this.slots.delete(vm.name);
         if (!this.messages.has(vm.name)) this.messages.set(vm.name, vm.message);
+        // A template was saved at the shell, after its prompt: an empty line shows a fresh one.
+        if (vm.status === 'restored' && vm.vmId) hv.sendConsole(vm.vmId, '\r').catch(() => undefined);
       }
     }
     const running = report.vms.filter((v) => v.vmId).length;
-    this.status('ready', `Lab ${lab.name}: ${running} of ${report.vms.length} VMs running`);
+    this.view.phase = 'ready';
+    this.view.message = `Lab ${lab.name}: ${running} of ${report.vms.length} VMs running`;
+    this.refresh();
     if (this.view.keepWork) this.startAutosave();
     return report;
   }
@@ -457,7 +462,7 @@ export class LabController {
         engine: vm.engine,
         state: vm.state,
         ready: vm.ready,
-        message: vm.state === 'crashed' ? `crashed: ${vm.crashReason ?? 'no reason given'}` : (this.messages.get(vm.name) ?? ''),
+        message: vm.state === 'crashed' ? (vm.crashReason ?? 'no reason given') : (this.messages.get(vm.name) ?? ''),
         memoryMiB: vm.memoryMiB,
         weight: vm.weight,
         capPercent: vm.capPercent,

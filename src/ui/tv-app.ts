@@ -15,6 +15,9 @@ import './tv-status-line.js';
 import './tv-vm-panel.js';
 import type { TvVmPanel, VmActionDetail, VmInputDetail } from './tv-vm-panel.js';
 
+/** The lab manifests (labs/*.json), bundled with the app: ?lab=NAME picks one. */
+const LABS = import.meta.glob<unknown>(['../../labs/*.json', '!../../labs/lab.schema.json'], { import: 'default' });
+
 /** Guest memory all VMs of the page may reserve together. */
 const MEMORY_BUDGET_BYTES = 768 * 1024 * 1024;
 
@@ -78,11 +81,18 @@ export class TvApp extends LitElement {
     this.controller = new LabController({
       labName: new URLSearchParams(location.search).get('lab'),
       loadJson: async (path) => {
+        const bundled = LABS[`../../${path}`];
+        if (path.startsWith('labs/')) {
+          if (!bundled) throw new Error('not in this build');
+          return bundled();
+        }
         const response = await fetch(new URL(path, appRoot));
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
         return response.json() as Promise<unknown>;
       },
-      makeHypervisor: (images) => new Hypervisor({ images, memoryBudgetBytes: MEMORY_BUDGET_BYTES, hosts: hosts.factory }),
+      // At least two workers, so that the two VMs of a lab never share a failure domain.
+      makeHypervisor: (images) =>
+        new Hypervisor({ images, memoryBudgetBytes: MEMORY_BUDGET_BYTES, hosts: hosts.factory, poolSize: Math.max(2, navigator.hardwareConcurrency || 1) }),
       templates: new OpfsTemplateStore('tabvisor-templates'),
       work: new OpfsTemplateStore('tabvisor-work'),
       settings: localStorage,

@@ -3,14 +3,14 @@ import { LitElement, css, html, svg } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { sparklinePoints } from './figures.js';
 
-const WIDTH = 96;
+const WIDTH = 72;
 const HEIGHT = 24;
 
 @customElement('tv-sparkline')
 export class TvSparkline extends LitElement {
   static override styles = css`
     :host { display: inline-flex; align-items: center; gap: 0.4rem; font-size: 0.8rem; color: #475467; }
-    .value { font-variant-numeric: tabular-nums; color: #1d2939; min-width: 4.5rem; }
+    .value { font-variant-numeric: tabular-nums; color: #1d2939; min-width: 3.8rem; }
     svg { display: block; background: #f2f4f7; border-radius: 3px; }
     polyline { fill: none; stroke: #2e6bd6; stroke-width: 1.5; stroke-linejoin: round; }
   `;
