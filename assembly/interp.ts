@@ -89,7 +89,11 @@ function interpJit(): void {
           after = true;
           continue;
         }
-      } else jitCount(e, host);
+      } else if (jitCount(e, host)) {
+        // The queue is full: stop before this instruction; the host compiles, run() resumes here.
+        icount--;
+        break;
+      }
     }
     insn = load<u32>(<usize>(p + fetchAdd));
     if ((insn & 3) != 3) {

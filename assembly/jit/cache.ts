@@ -140,25 +140,28 @@ export function jitInstalled(): void {
   tlbFlushStore();
 }
 
-/** Counts a visit to a block start that has no compiled block; queues it once hot. */
-export function jitCount(e: u32, host: u32): void {
+/**
+ * Counts a visit to a block start that has no compiled block; queues it once hot. Returns true
+ * when the queue is full: the caller stops before this instruction so run() returns STOP_JIT
+ * and the block runs compiled from its first hot visit on.
+ */
+export function jitCount(e: u32, host: u32): bool {
   jitLookupMisses++;
+  let st: i32 = 0;
   if (load<u32>(e) != host) {
     store<u32>(e, host);
-    store<i32>(e, 1, 4);
-    return;
+  } else {
+    st = load<i32>(e, 4);
+    if (st < 0) return false;
   }
-  const st = load<i32>(e, 4);
-  if (st < 0) return;
-  if (st + 1 < jitThreshold) { store<i32>(e, st + 1, 4); return; }
-  if (jitQueueLen >= JIT_QUEUE_MAX) return;
+  if (st + 1 < jitThreshold) { store<i32>(e, st + 1, 4); return false; }
+  if (jitQueueLen >= JIT_QUEUE_MAX) { store<i32>(e, st + 1, 4); return false; }
   store<u32>(JIT_QUEUE + (jitQueueLen << 2), host);
   jitQueueLen++;
   store<i32>(e, ST_QUEUED, 4);
-  if (jitQueueLen >= jitBatch) {
-    jitWant = true;
-    stopAt = icount;
-  }
+  if (jitQueueLen < jitBatch) return false;
+  jitWant = true;
+  return true;
 }
 
 // ---- slow paths called by compiled blocks (status: 0 go on, 1 trapped (pc at JIT_PC), 2 stop after this instruction) ----

@@ -101,10 +101,17 @@ export interface Rv64CoreOptions {
   jit?: boolean | JitOptions;
 }
 
-/** The JIT setting when the options do not say: TABVISOR_JIT=1 turns it on. */
-export function jitDefault(): boolean {
+/**
+ * The JIT setting when the options do not say: TABVISOR_JIT=1 turns it on; TABVISOR_JIT_THRESHOLD
+ * and TABVISOR_JIT_BATCH set its options (tests use 1 and 1 to compile every block at once).
+ */
+export function jitDefault(): boolean | JitOptions {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-  return env?.TABVISOR_JIT === '1';
+  if (env?.TABVISOR_JIT !== '1') return false;
+  const o: JitOptions = {};
+  if (env.TABVISOR_JIT_THRESHOLD) o.threshold = Number(env.TABVISOR_JIT_THRESHOLD);
+  if (env.TABVISOR_JIT_BATCH) o.batch = Number(env.TABVISOR_JIT_BATCH);
+  return o;
 }
 
 /** run() returned so the host can compile queued blocks (only with the JIT on; never seen by callers). */

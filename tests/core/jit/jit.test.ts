@@ -1,0 +1,154 @@
+// The JIT (docs/JIT.md) must not change anything the guest can see. Every block is compiled at
+// its first visit here (threshold 1, batch 1), so the whole program runs translated:
+// - JIT cases (jit_cases.S): self-modifying code in a running block, stores next to code, a trap
+//   in mid-block, sfence.vma remapping compiled code, a timer interrupt in a compiled loop; on
+//   QEMU (the reference) and on our core with the JIT;
+// - lockstep: the same program on two cores, interpreter and JIT, compared (pc, registers,
+//   instret, trap CSRs) after every slice of 997 instructions: the asm suite, the JIT cases and
+//   a batch of differential-fuzzer programs;
+// - the asm suite and a diff-fuzzer batch against QEMU with the JIT forced on.
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Rv64Core, RAM_BASE, StopReason } from '../../../src/engines/rv64/core.js';
+import { BareBoard } from '../../../src/engines/rv64/bare.js';
+import { loadRv64Module } from '../../../src/engines/rv64/wasm-node.js';
+import { parseElf, loadElfInto } from '../../../src/engines/rv64/elf.js';
+import type { JitOptions } from '../../../src/engines/rv64/jit/jit.js';
+import { buildProgram, haveCrossCompiler } from '../lib/toolchain.mjs';
+import { runQemu } from '../lib/qemu.mjs';
+import { coreAvailability, runCore } from '../lib/core.mjs';
+import { asmTestNames, buildAsmTest, ASM_DIR } from '../asm/build.mjs';
+import { buildSeed, diffSeed, describeFailure } from '../diff/diff.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const cross = haveCrossCompiler();
+const core = coreAvailability();
+const ALL_COMPILED: JitOptions = { threshold: 1, batch: 1 };
+const SEEDS = Number(process.env.JIT_DIFF_SEEDS ?? 40);
+const START = Number(process.env.JIT_DIFF_START ?? 5001);
+
+function buildJitCase(file: string): string {
+  return buildProgram({
+    name: `jit-${file.replace(/\.S$/, '')}`,
+    sources: [join(ASM_DIR, 'runtime.S'), join(HERE, file)],
+    includeDirs: [join(ASM_DIR, 'include'), HERE],
+  });
+}
+
+/** Forces the JIT on for runCore (the bare runner reads the environment per core). */
+async function withJitEnv<T>(f: () => Promise<T>): Promise<T> {
+  const saved = { j: process.env.TABVISOR_JIT, t: process.env.TABVISOR_JIT_THRESHOLD, b: process.env.TABVISOR_JIT_BATCH };
+  process.env.TABVISOR_JIT = '1';
+  process.env.TABVISOR_JIT_THRESHOLD = '1';
+  process.env.TABVISOR_JIT_BATCH = '1';
+  try {
+    return await f();
+  } finally {
+    const put = (k: string, v: string | undefined): void => { if (v === undefined) delete process.env[k]; else process.env[k] = v; };
+    put('TABVISOR_JIT', saved.j);
+    put('TABVISOR_JIT_THRESHOLD', saved.t);
+    put('TABVISOR_JIT_BATCH', saved.b);
+  }
+}
+
+const TRAP_CSRS = [0x300, 0x341, 0x342, 0x343, 0x141, 0x142, 0x143, 0x180, 0x100];
+
+/** Snapshot of what the guest can see, for comparisons. */
+function stateOf(c: Rv64Core): string {
+  const regs: string[] = [];
+  for (let i = 1; i < 32; i++) regs.push(c.getReg(i).toString(16));
+  const csrs = TRAP_CSRS.map((n) => `${n.toString(16)}=${c.readCsr(n).toString(16)}`);
+  return `pc=${c.pc.toString(16)} priv=${c.priv} instret=${c.instret} steps=${c.steps} x=${regs.join(',')} ${csrs.join(' ')}`;
+}
+
+/**
+ * Runs `elf` on an interpreter core and a JIT core side by side; returns undefined if they
+ * agree after every slice, else the first difference. Also returns how much ran translated.
+ */
+async function lockstep(elf: string, slice = 997, max = 20_000_000): Promise<{ diff?: string; jitInsns: bigint; total: bigint }> {
+  const module = await loadRv64Module();
+  const bytes = new Uint8Array(readFileSync(elf));
+  const image = parseElf(bytes);
+  const make = (jit: false | JitOptions): { core: Rv64Core; board: BareBoard } => {
+    const board = new BareBoard();
+    const c = Rv64Core.fromModule(module, { ramBytes: 64 << 20, bus: board, deterministic: { insnsPerTick: 10 }, jit });
+    board.core = c;
+    loadElfInto(image, bytes, c.ram, RAM_BASE);
+    c.pc = image.entry;
+    return { core: c, board };
+  };
+  const a = make(false);
+  const b = make(ALL_COMPILED);
+  for (let n = 0; n < max; n += slice) {
+    const ra = a.core.run(slice);
+    const rb = b.core.run(slice);
+    const sa = stateOf(a.core), sb = stateOf(b.core);
+    if (ra !== rb || sa !== sb) {
+      return { diff: `after ${a.core.steps} steps: stop ${ra} vs ${rb}\n interp ${sa}\n jit    ${sb}`, jitInsns: 0n, total: a.core.instret };
+    }
+    if (a.board.out.join() !== b.board.out.join()) return { diff: `output differs at ${a.core.steps}`, jitInsns: 0n, total: 0n };
+    if (a.board.event || ra === StopReason.Fatal || ra === StopReason.HostEvent) break;
+    if (ra === StopReason.Wfi) {
+      const t = a.core.ticksUntilTimer();
+      if (t === undefined) break;
+      a.core.advanceTime(t);
+      b.core.advanceTime(t);
+    }
+  }
+  return { jitInsns: b.core.jitStats()!.jitInstructions, total: b.core.instret };
+}
+
+describe.skipIf(!cross)('JIT cases on QEMU (reference)', () => {
+  it('jit_cases passes on QEMU', async () => {
+    const r = await runQemu(buildJitCase('jit_cases.S'), { timeoutMs: 20_000 });
+    expect(r.stdout).toBe('PASS\n');
+  });
+});
+
+describe.skipIf(!cross || !core.ok)('JIT cases on our core with every block compiled', () => {
+  for (const file of ['jit_cases.S', 'jit_nofence.S']) {
+    it(`${file} passes with the JIT and in lockstep with the interpreter`, async () => {
+      const elf = buildJitCase(file);
+      const r = await withJitEnv(() => runCore(elf, { timeoutMs: 60_000 }));
+      expect({ stdout: r.stdout, message: r.message }).toEqual({ stdout: 'PASS\n', message: undefined });
+      const l = await lockstep(elf);
+      expect(l.diff).toBeUndefined();
+      expect(Number(l.jitInsns)).toBeGreaterThan(Number(l.total) * 0.9);
+    }, 120_000);
+  }
+});
+
+describe.skipIf(!cross || !core.ok)('asm suite with the JIT', () => {
+  for (const name of asmTestNames()) {
+    it(`${name}: passes with every block compiled, lockstep with the interpreter`, async () => {
+      const t = buildAsmTest(name);
+      const r = await withJitEnv(() => runCore(t.elf, { timeoutMs: 60_000 }));
+      expect({ stdout: r.stdout, message: r.message }).toEqual({ stdout: 'PASS\n', message: undefined });
+      const l = await lockstep(t.elf);
+      expect(l.diff).toBeUndefined();
+    }, 120_000);
+  }
+});
+
+describe.skipIf(!cross || !core.ok)('differential fuzzer with the JIT', () => {
+  it(`seeds ${START}..${START + SEEDS - 1}: same dumps as QEMU with every block compiled`, async () => {
+    const failures: string[] = [];
+    await withJitEnv(async () => {
+      for (let seed = START; seed < START + SEEDS && failures.length < 3; seed++) {
+        const r = await diffSeed(seed);
+        if (!r.ok) failures.push(describeFailure(r));
+      }
+    });
+    expect(failures.join('\n')).toBe('');
+  }, 600_000);
+
+  it('seeds run in lockstep with the interpreter', async () => {
+    for (let seed = START; seed < START + 10; seed++) {
+      const { elf } = buildSeed(seed);
+      const l = await lockstep(elf, 613);
+      expect(l.diff, `seed ${seed}`).toBeUndefined();
+    }
+  }, 600_000);
+});
