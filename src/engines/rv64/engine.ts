@@ -10,7 +10,7 @@ import { Rv64Machine, MachineConfigError, type SliceResult } from './machine.js'
 import { KERNEL_BASE, RAM_BASE, parseLinuxImage, placeElf, planBootLayout, BootLayoutError } from './boot-layout.js';
 import { decodeState, encodeState, StateFormatError, type StateValue } from './state-codec.js';
 import { parseElf, ElfError } from './elf.js';
-import { fetchAtPc, formatTraceLine } from './trace.js';
+import type * as Trace from './trace.js';
 import type { NetBackend } from '../../devices/backends/net.js';
 import type { RandomSource } from '../../devices/virtio/rng.js';
 
@@ -77,6 +77,7 @@ export class Rv64Engine implements Engine {
   private woken = false;
   /** Guest time when the engine was paused (restored on resume). */
   private pausedMtime: bigint | undefined;
+  private tracer: typeof Trace | undefined;
   /** Instructions logged so far by the trace option. */
   private traced = 0;
 
@@ -103,6 +104,8 @@ export class Rv64Engine implements Engine {
   }
 
   private async build(): Promise<void> {
+    // The tracer pulls in the disassembler's tables: loaded only when asked for.
+    if (this.options.trace) this.tracer = await import('./trace.js');
     const module = await this.compile();
     const c = this.config;
     try {
@@ -304,8 +307,8 @@ export class Rv64Engine implements Engine {
     const at = this.instructions;
     if (at < t.from) return machine.runSlice(Math.min(budget, t.from - at));
     const core = machine.core;
-    const f = fetchAtPc(core);
-    t.sink(formatTraceLine({ step: core.steps, priv: core.priv, pc: core.pc, insn: f?.insn, text: f?.text ?? '(pc not in RAM)' }));
+    const f = this.tracer!.fetchAtPc(core);
+    t.sink(this.tracer!.formatTraceLine({ step: core.steps, priv: core.priv, pc: core.pc, insn: f?.insn, text: f?.text ?? '(pc not in RAM)' }));
     this.traced++;
     return machine.runSlice(1);
   }
