@@ -18,9 +18,9 @@ import { csrRead, csrWrite } from './csr';
 import { exceptionsTaken, interruptsTaken } from './trap';
 import {
   jitFlushAll, jitEnabled, jitThreshold, jitBatch, jitQueueLen, jitGeneration, JIT_QUEUE, JIT_STATUS,
-  jitEntries, jitInsns, jitLookupMisses, jitCodePageStores, jitPageInvalidations, jitBlocksDropped, jitFlushes,
+  jitEntries, jitInsns, jitLookupMisses, jitCodePageStores, jitVerifyPending, jitPageInvalidations, jitBlocksDropped, jitFlushes,
 } from './jit/cache';
-export { jitInstall, jitRefuse, jitInstalled, jitLoad, jitStore } from './jit/cache';
+export { jitInstall, jitRefuse, jitInstalled, jitLoad, jitStore, jitDrop, jitHostWrite } from './jit/cache';
 
 /** ABI version: bump when an export, import or the state block changes incompatibly. */
 export function coreVersion(): u32 {
@@ -209,3 +209,5 @@ export function statJitPageInvalidations(): u64 { return jitPageInvalidations; }
 export function statJitBlocksDropped(): u64 { return jitBlocksDropped; }
 export function statJitFlushes(): u64 { return jitFlushes; }
 export function statJitCodePageStores(): u64 { return jitCodePageStores; }
+/** 1 after fence.i until the host called jitInstalled(): compare blocks with their code, jitDrop the changed ones. */
+export function jitVerifyNeeded(): u32 { return jitVerifyPending ? 1 : 0; }

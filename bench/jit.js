@@ -1,15 +1,21 @@
 #!/usr/bin/env node
 // JIT against interpreter on the same program in the same process: bench-mips's C mix
 // (tests/core/unit/programs/mips.c) run with the JIT off, then on; prints MIPS per CPU-second
-// and the JIT counters. Usage: node bench/jit.js [rounds=400] [repeat=2]   (needs npm run build)
+// and the JIT counters; then the Linux boot of tests/core/unit/linux-boot.test.ts (OpenSBI +
+// Linux 6.1 + BusyBox to the ready marker, bare board, deterministic time) off and on.
+// Usage: node bench/jit.js [rounds=400] [repeat=2] [--no-boot]   (needs npm run build; the
+// boot needs .cache/core-unit/linux.dts.dtb, written by that test)
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const rounds = Number(process.argv[2] ?? 400);
-const repeat = Number(process.argv[3] ?? 2);
+const pos = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const rounds = Number(pos[0] ?? 400);
+const repeat = Number(pos[1] ?? 2);
+const boot = !process.argv.includes('--no-boot');
+const fmt = (o) => JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? Math.round(v * 10) / 10 : v));
 const out = join(root, '.cache', 'core-unit');
 mkdirSync(out, { recursive: true });
 const elf = join(out, `mips-${rounds}.elf`);
@@ -32,6 +38,41 @@ for (let i = 0; i < repeat; i++) {
       `jit=${jit ? 'on ' : 'off'} ${r.reason} ${text.trim()} instructions=${r.instructions} cpu=${cpuMs.toFixed(0)}ms ` +
         `MIPS(cpu)=${(r.instructions / cpuMs / 1000).toFixed(1)}`,
     );
-    if (r.jit && i === repeat - 1) console.log('  jit counters:', JSON.stringify(r.jit, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)));
+    if (r.jit && i === repeat - 1) console.log('  jit counters:', fmt(r.jit));
+  }
+}
+
+const dtb = join(root, '.cache', 'core-unit', 'linux.dts.dtb');
+if (boot && existsSync(dtb)) {
+  const { Rv64Core, StopReason } = await import(join(root, 'dist', 'engines', 'rv64', 'core.js'));
+  const { BareBoard } = await import(join(root, 'dist', 'engines', 'rv64', 'bare.js'));
+  const { loadRv64Module } = await import(join(root, 'dist', 'engines', 'rv64', 'wasm-node.js'));
+  const img = join(root, 'images', 'riscv64-busybox');
+  const module = await loadRv64Module();
+  for (let i = 0; i < repeat; i++) {
+    for (const jit of [false, true]) {
+      const board = new BareBoard();
+      const core = Rv64Core.fromModule(module, { ramBytes: 128 << 20, bus: board, deterministic: { insnsPerTick: 10 }, jit });
+      board.core = core;
+      core.writePhys(0x8000_0000n, new Uint8Array(readFileSync(join(img, 'fw_jump.bin'))));
+      core.writePhys(0x8020_0000n, new Uint8Array(readFileSync(join(img, 'Image'))));
+      core.writePhys(0x8400_0000n, new Uint8Array(readFileSync(join(img, 'initrd.cpio'))));
+      core.writePhys(0x87e0_0000n, new Uint8Array(readFileSync(dtb)));
+      core.pc = 0x8000_0000n;
+      core.setReg(11, 0x87e0_0000n);
+      let out = '';
+      const cpu0 = process.cpuUsage();
+      while (core.steps < 300_000_000n && !out.includes('tabvisor-guest-ready')) {
+        const stop = core.run(200_000);
+        out += String.fromCharCode(...board.out);
+        board.out = [];
+        if (stop === StopReason.Wfi) core.advanceTime(core.ticksUntilTimer());
+      }
+      const cpu = process.cpuUsage(cpu0);
+      const cpuMs = (cpu.user + cpu.system) / 1000;
+      const n = Number(core.instret);
+      console.log(`boot jit=${jit ? 'on ' : 'off'} ready=${out.includes('tabvisor-guest-ready')} instructions=${n} cpu=${cpuMs.toFixed(0)}ms MIPS(cpu)=${(n / cpuMs / 1000).toFixed(1)}`);
+      if (jit && i === repeat - 1) console.log('  jit counters:', fmt(core.jitStats()));
+    }
   }
 }

@@ -8,7 +8,7 @@ import {
 import { raiseException, illegalInstruction, wakeupPending } from '../trap';
 import { csrAccessOk, csrRead, csrWrite } from '../csr';
 import { tlbSelect, tlbFlushTranslated, tlbFlushPage } from '../mmu';
-import { jitEnabled, jitFlushAll } from '../jit/cache';
+import { jitEnabled, jitFenceI } from '../jit/cache';
 
 /** csrrw/csrrs/csrrc (kind 0/1/2), register or immediate source. */
 function csrInstr(insn: u32, kind: u32, imm: bool): void {
@@ -37,9 +37,10 @@ export function op_csrrci(insn: u32): void { csrInstr(insn, 2, true); }
 
 // @ts-ignore: decorator
 @inline export function op_fence(insn: u32, p: u64): u64 { return p + ilenOf(insn); }
-// fence.i drops the JIT's compiled blocks (the interpreter sees stores at the next fetch anyway).
+// The interpreter sees stores at the next fetch anyway; with the JIT on, fence.i has the host
+// check compiled blocks against their code (docs/JIT.md).
 // @ts-ignore: decorator
-@inline export function op_fence_i(insn: u32, p: u64): u64 { if (jitEnabled) jitFlushAll(); return p + ilenOf(insn); }
+@inline export function op_fence_i(insn: u32, p: u64): u64 { if (jitEnabled) jitFenceI(); return p + ilenOf(insn); }
 
 export function op_ecall(insn: u32): void {
   raiseException(priv == PRIV_U ? CAUSE_ECALL_U : priv == PRIV_S ? CAUSE_ECALL_S : CAUSE_ECALL_M, 0);

@@ -36,6 +36,8 @@ export let jitQueueLen: u32 = 0;
 export let jitWant: bool = false;
 /** Bumped by every full flush, so the host knows its table slots are free again. */
 export let jitGeneration: u32 = 0;
+/** fence.i ran: the host must compare every block with the code it was compiled from before blocks run again. */
+export let jitVerifyPending: bool = false;
 /** Set by an invalidation during a compiled block's slow path: the block must stop after that instruction. */
 export let jitInvalidated: bool = false;
 
@@ -59,6 +61,7 @@ export function jitFlushAll(): void {
   memory.fill(JIT_LINES, 0, JIT_LINE_ENTRIES << 4);
   jitQueueLen = 0;
   jitWant = false;
+  jitVerifyPending = false;
   jitGeneration++;
   jitFlushes++;
   jitInvalidated = true;
@@ -128,6 +131,40 @@ export function jitInstall(host: u32, fn: u32, len: u32, bytes: u32): void {
   }
 }
 
+/**
+ * fence.i: guest stores already dropped the blocks they touched (codeWrite); what fence.i adds
+ * is writes the core did not see (device DMA through the host). The chunk ends after this
+ * instruction and run() returns STOP_JIT; the host then drops every block whose code changed.
+ */
+export function jitFenceI(): void {
+  jitVerifyPending = true;
+  jitWant = true;
+  stopAt = icount;
+}
+
+/** Host: drops the block at `host` if it is still installed as table index `fn`. */
+export function jitDrop(host: u32, fn: u32): void {
+  const e = jitEntry(host);
+  if (load<u32>(e) == host && load<i32>(e, 4) == ST_COMPILED && load<u32>(e, 8) == fn) {
+    store<i32>(e, 0, 4);
+    jitBlocksDropped++;
+  }
+}
+
+/** Host wrote guest RAM (physical `pa`, `len` bytes) behind the core's back: drop blocks there. */
+export function jitHostWrite(pa: u64, len: u32): void {
+  if (len == 0) return;
+  let a = pa;
+  const end = pa + <u64>len;
+  while (a < end) {
+    const pageEnd = (a | 0xfff) + 1;
+    const n = <u32>((end < pageEnd ? end : pageEnd) - a);
+    if (isCodePage(a)) jitCheckWrite(<u32>((a - RAM_BASE) >> 12), <u32>a & 0xfff, n);
+    a += <u64>n;
+  }
+  jitInvalidated = false;
+}
+
 /** Host: the block at `host` cannot be compiled. */
 export function jitRefuse(host: u32): void {
   const e = jitEntry(host);
@@ -137,6 +174,7 @@ export function jitRefuse(host: u32): void {
 /** Host, after a batch of jitInstall: stores to newly watched pages must take the slow path. */
 export function jitInstalled(): void {
   jitQueueLen = 0;
+  jitVerifyPending = false;
   tlbFlushStore();
 }
 

@@ -206,6 +206,7 @@ export class Rv64Core {
       throw new Error(`rv64 core: 0x${addr.toString(16)}+${bytes.length} is outside RAM`);
     }
     this.ram.set(bytes, Number(off));
+    this.jit?.hostWrote(addr, bytes.length);
   }
 
   readPhys(addr: bigint, length: number): Uint8Array {
@@ -232,6 +233,16 @@ export class Rv64Core {
   writePhys64(addr: bigint, v: bigint): void {
     const off = this.ramOffsetOf(addr, 8);
     new DataView(this.exports.memory.buffer).setBigUint64(this.exports.ramOffset() + off, BigInt.asUintN(64, v), true);
+    this.jit?.hostWrote(addr, 8);
+  }
+
+  /**
+   * Tell the core that the host wrote guest RAM through `ram` (device DMA): compiled code from
+   * those bytes is dropped at once. Without this call the JIT still catches up at the guest's
+   * next fence.i, which is what a guest must execute before running code a device wrote.
+   */
+  noteHostWrite(addr: bigint, length: number): void {
+    this.jit?.hostWrote(addr, length);
   }
 
   run(maxInstructions: number): StopReason {
@@ -241,8 +252,11 @@ export class Rv64Core {
     for (;;) {
       const s0 = this.exports.steps();
       const r = this.exports.run(left);
+      if (r !== STOP_JIT) {
+        jit.afterRun();
+        return r as StopReason;
+      }
       jit.drain();
-      if (r !== STOP_JIT) return r as StopReason;
       left -= Number(this.exports.steps() - s0);
       if (left <= 0) return StopReason.Budget;
     }

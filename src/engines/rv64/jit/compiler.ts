@@ -127,7 +127,11 @@ export function compileBlock(mem: Uint8Array, layout: BlockLayout, host: number,
   const w = new ByteWriter();
   const get = (l: number): void => { w.byte(Op.localGet).u32(l); };
   const set = (l: number): void => { w.byte(Op.localSet).u32(l); };
-  const i64c = (v: number | bigint): void => { w.byte(Op.i64Const).s64(BigInt(v)); };
+  // Constants that fit 32 bits have the same signed LEB128 as i64 (and skip BigInt, which is slow).
+  const i64c = (v: number | bigint): void => {
+    if (typeof v === 'number' && v === (v | 0)) w.byte(Op.i64Const).s32(v);
+    else w.byte(Op.i64Const).s64(BigInt(v));
+  };
   const i32c = (v: number): void => { w.byte(Op.i32Const).s32(v); };
   const op = (o: number): void => { w.byte(o); };
   const mem64 = (o: number, align: number, offset = 0): void => { w.byte(o).u32(align).u32(offset); };

@@ -18,6 +18,9 @@ export interface JitCoreExports {
   jitFlush(): void;
   jitInstall(host: number, fn: number, len: number, bytes: number): void;
   jitRefuse(host: number): void;
+  jitDrop(host: number, fn: number): void;
+  jitVerifyNeeded(): number;
+  jitHostWrite(pa: bigint, len: number): void;
   jitInstalled(): void;
   jitLoad(va: bigint, size: number, pc: bigint, ic: bigint): bigint;
   jitStore(va: bigint, size: number, v: bigint, pc: bigint, ic: bigint): void;
@@ -45,7 +48,13 @@ export interface JitStats {
   /** Block starts whose first instruction the JIT cannot translate. */
   blocksRefused: number;
   modules: number;
+  /** Size of the emitted modules, and guest instructions translated (over all blocks). */
+  wasmBytes: number;
+  guestInsns: number;
+  /** Host time in drain() (all of it), in WebAssembly.Module + Instance, and in fence.i checks. */
   compileMs: number;
+  wasmCompileMs: number;
+  verifyMs: number;
   /** Calls of compiled blocks, and the guest instructions they ran. */
   blockRuns: bigint;
   jitInstructions: bigint;
@@ -56,8 +65,11 @@ export interface JitStats {
   blocksDropped: bigint;
   /** Stores to a code page that missed its compiled code (each a slow-path store). */
   codePageStores: bigint;
-  /** Full flushes: fence.i, reset, state load, table full. */
+  /** Full flushes: reset, state load, table full. */
   flushes: bigint;
+  /** fence.i checks of every block against its code, and the blocks they dropped. */
+  verifies: number;
+  verifyDropped: number;
   /** Why blocks ended: mnemonic (or "page", "max") -> count. */
   endedBy: Record<string, number>;
 }
@@ -72,7 +84,14 @@ export class Rv64Jit {
   private readonly maxSlots: number;
   private readonly layout: BlockLayout;
   private readonly helpers: { jitLoad: Function; jitStore: Function };
-  private readonly st = { blocksCompiled: 0, blocksRefused: 0, modules: 0, compileMs: 0, endedBy: {} as Record<string, number> };
+  private readonly st = {
+    blocksCompiled: 0, blocksRefused: 0, modules: 0, wasmBytes: 0, guestInsns: 0, compileMs: 0, wasmCompileMs: 0, verifyMs: 0, verifies: 0, verifyDropped: 0,
+    endedBy: {} as Record<string, number>,
+  };
+  /** Installed blocks: host address -> table slot and the guest code bytes it was compiled from. */
+  private live = new Map<number, { slot: number; code: Uint8Array }>();
+  private runsSinceDrain = 0;
+  private readonly batch: number;
 
   constructor(exports: JitCoreExports, opts: JitOptions = {}) {
     this.e = exports;
@@ -82,24 +101,43 @@ export class Rv64Jit {
     const scratch = exports.jitScratchOffset();
     this.layout = { xregs: exports.regsOffset(), ctable: CTABLE, status: scratch, trapPc: scratch + 8, icountOut: scratch + 16 };
     this.helpers = { jitLoad: exports.jitLoad, jitStore: exports.jitStore };
-    exports.jitSetup(1, opts.threshold ?? 32, opts.batch ?? 64);
+    this.batch = opts.batch ?? 64;
+    exports.jitSetup(1, opts.threshold ?? 32, this.batch);
     this.generation = exports.jitGenerationNow();
   }
 
-  /** Compiles what the core queued (call when run() returned 4, and between slices). */
+  /** After a run() slice: compiles the queue when it is long enough or has waited a while. */
+  afterRun(): void {
+    const n = this.e.jitQueueLength();
+    if (n === 0 && this.e.jitVerifyNeeded() === 0) return;
+    if (n * 4 >= this.batch || ++this.runsSinceDrain >= 16 || this.e.jitVerifyNeeded() !== 0) this.drain();
+  }
+
+  /** Handles what the core asked for (run() returned 4): fence.i checks, then compiles the queue. */
   drain(): void {
     const e = this.e;
-    const n = e.jitQueueLength();
-    if (n === 0) return;
+    this.runsSinceDrain = 0;
     const t0 = performance.now();
     if (e.jitGenerationNow() !== this.generation) {
       this.generation = e.jitGenerationNow();
       this.next = this.base;
+      this.live.clear();
+    }
+    if (e.jitVerifyNeeded() !== 0) {
+      this.verify();
+      this.st.verifyMs += performance.now() - t0;
+    }
+    const n = e.jitQueueLength();
+    if (n === 0) {
+      e.jitInstalled();
+      this.st.compileMs += performance.now() - t0;
+      return;
     }
     if (this.next - this.base + n > this.maxSlots) {
       e.jitFlush();
       this.generation = e.jitGenerationNow();
       this.next = this.base;
+      this.live.clear();
       e.jitInstalled();
       return;
     }
@@ -128,23 +166,52 @@ export class Rv64Jit {
       const name = `b${installs.length}`;
       m.addFunc({ type: tBlock, locals: b.locals, code: b.code, export: name });
       installs.push({ host, name, len: b.length, bytes: b.bytes });
+      this.st.guestInsns += b.length;
       this.st.endedBy[b.endedBy] = (this.st.endedBy[b.endedBy] ?? 0) + 1;
     }
     if (installs.length > 0) {
-      const module = new WebAssembly.Module(m.bytes() as BufferSource);
+      const bytes = m.bytes();
+      this.st.wasmBytes += bytes.length;
+      const t1 = performance.now();
+      const module = new WebAssembly.Module(bytes as BufferSource);
       const inst = new WebAssembly.Instance(module, { env: { memory: e.memory, ...this.helpers } });
+      this.st.wasmCompileMs += performance.now() - t1;
       const need = this.next + installs.length;
       if (e.table.length < need) e.table.grow(need - e.table.length);
       for (const b of installs) {
         const slot = this.next++;
         e.table.set(slot, inst.exports[b.name] as Function);
         e.jitInstall(b.host, slot, b.len, b.bytes);
+        this.live.set(b.host, { slot, code: mem.slice(b.host, b.host + b.bytes) });
       }
       this.st.modules++;
       this.st.blocksCompiled += installs.length;
     }
     e.jitInstalled();
     this.st.compileMs += performance.now() - t0;
+  }
+
+  /** fence.i: drops every block whose guest code differs from what it was compiled from. */
+  private verify(): void {
+    const mem = new Uint8Array(this.e.memory.buffer);
+    this.st.verifies++;
+    for (const [host, b] of this.live) {
+      const c = b.code;
+      let same = true;
+      for (let i = 0; i < c.length; i++) {
+        if (mem[host + i] !== c[i]) { same = false; break; }
+      }
+      if (!same) {
+        this.e.jitDrop(host, b.slot);
+        this.live.delete(host);
+        this.st.verifyDropped++;
+      }
+    }
+  }
+
+  /** The host wrote guest RAM (DMA, image loading): drops blocks compiled from those bytes. */
+  hostWrote(pa: bigint, len: number): void {
+    this.e.jitHostWrite(pa, len);
   }
 
   stats(): JitStats {

@@ -42,7 +42,16 @@ export class ByteWriter {
   }
 
   bytes(b: ArrayLike<number>): this {
-    for (let i = 0; i < b.length; i++) this.byte(b[i]!);
+    if (this.length + b.length > this.buf.length) {
+      let size = this.buf.length * 2;
+      while (size < this.length + b.length) size *= 2;
+      const n = new Uint8Array(size);
+      n.set(this.buf.subarray(0, this.length));
+      this.buf = n;
+    }
+    if (b instanceof Uint8Array) this.buf.set(b, this.length);
+    else for (let i = 0; i < b.length; i++) this.buf[this.length + i] = b[i]! & 0xff;
+    this.length += b.length;
     return this;
   }
 
