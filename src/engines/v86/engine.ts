@@ -111,9 +111,12 @@ export class V86Engine implements Engine {
     const emulator = this.emulator;
     if (!emulator || !this.isRunning) return;
     this.isRunning = false;
+    // Count the run time before waiting for the stop: stats() read meanwhile must not lose it.
+    const asked = now();
+    this.runMs += asked - this.runningSince;
     await emulator.stop();
     this.sampleCounter();
-    this.runMs += now() - this.runningSince;
+    this.runMs += now() - asked;
     this.stopSampling();
   }
 
