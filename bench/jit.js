@@ -3,7 +3,7 @@
 // (tests/core/unit/programs/mips.c) run with the JIT off, then on; prints MIPS per CPU-second
 // and the JIT counters; then the Linux boot of tests/core/unit/linux-boot.test.ts (OpenSBI +
 // Linux 6.1 + BusyBox to the ready marker, bare board, deterministic time) off and on.
-// Usage: node bench/jit.js [rounds=400] [repeat=2] [--no-boot]   (needs npm run build; the
+// Usage: node bench/jit.js [rounds=400] [repeat=2] [--no-boot] [--threshold=N]   (needs npm run build; the
 // boot needs .cache/core-unit/linux.dts.dtb, written by that test)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -15,6 +15,9 @@ const pos = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const rounds = Number(pos[0] ?? 400);
 const repeat = Number(pos[1] ?? 2);
 const boot = !process.argv.includes('--no-boot');
+const thArg = process.argv.find((a) => a.startsWith('--threshold='));
+/** JIT options of the "on" runs (default: the JIT's defaults). */
+const jitOn = thArg ? { threshold: Number(thArg.slice(12)) } : true;
 const fmt = (o) => JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? Math.round(v * 10) / 10 : v));
 const out = join(root, '.cache', 'core-unit');
 mkdirSync(out, { recursive: true });
@@ -28,7 +31,7 @@ execFileSync('riscv64-linux-gnu-gcc', [
 const { runBareProgram } = await import(join(root, 'dist', 'engines', 'rv64', 'bare.js'));
 const bytes = new Uint8Array(readFileSync(elf));
 for (let i = 0; i < repeat; i++) {
-  for (const jit of [false, true]) {
+  for (const jit of [false, jitOn]) {
     let text = '';
     const cpu0 = process.cpuUsage();
     const r = await runBareProgram({ elf: bytes, memoryMiB: 16, jit, stdout: (b) => (text += Buffer.from(b).toString()) });
@@ -50,7 +53,7 @@ if (boot && existsSync(dtb)) {
   const img = join(root, 'images', 'riscv64-busybox');
   const module = await loadRv64Module();
   for (let i = 0; i < repeat; i++) {
-    for (const jit of [false, true]) {
+    for (const jit of [false, jitOn]) {
       const board = new BareBoard();
       const core = Rv64Core.fromModule(module, { ramBytes: 128 << 20, bus: board, deterministic: { insnsPerTick: 10 }, jit });
       board.core = core;

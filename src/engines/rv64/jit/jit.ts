@@ -34,7 +34,7 @@ export interface JitCoreExports {
 }
 
 export interface JitOptions {
-  /** Visits of a block start before it is compiled (default 32). */
+  /** Visits of a block start before it is compiled (default 20000: a block costs ~0.2-0.4 ms to compile, so only code that keeps running pays it back; docs/JIT.md). */
   threshold?: number;
   /** Queued blocks that make the core stop and ask for compilation (default 64). */
   batch?: number;
@@ -102,7 +102,7 @@ export class Rv64Jit {
     this.layout = { xregs: exports.regsOffset(), ctable: CTABLE, status: scratch, trapPc: scratch + 8, icountOut: scratch + 16 };
     this.helpers = { jitLoad: exports.jitLoad, jitStore: exports.jitStore };
     this.batch = opts.batch ?? 64;
-    exports.jitSetup(1, opts.threshold ?? 32, this.batch);
+    exports.jitSetup(1, opts.threshold ?? 20000, this.batch);
     this.generation = exports.jitGenerationNow();
   }
 
@@ -145,6 +145,8 @@ export class Rv64Jit {
     const q = new Uint32Array(e.memory.buffer, e.jitQueueOffset(), n).slice();
     const m = new ModuleWriter();
     m.memoryImport = { module: 'env', name: 'memory' };
+    m.tableImport = { module: 'env', name: 'table' };
+    m.elements.offset = this.next;
     const tLoad = m.type([I64, I32, I64, I64], [I64]);
     const tStore = m.type([I64, I32, I64, I64, I64], []);
     const tMulhu = m.type([I64, I64], [I64]);
@@ -155,7 +157,7 @@ export class Rv64Jit {
       mulhu: 0,
     };
     imp.mulhu = m.addFunc(mulhuFunc(tMulhu));
-    const installs: Array<{ host: number; name: string; len: number; bytes: number }> = [];
+    const installs: Array<{ host: number; len: number; bytes: number }> = [];
     for (const host of q) {
       const b = compileBlock(mem, this.layout, host, imp);
       if (!b) {
@@ -163,24 +165,24 @@ export class Rv64Jit {
         this.st.blocksRefused++;
         continue;
       }
-      const name = `b${installs.length}`;
-      m.addFunc({ type: tBlock, locals: b.locals, code: b.code, export: name });
-      installs.push({ host, name, len: b.length, bytes: b.bytes });
+      const fn = m.addFunc({ type: tBlock, locals: b.locals, code: b.code });
+      m.elements.funcs.push(fn);
+      installs.push({ host, len: b.length, bytes: b.bytes });
       this.st.guestInsns += b.length;
       this.st.endedBy[b.endedBy] = (this.st.endedBy[b.endedBy] ?? 0) + 1;
     }
     if (installs.length > 0) {
       const bytes = m.bytes();
       this.st.wasmBytes += bytes.length;
-      const t1 = performance.now();
-      const module = new WebAssembly.Module(bytes as BufferSource);
-      const inst = new WebAssembly.Instance(module, { env: { memory: e.memory, ...this.helpers } });
-      this.st.wasmCompileMs += performance.now() - t1;
       const need = this.next + installs.length;
-      if (e.table.length < need) e.table.grow(need - e.table.length);
+      // Room for the whole batch up front, with slack so the table grows rarely.
+      if (e.table.length < need) e.table.grow(need - e.table.length + 1024);
+      const t1 = performance.now();
+      // Instantiation writes the functions into the core's table (the element segment).
+      new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource), { env: { memory: e.memory, table: e.table, ...this.helpers } });
+      this.st.wasmCompileMs += performance.now() - t1;
       for (const b of installs) {
         const slot = this.next++;
-        e.table.set(slot, inst.exports[b.name] as Function);
         e.jitInstall(b.host, slot, b.len, b.bytes);
         this.live.set(b.host, { slot, code: mem.slice(b.host, b.host + b.bytes) });
       }

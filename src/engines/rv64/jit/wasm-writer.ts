@@ -108,6 +108,9 @@ export class ModuleWriter {
   readonly imports: FuncImport[] = [];
   readonly funcs: FuncBody[] = [];
   memoryImport: { module: string; name: string } | undefined;
+  /** An imported funcref table, and functions the module places into it at instantiation. */
+  tableImport: { module: string; name: string } | undefined;
+  readonly elements: { offset: number; funcs: number[] } = { offset: 0, funcs: [] };
 
   type(params: number[], results: number[]): number {
     const key = `${params.join(',')}:${results.join(',')}`;
@@ -144,9 +147,10 @@ export class ModuleWriter {
       ts.byte(0x60).u32(t.params.length).bytes(t.params).u32(t.results.length).bytes(t.results);
     }
     this.section(out, 1, ts);
-    const is = new ByteWriter().u32(this.imports.length + (this.memoryImport ? 1 : 0));
+    const is = new ByteWriter().u32(this.imports.length + (this.memoryImport ? 1 : 0) + (this.tableImport ? 1 : 0));
     for (const im of this.imports) is.name(im.module).name(im.name).byte(0x00).u32(im.type);
     if (this.memoryImport) is.name(this.memoryImport.module).name(this.memoryImport.name).byte(0x02).byte(0x00).u32(1);
+    if (this.tableImport) is.name(this.tableImport.module).name(this.tableImport.name).byte(0x01).byte(0x70).byte(0x00).u32(0);
     this.section(out, 2, is);
     const fs = new ByteWriter().u32(this.funcs.length);
     for (const f of this.funcs) fs.u32(f.type);
@@ -155,6 +159,13 @@ export class ModuleWriter {
     const es = new ByteWriter().u32(exported.length);
     for (const { f, i } of exported) es.name(f.export!).byte(0x00).u32(this.imports.length + i);
     this.section(out, 7, es);
+    if (this.elements.funcs.length > 0) {
+      // One active segment: table 0, offset i32.const, the function indices.
+      const el = new ByteWriter().u32(1).byte(0x00).byte(Op.i32Const).s32(this.elements.offset).byte(Op.end);
+      el.u32(this.elements.funcs.length);
+      for (const f of this.elements.funcs) el.u32(f);
+      this.section(out, 9, el);
+    }
     const cs = new ByteWriter().u32(this.funcs.length);
     for (const f of this.funcs) {
       const body = new ByteWriter();
