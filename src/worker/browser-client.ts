@@ -4,6 +4,8 @@ import type { VmHost } from './vm-host.js';
 
 export interface BrowserVmHost {
   host: Remote<VmHost>;
+  /** The worker's VmHost time-slices its VMs (weights and caps through setSchedule). */
+  timeSlices: true;
   /** Called when the worker itself fails (its script did not load, or it threw outside a call). */
   onError(listener: (message: string) => void): void;
   /** Releases the proxy and terminates the worker (and every VM in it). */
@@ -22,6 +24,7 @@ export function startBrowserVmHost(): BrowserVmHost {
   });
   return {
     host,
+    timeSlices: true,
     onError: (listener) => errorListeners.push(listener),
     close: () => {
       host[releaseProxy]();

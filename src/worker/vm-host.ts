@@ -95,6 +95,10 @@ export class VmHost {
       ...(options.burstMs ? { burstMs: options.burstMs } : {}),
       onFault: (id, error) => this.onSliceFault(id, error),
     });
+    // An own property, so that `'setSchedule' in host` tells a time-slicing host from one that is not.
+    if (this.slicedFactory) {
+      (this as { setSchedule?: (id: VmId, params: VmSchedule) => void }).setSchedule = (id, params) => this.applySchedule(id, params);
+    }
   }
 
   /** Registers a listener for every VM's events; returns an id for unsubscribe(). */
@@ -201,8 +205,12 @@ export class VmHost {
    * The VM's share of this host's core: `weight` (relative, when VMs compete) and `capPercent`
    * (at most that % of one core). Kept across pause and resume; settable before start. An
    * engine that runs its own loop (v86) honours the cap only: see stats().schedule.sliced.
+   * Present only on a host that time-slices (made with `createSlicedEngine`): the hypervisor
+   * runs caps itself for a host without it (docs/HYPERVISOR.md, "Caps for VMs that run flat out").
    */
-  setSchedule(id: VmId, params: VmSchedule): void {
+  readonly setSchedule?: (id: VmId, params: VmSchedule) => void;
+
+  private applySchedule(id: VmId, params: VmSchedule): void {
     const vm = this.require(id);
     const weight = params.weight ?? vm.schedule.weight;
     const capPercent = 'capPercent' in params ? params.capPercent : vm.schedule.capPercent;
