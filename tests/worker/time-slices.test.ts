@@ -205,3 +205,41 @@ describe('a VM host time-slicing several RV64 VMs (worker_threads, riscv64-busyb
     expect(await run('p', 'echo still-$((9*9))', 'still-81')).toBeGreaterThan(0);
   });
 });
+
+describe('weights set through the Hypervisor reach the worker that time-slices its RV64 VMs', () => {
+  it('two busy VMs in one worker with weights 3:1 (hv.setSchedule) retire about 3:1 of the instructions', async () => {
+    const client = (await import(pathToFileURL(ensureCompiledWorker()).href)) as typeof import('../../src/worker/node-client.js');
+    const { Hypervisor } = await import('../../src/hypervisor/hypervisor.js');
+    const { remoteHostConnection } = await import('../../src/hypervisor/remote-host.js');
+    const hv = new Hypervisor({
+      images: manifest.images,
+      memoryBudgetBytes: 512 * 1024 * 1024,
+      poolSize: 1,
+      hosts: async (index) => remoteHostConnection(client.startNodeVmHost(), `worker ${index + 1}`),
+    });
+    try {
+      for (const name of ['heavy', 'light']) {
+        await hv.create({ image: image!.name, name, memoryMiB: 64 });
+        await hv.start(name);
+        await hv.waitUntilReady(name, 90_000);
+        const from = hv.consoleOffset(name);
+        await hv.sendConsole(name, 'echo spin-$((2+2)); ' + BUSY);
+        await hv.waitForConsole(name, 'spin-4', { from, timeoutMs: 30_000 });
+      }
+      expect(hv.get('heavy').host).toBe(hv.get('light').host);
+      expect((await hv.setSchedule('heavy', { weight: 3 })).enforced).toBe(true);
+      const before = [await hv.stats('heavy'), await hv.stats('light')];
+      await sleep(3000);
+      const after = [await hv.stats('heavy'), await hv.stats('light')];
+      const heavy = after[0]!.instructions - before[0]!.instructions;
+      const light = after[1]!.instructions - before[1]!.instructions;
+      console.log(`hv weights 3:1: ${(heavy / 1e6).toFixed(1)} M vs ${(light / 1e6).toFixed(1)} M (ratio ${(heavy / light).toFixed(2)})`);
+      expect(light).toBeGreaterThan(5e6);
+      expect(heavy / light).toBeGreaterThan(2.6);
+      expect(heavy / light).toBeLessThan(3.4);
+      expect(hv.get('heavy').throttled).toBe(false);
+    } finally {
+      await hv.shutdown();
+    }
+  });
+});
