@@ -62,6 +62,8 @@ interface HostedVm {
   schedule: { weight: number; capPercent: number | undefined };
   /** The duty cycle of a capped engine that runs its own loop. */
   cap: DutyCycleCap | undefined;
+  /** A lifted cap releasing its engine (pause waits for it, so the release cannot undo a pause). */
+  capReleasing?: Promise<void>;
   marker: MarkerWatcher | null;
   unsubscribe: Array<() => void>;
   startedAt?: number;
@@ -187,6 +189,7 @@ export class VmHost {
     // Between two calls no slice is half done: the slice loop runs whole slices between turns
     // of the event loop, and this call is one such turn.
     if (vm.sliced) this.runner.pause(id);
+    await vm.capReleasing;
     await vm.cap?.stop(false);
     await vm.engine.pause();
     if (vm.info.state === 'running') this.setState(vm, 'paused');
@@ -315,7 +318,10 @@ export class VmHost {
     } else if (vm.cap) {
       const held = vm.cap;
       vm.cap = undefined;
-      void held.stop(true);
+      const releasing = held.stop(true).finally(() => {
+        if (vm.capReleasing === releasing) vm.capReleasing = undefined;
+      });
+      vm.capReleasing = releasing;
     }
   }
 
