@@ -16,6 +16,12 @@ export KBUILD_BUILD_TIMESTAMP="$(LC_ALL=C date -u -d "@$EPOCH")" KBUILD_BUILD_US
 log() { echo "[$(basename "$0" .sh)] $*" >&2; }
 die() { echo "[$(basename "$0" .sh)] error: $*" >&2; exit 1; }
 
+# Sourced without arguments, so $# is the build script's own argument count.
+if [ $# -ne 0 ]; then
+  echo "[$(basename "$0" .sh)] usage: $0 (no arguments; environment: JOBS=N, TABVISOR_IMAGES_CACHE=DIR, SOURCE_DATE_EPOCH=N)" >&2
+  exit 2
+fi
+
 ensure_packages() { bash "$REPO/scripts/setup-system.sh" images; }
 
 # Unpacks Debian's linux-source-6.1 once; builds then use O= directories beside it.
