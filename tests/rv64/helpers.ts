@@ -101,7 +101,7 @@ export class GuestSession {
   }
 
   /** Types `cmd` at the shell and returns what it printed (without the echoed command line). */
-  async sh(cmd: string, ms = 120_000): Promise<string> {
+  async sh(cmd: string, ms = 60_000): Promise<string> {
     const n = ++this.step;
     // The marker is split in the typed line so the echo of the command does not match it.
     const marker = `@@end${n}@@`;

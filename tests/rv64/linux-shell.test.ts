@@ -135,6 +135,19 @@ describe.runIf(canRun)('riscv64-busybox on the rv64 engine', () => {
     await guest.waitFor('via-hvc0', from, 30_000);
   });
 
+  it('hvc0 takes input from the host (sendVirtioConsole)', async () => {
+    // The line must arrive while `read` has hvc0 open (a tty drops its input on last close), and the
+    // host cannot see that moment: it types the line again every 300 ms until the guest answers.
+    const answer = guest.sh(`busybox timeout 30 sh -c 'read -r x < /dev/hvc0; echo "got:$x"'`);
+    let done = false;
+    void answer.finally(() => (done = true));
+    while (!done) {
+      engine.sendVirtioConsole('typed-on-hvc0\n');
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(await answer).toContain('got:typed-on-hvc0');
+  });
+
   it('eth0 (virtio-net) reaches the host end: the guest resolves 10.0.2.2 by ARP', async () => {
     await guest.sh('ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0');
     expect(await guest.sh('cat /sys/class/net/eth0/address')).toContain('52:54:00:12:34:56');
