@@ -61,12 +61,14 @@ describe.runIf(canRun)('riscv64-busybox on the rv64 engine', () => {
   let engine: Rv64Engine;
   let guest: GuestSession;
   const hostSeen: Uint8Array[] = [];
+  let hostEnd: ReturnType<typeof createNetPair>[1];
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tabvisor-rv64-'));
     disk = makeExt2(dir);
     diskCopy = disk.slice();
-    const [guestEnd, hostEnd] = createNetPair();
+    const [guestEnd, host] = createNetPair();
+    hostEnd = host;
     hostEnd.connect((frame) => {
       hostSeen.push(frame);
       const reply = arpReply(frame);
@@ -154,6 +156,18 @@ describe.runIf(canRun)('riscv64-busybox on the rv64 engine', () => {
     const out = await guest.sh('busybox arping -c 1 -w 5 -I eth0 10.0.2.2');
     expect(out.toLowerCase()).toContain('reply from 10.0.2.2 [52:54:00:aa:bb:cc]');
     expect(hostSeen.some((f) => f[12] === 0x08 && f[13] === 0x06 && Buffer.compare(f.subarray(6, 12), GUEST_MAC) === 0)).toBe(true);
+  });
+
+  it('a frame from the host wakes the engine (onWake), for hosts that drive slices themselves', async () => {
+    let wakes = 0;
+    const off = engine.onWake(() => wakes++);
+    const frame = new Uint8Array(60);
+    frame.set(GUEST_MAC, 0);
+    frame.set(HOST_MAC, 6);
+    frame.set([0x88, 0xb5], 12); // local experimental EtherType: the guest ignores it
+    hostEnd.send(frame);
+    off();
+    expect(wakes).toBeGreaterThan(0);
   });
 
   it('loads a saved state in place: the guest goes back to the moment of the save', async () => {

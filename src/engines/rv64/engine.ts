@@ -68,6 +68,8 @@ export class Rv64Engine implements Engine {
   private loopDone: Promise<void> | undefined;
   private readonly consoleListeners = new Set<(data: Uint8Array) => void>();
   private readonly exitListeners = new Set<(reason: ExitReason) => void>();
+  private readonly wakeListeners = new Set<() => void>();
+  private inSlice = false;
   private pendingOutput: Uint8Array[] = [];
   private pendingInput: Uint8Array[] = [];
   private instructions = 0;
@@ -254,6 +256,16 @@ export class Rv64Engine implements Engine {
     return () => this.consoleListeners.delete(listener);
   }
 
+  /**
+   * Called when something outside the guest (console input, a network frame, a device) raises an
+   * interrupt line: a host that drives runSlice() itself should run this VM again soon, even if its
+   * last slice reported it idle.
+   */
+  onWake(listener: () => void): () => void {
+    this.wakeListeners.add(listener);
+    return () => this.wakeListeners.delete(listener);
+  }
+
   onExit(listener: (reason: ExitReason) => void): () => void {
     this.exitListeners.add(listener);
     return () => this.exitListeners.delete(listener);
@@ -302,6 +314,15 @@ export class Rv64Engine implements Engine {
 
   /** One slice of at most `budget` instructions, single-stepped with logging inside the trace window. */
   private slice(machine: Rv64Machine, budget: number): SliceResult {
+    this.inSlice = true;
+    try {
+      return this.sliceInner(machine, budget);
+    } finally {
+      this.inSlice = false;
+    }
+  }
+
+  private sliceInner(machine: Rv64Machine, budget: number): SliceResult {
     const t = this.options.trace;
     if (t === undefined || this.traced >= t.count) return machine.runSlice(budget);
     const at = this.instructions;
@@ -373,6 +394,7 @@ export class Rv64Engine implements Engine {
   }
 
   private wake(): void {
+    if (!this.inSlice) for (const listener of [...this.wakeListeners]) listener();
     const w = this.wakeUp;
     if (w) w();
     else this.woken = true;
