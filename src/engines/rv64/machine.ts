@@ -519,7 +519,7 @@ export class Rv64Machine {
     if (s.disk === undefined || s.disk === null) return undefined;
     const d = asObject(s.disk, 'disk');
     const byteLength = d.byteLength;
-    if (typeof byteLength !== 'number' || !Number.isSafeInteger(byteLength) || byteLength < 0 || byteLength > 2 ** 34) throw new StateFormatError('state: bad disk size');
+    if (typeof byteLength !== 'number' || !Number.isSafeInteger(byteLength) || byteLength < 0 || byteLength > MAX_DISK_BYTES) throw new StateFormatError('state: bad disk size');
     const base = new Uint8Array(byteLength);
     loadPages(base, d.base as StateValue, 'disk');
     return { base, overlay: asObject(d.overlay, 'disk overlay') };
@@ -561,6 +561,8 @@ export class Rv64Machine {
 
 export const MACHINE_STATE_FORMAT = 'tabvisor-rv64-machine';
 export const MACHINE_STATE_VERSION = 1;
+/** Largest disk a state may carry (it is rebuilt in memory). */
+const MAX_DISK_BYTES = 2 ** 31;
 
 /** The board configuration a state was saved with. */
 export interface SavedMachineConfig {
