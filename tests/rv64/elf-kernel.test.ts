@@ -1,7 +1,12 @@
 // A Linux kernel given as an ELF (like vmlinux: linked at kernel-virtual addresses, physical ones
-// from 0) boots as its Image would: placed at 0x8020_0000, where fw_jump enters it.
+// from 0) boots as its Image would: placed at 0x8020_0000, where fw_jump enters it. Without
+// firmware, an ELF linked for the board is entered directly in M mode with a1 = the device tree.
 
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createEngine } from '../../src/engines/create.js';
 import { NodeAssetLoader } from '../../src/engines/assets-node.js';
 import { parseLinuxImage } from '../../src/engines/rv64/boot-layout.js';
@@ -48,6 +53,62 @@ describe.runIf(coreBuilt() && image)('rv64 ELF kernels', () => {
       expect((await guest.sh('uname -m')).trim()).toBe('riscv64');
     } finally {
       await engine.destroy();
+    }
+  });
+});
+
+const hasAs = spawnSync('riscv64-linux-gnu-as', ['--version']).status === 0;
+
+/** M-mode program: checks a1 points at a device tree (magic d00dfeed), prints "bare-ok" on the UART, powers off. */
+const BARE = `
+  .globl _start
+_start:
+  lwu t0, 0(a1)
+  li t1, 0xedfe0dd0
+  bne t0, t1, fail
+  la t2, msg
+  li t3, 0x10000000
+1:lbu t4, 0(t2)
+  beqz t4, off
+  sb t4, 0(t3)
+  addi t2, t2, 1
+  j 1b
+off:
+  li t3, 0x100000
+  li t4, 0x5555
+  sw t4, 0(t3)
+2:j 2b
+fail:
+  li t3, 0x100000
+  li t4, 0x13333
+  sw t4, 0(t3)
+  j 2b
+msg: .asciz "bare-ok\\n"
+`;
+
+describe.runIf(coreBuilt() && hasAs)('rv64 bare ELF programs through the engine', () => {
+  it('enters an ELF linked at 0x8000_0000 in M mode with the device tree in a1, and powers off', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tabvisor-bare-'));
+    try {
+      writeFileSync(join(dir, 'p.S'), BARE);
+      for (const [cmd, args] of [
+        ['riscv64-linux-gnu-as', ['-march=rv64imac_zicsr', '-o', 'p.o', 'p.S']],
+        ['riscv64-linux-gnu-ld', ['-Ttext=0x80000000', '-o', 'p.elf', 'p.o']],
+      ] as const) {
+        const r = spawnSync(cmd, [...args], { cwd: dir, encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+      }
+      const engine = await createEngine({ engine: 'rv64', memoryMiB: 16, kernel: new Uint8Array(readFileSync(join(dir, 'p.elf'))) }, new NodeAssetLoader());
+      const guest = new GuestSession(engine);
+      try {
+        await engine.start();
+        expect(await guest.exited).toEqual({ kind: 'poweroff', code: 0 });
+        expect(guest.out).toBe('bare-ok\n');
+      } finally {
+        await engine.destroy();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
