@@ -95,7 +95,8 @@ install_busybox_links() {
     rel=${path#/}
     [ "$rel" = bin/busybox ] && continue
     mkdir -p "$root/$(dirname "$rel")"
-    ln -sfn "$(realpath -m --relative-to="/$(dirname "$rel")" /bin/busybox)" "$root/$rel"
+    # -s: compute the path in the guest tree, not through the build host's own /bin -> usr/bin link.
+    ln -sfn "$(realpath -m -s --relative-to="/$(dirname "$rel")" /bin/busybox)" "$root/$rel"
   done < "$listfile"
 }
 
