@@ -70,6 +70,9 @@ export class Rv64Engine implements Engine {
   private readonly exitListeners = new Set<(reason: ExitReason) => void>();
   private readonly wakeListeners = new Set<() => void>();
   private inSlice = false;
+  private netConnected = false;
+  private netRx: ((frame: Uint8Array) => void) | undefined;
+  private pendingNetRx: ((frame: Uint8Array) => void) | undefined;
   private pendingOutput: Uint8Array[] = [];
   private pendingInput: Uint8Array[] = [];
   private instructions = 0;
@@ -113,6 +116,7 @@ export class Rv64Engine implements Engine {
     try {
       if (c.state) {
         this.machine = this.machineFromState(module, c.state);
+        this.activateNet();
       } else {
         this.machine = new Rv64Machine({
           ...this.machineCommon(module),
@@ -122,12 +126,13 @@ export class Rv64Engine implements Engine {
           ...(c.initrd ? { initrd: c.initrd } : {}),
           ...(c.cmdline !== undefined ? { cmdline: c.cmdline } : {}),
           ...(c.disk ? { disk: c.disk } : {}),
-          ...(this.options.net ? { net: this.options.net } : {}),
+          ...(this.options.net ? { net: this.netPort() } : {}),
           ...(this.options.mac ? { mac: this.options.mac } : {}),
           ...(c.deterministic ? { deterministic: true } : {}),
           ...(this.options.insnsPerTick ? { insnsPerTick: this.options.insnsPerTick } : {}),
           ...(this.options.mmuType ? { mmuType: this.options.mmuType } : {}),
         });
+        this.activateNet();
       }
     } catch (e) {
       throw toConfigError(e);
@@ -155,12 +160,37 @@ export class Rv64Engine implements Engine {
       insnsPerTick: saved.insnsPerTick,
       ...(disk ? { disk: disk.base, diskOverlay: disk.overlay } : {}),
       // A NIC saved without a back end here comes back with its cable unplugged from any host network.
-      ...(saved.net ? { net: this.options.net ?? { send: () => {} } } : {}),
+      ...(saved.net ? { net: this.netPort() } : {}),
       ...(saved.mac ? { mac: saved.mac } : {}),
       forRestore: true,
     });
     machine.loadState(state);
     return machine;
+  }
+
+  /**
+   * The NIC back end handed to a machine. The host's back end is connected once, to the engine; its
+   * frames go to the NIC of the machine that last built or loaded successfully (a state that fails
+   * to load does not steal the network from the running machine). Without a host back end a NIC
+   * saved in a state comes back unplugged.
+   */
+  private netPort(): NetBackend {
+    const host = this.options.net;
+    if (host && !this.netConnected) {
+      this.netConnected = true;
+      host.connect?.((frame) => this.netRx?.(frame));
+    }
+    return {
+      send: (frame) => host?.send(frame),
+      connect: (rx) => {
+        this.pendingNetRx = rx;
+      },
+    };
+  }
+
+  private activateNet(): void {
+    if (this.pendingNetRx) this.netRx = this.pendingNetRx;
+    this.pendingNetRx = undefined;
   }
 
   private async compile(): Promise<WebAssembly.Module> {
@@ -215,8 +245,10 @@ export class Rv64Engine implements Engine {
     try {
       this.machine = this.machineFromState(module, state);
     } catch (e) {
+      this.pendingNetRx = undefined; // the machine that failed to load never gets the host's frames
       throw toConfigError(e);
     }
+    this.activateNet();
     this.exited = this.machine.exit !== undefined;
     this.pendingOutput = [];
     this.pausedMtime = this.machine.core.mtime;
