@@ -40,6 +40,12 @@ export interface JitOptions {
   batch?: number;
   /** Table slots in use before everything is flushed and slots are reused (default 65536). */
   maxSlots?: number;
+  /**
+   * Modules alive before everything is flushed (default 1024): each module costs the engine
+   * memory of its own, so tiny batches (batch 1) or a guest that keeps rewriting its code must
+   * not pile them up.
+   */
+  maxModules?: number;
 }
 
 export interface JitStats {
@@ -82,6 +88,8 @@ export class Rv64Jit {
   private next: number;
   private generation: number;
   private readonly maxSlots: number;
+  private readonly maxModules: number;
+  private modulesAlive = 0;
   private readonly layout: BlockLayout;
   private readonly helpers: { jitLoad: Function; jitStore: Function };
   private readonly st = {
@@ -98,6 +106,7 @@ export class Rv64Jit {
     this.base = exports.table.length;
     this.next = this.base;
     this.maxSlots = opts.maxSlots ?? 65536;
+    this.maxModules = opts.maxModules ?? 1024;
     const scratch = exports.jitScratchOffset();
     this.layout = { xregs: exports.regsOffset(), ctable: CTABLE, status: scratch, trapPc: scratch + 8, icountOut: scratch + 16 };
     this.helpers = { jitLoad: exports.jitLoad, jitStore: exports.jitStore };
@@ -118,11 +127,7 @@ export class Rv64Jit {
     const e = this.e;
     this.runsSinceDrain = 0;
     const t0 = performance.now();
-    if (e.jitGenerationNow() !== this.generation) {
-      this.generation = e.jitGenerationNow();
-      this.next = this.base;
-      this.live.clear();
-    }
+    if (e.jitGenerationNow() !== this.generation) this.forgetAll();
     if (e.jitVerifyNeeded() !== 0) {
       this.verify();
       this.st.verifyMs += performance.now() - t0;
@@ -133,12 +138,11 @@ export class Rv64Jit {
       this.st.compileMs += performance.now() - t0;
       return;
     }
-    if (this.next - this.base + n > this.maxSlots) {
+    if (this.next - this.base + n > this.maxSlots || this.modulesAlive >= this.maxModules) {
       e.jitFlush();
-      this.generation = e.jitGenerationNow();
-      this.next = this.base;
-      this.live.clear();
+      this.forgetAll();
       e.jitInstalled();
+      this.st.compileMs += performance.now() - t0;
       return;
     }
     const mem = new Uint8Array(e.memory.buffer);
@@ -187,10 +191,21 @@ export class Rv64Jit {
         this.live.set(b.host, { slot, code: mem.slice(b.host, b.host + b.bytes) });
       }
       this.st.modules++;
+      this.modulesAlive++;
       this.st.blocksCompiled += installs.length;
     }
     e.jitInstalled();
     this.st.compileMs += performance.now() - t0;
+  }
+
+  /** After a full flush: empty the table slots so the old modules can be collected, reuse them. */
+  private forgetAll(): void {
+    const t = this.e.table;
+    for (let i = this.base; i < this.next; i++) t.set(i, null);
+    this.generation = this.e.jitGenerationNow();
+    this.next = this.base;
+    this.live.clear();
+    this.modulesAlive = 0;
   }
 
   /** fence.i: drops every block whose guest code differs from what it was compiled from. */
