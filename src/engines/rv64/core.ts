@@ -95,22 +95,23 @@ export interface Rv64CoreOptions {
   /** Deterministic time: mtime = instret / insnsPerTick (reproducible runs). */
   deterministic?: { insnsPerTick: number };
   /**
-   * Translate hot guest code into wasm (docs/JIT.md). Default: the TABVISOR_JIT environment
-   * variable (1 = on) in Node, otherwise off.
+   * Translate hot guest code into wasm (docs/JIT.md). Default: on, unless the TABVISOR_JIT
+   * environment variable is 0 (Node).
    */
   jit?: boolean | JitOptions;
 }
 
 /**
- * The JIT setting when the options do not say: TABVISOR_JIT=1 turns it on; TABVISOR_JIT_THRESHOLD
+ * The JIT setting when the options do not say: on, unless TABVISOR_JIT=0; TABVISOR_JIT_THRESHOLD
  * and TABVISOR_JIT_BATCH set its options (tests use 1 and 1 to compile every block at once).
  */
 export function jitDefault(): boolean | JitOptions {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-  if (env?.TABVISOR_JIT !== '1') return false;
+  // On unless TABVISOR_JIT=0: 2-3x on sustained guest work (bench/jit.js, docs/JIT.md).
+  if (env?.TABVISOR_JIT === '0') return false;
   const o: JitOptions = {};
-  if (env.TABVISOR_JIT_THRESHOLD) o.threshold = Number(env.TABVISOR_JIT_THRESHOLD);
-  if (env.TABVISOR_JIT_BATCH) o.batch = Number(env.TABVISOR_JIT_BATCH);
+  if (env?.TABVISOR_JIT_THRESHOLD) o.threshold = Number(env.TABVISOR_JIT_THRESHOLD);
+  if (env?.TABVISOR_JIT_BATCH) o.batch = Number(env.TABVISOR_JIT_BATCH);
   return o;
 }
 

@@ -648,6 +648,8 @@ function markDirty(core: Rv64Core, off: number, len: number): void {
   const bitmap = core.dirtyBitmap();
   const last = (off + len - 1) >>> 12;
   for (let p = off >>> 12; p <= last; p++) bitmap[p >>> 3]! |= 1 << (p & 7);
+  // Device DMA over compiled guest code drops those blocks at once (the JIT, when on).
+  core.noteHostWrite(BigInt(RAM_BASE + off), len);
 }
 
 function randomMac(random: RandomSource | undefined): Uint8Array {
