@@ -77,7 +77,14 @@ describe('a VM host time-slicing several RV64 VMs (worker_threads, riscv64-busyb
   beforeAll(async () => {
     if (!image) throw new Error('images/manifest.json has no riscv64-busybox image');
     const client = (await import(pathToFileURL(ensureCompiledWorker()).href)) as typeof import('../../src/worker/node-client.js');
+    // Shares are counted in instructions, which compare only when every VM runs at the same speed
+    // per ms of its slices. The JIT makes speed depend on warm-up (a VM that runs more compiles its
+    // loop sooner), so this worker interprets: these tests pin the scheduler, not the JIT.
+    const jitSetting = process.env.TABVISOR_JIT;
+    process.env.TABVISOR_JIT = '0'; // the worker copies the environment when it starts
     vmHost = client.startNodeVmHost();
+    if (jitSetting === undefined) delete process.env.TABVISOR_JIT;
+    else process.env.TABVISOR_JIT = jitSetting;
     vmHost.onError((message) => workerErrors.push(message));
     const decoder = new Map<string, TextDecoder>();
     await vmHost.host.subscribe(
