@@ -5,7 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve as resolvePath } from 'node:path';
 import type { BootConfig, Engine, EngineKind, ExitReason } from '../engines/engine.js';
 import { NodeAssetLoader } from '../engines/assets-node.js';
-import { createEngine, EngineConfigError, importOptional } from '../engines/create.js';
+import { createEngine, EngineConfigError } from '../engines/create.js';
 import { ENGINE_STATE_SECTION, SnapshotWriter } from '../snapshot/format.js';
 import { readSnapshotFile, writeFileAtomic, describeFsError } from '../snapshot/node-file.js';
 import type { RunOptions } from './args.js';
@@ -299,26 +299,9 @@ async function saveSnapshot(path: string, plan: Extract<Plan, { kind: 'machine' 
 
 // --- bare-metal RISC-V programs ---------------------------------------------------------------
 
-interface BareRunResult {
-  exitCode: number;
-  instructions: number;
-  wallMs: number;
-  firstOutputMs?: number;
-  reason: 'pass' | 'fail' | 'poweroff' | 'timeout' | 'limit' | 'fault';
-  failCase?: number;
-  message?: string;
-}
-
-type RunBareProgram = (opts: {
-  elf: Uint8Array; memoryMiB: number; timeoutMs?: number; stdout: (bytes: Uint8Array) => void; stats?: boolean;
-}) => Promise<BareRunResult>;
-
 async function runBare(plan: Extract<Plan, { kind: 'bare' }>, o: RunOptions, io: Io): Promise<number> {
-  const mod = await importOptional(new URL('../engines/rv64/bare.js', import.meta.url));
-  const runBareProgram = mod?.runBareProgram as RunBareProgram | undefined;
-  if (typeof runBareProgram !== 'function') {
-    throw new UsageError('bare-metal RISC-V programs need the RV64 core, which this build does not have yet');
-  }
+  // Loaded only for bare programs, so Linux runs do not pay for it at start-up.
+  const { runBareProgram } = await import('../engines/rv64/bare.js');
   const result = await runBareProgram({
     elf: plan.elf,
     memoryMiB: plan.memoryMiB,

@@ -29,22 +29,3 @@ export async function createEngine(config: BootConfig, assets: AssetLoader): Pro
       throw new EngineConfigError(`unknown engine '${String((config as { engine: unknown }).engine)}' (have: v86, rv64)`);
   }
 }
-
-/**
- * Imports a module that another part of the project may not have built yet: undefined when the
- * module itself is missing (a missing dependency inside it is still an error). The specifier is a
- * URL (resolve it against the caller's import.meta.url) so that type checking and bundling do not
- * require the file to exist.
- */
-export async function importOptional(url: URL): Promise<Record<string, unknown> | undefined> {
-  try {
-    return (await import(/* @vite-ignore */ url.href)) as Record<string, unknown>;
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    const code = (err as { code?: string }).code;
-    const missing = code === 'ERR_MODULE_NOT_FOUND' || /Cannot find module|Failed to (fetch|load)|does not exist/i.test(message);
-    const stem = url.pathname.replace(/\.js$/, '');
-    if (missing && message.includes(stem)) return undefined;
-    throw err;
-  }
-}
