@@ -7,6 +7,7 @@ import type {
   AssetLoader, BootConfig, Engine, EngineStats, ExitReason,
 } from '../engine.js';
 import { EngineConfigError } from '../create.js';
+import { memoryMismatch, panicReason, V86Messages } from './v86-console.js';
 
 /** Where v86's wasm lives, relative to the project root. */
 export const V86_WASM_PATH = 'node_modules/v86/build/v86.wasm';
@@ -24,13 +25,24 @@ export interface V86EngineOptions {
   wasmFn?: (imports: WebAssembly.Imports) => Promise<WebAssembly.Exports>;
 }
 
-/** The few v86 internals the engine hooks: the tick (to catch emulator crashes) and reboots. */
+/**
+ * The few v86 internals the engine hooks: the tick (to catch emulator crashes), reboots, the
+ * state calls (to keep v86's console noise away from the user) and COM1's interrupt enable register.
+ */
 interface V86Internals {
   v86?: {
     do_tick?: () => void;
-    cpu?: { reboot_internal?: () => void };
+    running?: boolean;
+    stopping?: boolean;
+    bus?: { send(event: string, data?: unknown): void };
+    save_state?: () => unknown;
+    restore_state?: (state: unknown) => unknown;
+    cpu?: { reboot_internal?: () => void; devices?: { uart0?: { ier?: number } } };
   };
 }
+
+/** 16550 IER bit 0: the driver wants receive interrupts, i.e. it opened the port (Linux 8250 startup). */
+const UART_IER_RDI = 0x01;
 
 type V86Module = { V86: new (options: V86Options) => V86 };
 
@@ -54,6 +66,8 @@ export class V86Engine implements Engine {
   private counterTimer: ReturnType<typeof setInterval> | undefined;
   private runMs = 0;
   private runningSince = 0;
+  /** What v86 printed on the console during our calls into it (kept off the user's terminal). */
+  private readonly v86Messages = new V86Messages();
 
   constructor(
     private readonly config: BootConfig,
@@ -145,6 +159,15 @@ export class V86Engine implements Engine {
     this.lastCounter = emulator.get_instruction_counter();
   }
 
+  /**
+   * True once the guest's serial driver opened COM1 (IER receive interrupt on). Linux's 8250
+   * start-up empties the receiver, so bytes sent before this are lost.
+   */
+  consoleReceiving(): boolean {
+    const uart = (this.emulator as unknown as V86Internals | undefined)?.v86?.cpu?.devices?.uart0;
+    return uart !== undefined && ((uart.ier ?? 0) & UART_IER_RDI) !== 0;
+  }
+
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
@@ -158,7 +181,9 @@ export class V86Engine implements Engine {
       }
       this.isRunning = false;
       // After a crash inside v86's loop no tick runs to acknowledge the stop; do not wait forever.
-      await Promise.race([emulator.destroy(), delay(DESTROY_WAIT_MS)]);
+      const wait = delay(DESTROY_WAIT_MS);
+      await Promise.race([emulator.destroy(), wait.done]);
+      wait.cancel();
     }
     this.flushOutput();
     this.consoleListeners.clear();
@@ -208,25 +233,44 @@ export class V86Engine implements Engine {
   }
 
   private async restoreInto(emulator: V86, state: Uint8Array): Promise<void> {
+    this.v86Messages.take();
     try {
-      await emulator.restore_state(exactBuffer(state));
+      await emulator.restore_state(exactBuffer(state)); // v86's restore_state is captured (hookInternals)
     } catch (err) {
-      throw new EngineConfigError(`the saved v86 state does not load: ${err instanceof Error ? err.message : String(err)}`);
+      const sizes = memoryMismatch(this.v86Messages.take());
+      const why = sizes ? `it is for a ${sizes.state / MiB} MiB machine, this one has ${sizes.machine / MiB} MiB` :
+        err instanceof Error ? err.message : String(err);
+      throw new EngineConfigError(`the saved v86 state does not load: ${why}`);
     }
+    // A state smaller than the machine loads fine (v86 takes the state's size): nothing to say.
+    this.v86Messages.take();
   }
 
-  /** Turns an exception inside v86's run loop into a 'crash' exit and a guest reboot into 'reboot'. */
+  /**
+   * Turns an exception inside v86's run loop into a 'crash' exit and a guest reboot into 'reboot';
+   * runs v86's ticks and state calls with its console output captured.
+   */
   private hookInternals(emulator: V86): void {
     const main = (emulator as unknown as V86Internals).v86;
     const tick = main?.do_tick;
     if (main && typeof tick === 'function') {
       main.do_tick = () => {
         try {
-          tick.call(main);
+          this.v86Messages.capture(() => tick.call(main));
         } catch (err) {
-          this.finish({ kind: 'crash', message: `v86 stopped: ${err instanceof Error ? err.message : String(err)}` });
+          // v86 never gets to acknowledge the stop after a throw: do it, so stop() and destroy() return.
+          main.running = false;
+          main.stopping = false;
+          main.bus?.send('emulator-stopped');
+          this.finish({ kind: 'crash', message: this.crashMessage(err) });
         }
       };
+    }
+    for (const name of ['save_state', 'restore_state'] as const) {
+      const original = main?.[name];
+      if (main && typeof original === 'function') {
+        main[name] = (...args: unknown[]) => this.v86Messages.capture(() => (original as (...a: unknown[]) => unknown).apply(main, args));
+      }
     }
     const cpu = main?.cpu;
     const reboot = cpu?.reboot_internal;
@@ -236,6 +280,13 @@ export class V86Engine implements Engine {
         this.finish({ kind: 'reboot' });
       };
     }
+  }
+
+  /** "v86 stopped: <the panic reason v86 printed, else the exception>". */
+  private crashMessage(err: unknown): string {
+    const thrown = err instanceof Error ? err.message : String(err);
+    const panic = panicReason(this.v86Messages.take());
+    return `v86 stopped: ${panic !== undefined ? `${panic} (${thrown})` : thrown}`;
   }
 
   /** The CPU executed HLT with interrupts off: nothing can wake it, the guest is done. */
@@ -338,11 +389,11 @@ function exactBuffer(bytes: Uint8Array): ArrayBuffer {
   return bytes.slice().buffer as ArrayBuffer;
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    (timer as { unref?: () => void }).unref?.();
-  });
+/** A timer that keeps the process alive: an unref'd one let Node exit (status 0) mid-destroy. */
+function delay(ms: number): { done: Promise<void>; cancel(): void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const done = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); });
+  return { done, cancel: () => clearTimeout(timer) };
 }
 
 function now(): number {
