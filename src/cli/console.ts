@@ -1,12 +1,16 @@
 // The guest console on the process's stdin/stdout, like `qemu -nographic`.
 // A terminal is put in raw mode (restored on close) and keys go straight to the guest, with
-// QEMU's Ctrl-A escapes. Piped input is held until the guest prints its ready marker (bytes sent
-// earlier are eaten or echoed oddly while the guest boots), then fed in small paced chunks.
+// QEMU's Ctrl-A escapes. Piped input waits until the guest can take it (its ready marker, or its
+// serial driver opened the port) and then goes a line at a time (piped-input.ts); the end of
+// piped input ends the run once the guest falls silent (docs/CLI.md, "Console input").
+
+import { GuestNotes } from './guest-notes.js';
+import { PipedInput } from './piped-input.js';
 
 const CTRL_A = 0x01;
-/** Piped input pacing: the guest's tty buffer is a few KiB and there is no flow control. */
-const PIPE_CHUNK_BYTES = 256;
-const PIPE_CHUNK_GAP_MS = 5;
+/** How often piped input and the end-of-input rule are looked at. */
+const POLL_MS = 20;
+export const QUIT_HINT = 'console on this terminal: Ctrl-A x quits, Ctrl-A h lists the escapes';
 
 export interface ConsoleBridgeOptions {
   stdin: NodeJS.ReadStream;
@@ -14,12 +18,22 @@ export interface ConsoleBridgeOptions {
   stderr: NodeJS.WriteStream;
   /** Delivers bytes to the guest. */
   send(bytes: Uint8Array): void;
-  /** Text whose appearance on the console means the guest is ready for input; '' = ready now. */
+  /**
+   * Text whose appearance on the console means the guest is ready for input; '' = none expected
+   * (input goes once the console receives, or at once if the engine cannot tell).
+   */
   readyMarker: string;
-  /** Runs when the marker appears, before piped input is released (e.g. to take a snapshot). */
+  /**
+   * Runs when the marker appears, before piped input is released (e.g. to take a snapshot). With
+   * onReady and a marker, piped input waits for the marker even if the console receives earlier.
+   */
   onReady?(): Promise<void> | void;
+  /** True once the guest's console driver can receive (Engine.consoleReceiving); absent = unknown. */
+  consoleReceiving?(): boolean;
   /** The user typed Ctrl-A x. */
   onQuit(): void;
+  /** Piped stdin ended, all of it went to the guest, and the guest then fell silent. */
+  onInputDone?(): void;
 }
 
 export class ConsoleBridge {
@@ -28,11 +42,16 @@ export class ConsoleBridge {
   private releasing = false;
   private markerTail = '';
   private escape = false;
-  private queued: Uint8Array[] = [];
-  private pumpTimer: ReturnType<typeof setTimeout> | undefined;
+  private started = false;
+  private readonly piped: PipedInput | undefined;
+  private pollTimer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
   private rawMode = false;
+  /** The guest's last output byte was not a newline (a message must start on a fresh line). */
+  private lineOpen = false;
+  private readonly notes = new GuestNotes();
   private readonly onData = (chunk: Buffer): void => this.input(chunk);
+  private readonly onEnd = (): void => this.piped?.end();
   private readonly restoreOnExit = (): void => this.restoreTerminal();
   /** performance.now() of the first guest output byte. */
   firstOutputAt: number | undefined;
@@ -44,14 +63,23 @@ export class ConsoleBridge {
       this.rawMode = true;
       process.on('exit', this.restoreOnExit);
     }
+    if (this.interactive) {
+      this.o.stderr.write(`tabvisor: ${QUIT_HINT}${this.rawMode ? '\r\n' : '\n'}`);
+    } else {
+      this.piped = new PipedInput({ send: (bytes) => this.o.send(bytes), onDone: () => this.o.onInputDone?.() });
+      o.stdin.on('end', this.onEnd);
+      this.pollTimer = setInterval(() => this.poll(), POLL_MS);
+    }
     o.stdin.on('data', this.onData);
     o.stdin.on('error', () => undefined); // a closed or broken stdin just means no more input
     o.stdin.resume();
   }
 
-  /** Call once the machine runs: with an empty ready marker, input is released now. */
+  /** Call once the machine runs: with an empty ready marker, input may go from now on. */
   machineStarted(): void {
-    if (this.o.readyMarker === '') void this.becomeReady();
+    this.started = true;
+    if (this.o.readyMarker === '' && !this.o.consoleReceiving) void this.becomeReady();
+    this.poll();
   }
 
   /** True once the ready marker appeared (and onReady finished). */
@@ -61,8 +89,14 @@ export class ConsoleBridge {
 
   /** Guest console output: copied to stdout and watched for the ready marker. */
   output(bytes: Uint8Array): void {
-    if (this.firstOutputAt === undefined) this.firstOutputAt = performance.now();
+    if (bytes.length === 0) return;
+    const now = performance.now();
+    if (this.firstOutputAt === undefined) this.firstOutputAt = now;
     this.o.stdout.write(bytes);
+    this.lineOpen = bytes[bytes.length - 1] !== 0x0a;
+    this.piped?.output(bytes, now);
+    const note = this.notes.scan(bytes);
+    if (note !== undefined) this.message(note);
     if (this.ready || this.releasing) return;
     const marker = this.o.readyMarker;
     const text = this.markerTail + latin1(bytes);
@@ -73,12 +107,23 @@ export class ConsoleBridge {
     }
   }
 
+  /**
+   * One `tabvisor: TEXT` line on stderr, starting on a fresh line when the guest left its line
+   * open on the same terminal (and with \r\n while the terminal is raw).
+   */
+  message(text: string): void {
+    const lead = this.lineOpen && this.o.stdout.isTTY && this.o.stderr.isTTY ? '\r\n' : '';
+    this.lineOpen = false;
+    this.o.stderr.write(`${lead}tabvisor: ${text}${this.rawMode ? '\r\n' : '\n'}`);
+  }
+
   /** Stops reading stdin and gives the terminal back. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.pumpTimer !== undefined) clearTimeout(this.pumpTimer);
+    if (this.pollTimer !== undefined) clearInterval(this.pollTimer);
     this.o.stdin.off('data', this.onData);
+    this.o.stdin.off('end', this.onEnd);
     this.o.stdin.pause();
     this.restoreTerminal();
     process.off('exit', this.restoreOnExit);
@@ -103,15 +148,30 @@ export class ConsoleBridge {
     } finally {
       this.ready = true;
       this.releasing = false;
-      this.pump();
+      this.poll();
     }
+  }
+
+  /** Opens piped input once the guest can take it, and lets it send what is due. */
+  private poll(): void {
+    const piped = this.piped;
+    if (!piped || this.closed || !this.started) return;
+    const now = performance.now();
+    if (this.ready) {
+      piped.openGate(now, true);
+    } else if (!this.releasing && !piped.isOpen && this.o.consoleReceiving?.()) {
+      // The console driver is up. Before a marker that a snapshot waits for, input must not go.
+      const markerNeeded = this.o.readyMarker !== '' && this.o.onReady !== undefined;
+      if (!markerNeeded) piped.openGate(now, this.o.readyMarker === '');
+    }
+    piped.poll(now);
   }
 
   private input(chunk: Buffer): void {
     if (this.closed) return;
-    if (!this.interactive) {
-      this.queued.push(new Uint8Array(chunk));
-      if (this.ready) this.pump();
+    if (this.piped) {
+      this.piped.push(new Uint8Array(chunk));
+      this.poll();
       return;
     }
     // Terminal: QEMU-style escapes, everything else to the guest at once.
@@ -120,7 +180,7 @@ export class ConsoleBridge {
       if (this.escape) {
         this.escape = false;
         if (byte === 0x78 /* x */ || byte === 0x18 /* Ctrl-X */) {
-          this.o.stderr.write('\r\ntabvisor: terminated (Ctrl-A x)\r\n');
+          this.message('terminated (Ctrl-A x)');
           this.o.onQuit();
           return;
         }
@@ -134,22 +194,6 @@ export class ConsoleBridge {
       else out.push(byte);
     }
     if (out.length > 0) this.o.send(Uint8Array.from(out));
-  }
-
-  /** Feeds queued piped input to the guest in paced chunks. */
-  private pump(): void {
-    if (this.pumpTimer !== undefined || this.closed) return;
-    const step = (): void => {
-      this.pumpTimer = undefined;
-      if (this.closed || this.queued.length === 0) return;
-      const head = this.queued[0];
-      const part = head.subarray(0, PIPE_CHUNK_BYTES);
-      if (part.length === head.length) this.queued.shift();
-      else this.queued[0] = head.subarray(PIPE_CHUNK_BYTES);
-      this.o.send(part);
-      if (this.queued.length > 0) this.pumpTimer = setTimeout(step, PIPE_CHUNK_GAP_MS);
-    };
-    step();
   }
 }
 

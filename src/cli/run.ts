@@ -192,7 +192,7 @@ async function runMachine(plan: Extract<Plan, { kind: 'machine' }>, o: RunOption
   const finish = (code: number, message?: string): void => {
     if (finished) return;
     finished = true;
-    if (message) io.stderr.write(`\r\ntabvisor: ${message}\n`);
+    if (message) bridge.message(message);
     settle(code);
   };
 
@@ -201,7 +201,9 @@ async function runMachine(plan: Extract<Plan, { kind: 'machine' }>, o: RunOption
     ...io,
     readyMarker: plan.readyMarker,
     send: (bytes) => engine.sendConsole(bytes),
+    consoleReceiving: engine.consoleReceiving ? () => engine.consoleReceiving!() : undefined,
     onQuit: () => finish(EXIT_POWEROFF),
+    onInputDone: () => finish(EXIT_POWEROFF),
     onReady: o.snapshotOut === undefined ? undefined : async () => {
       // Captured before piped input is released, so the snapshot is the freshly ready guest.
       try {

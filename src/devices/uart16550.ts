@@ -119,6 +119,11 @@ export class Uart16550 implements MmioDevice {
     this.update();
   }
 
+  /** The driver enabled receive interrupts: Linux does so when the port is opened, after emptying the receiver. */
+  get receiverEnabled(): boolean {
+    return (this.ier & IER_RDI) !== 0;
+  }
+
   private get fifoEnabled(): boolean {
     return (this.fcr & FCR_ENABLE) !== 0;
   }

@@ -82,6 +82,11 @@ export interface Engine {
   destroy(): Promise<void>;
   /** Bytes typed on the guest's console. */
   sendConsole(data: Uint8Array | string): void;
+  /**
+   * True once the guest's console driver can receive (its serial port was opened): bytes sent
+   * earlier may be discarded by the driver's start-up. Engines that cannot tell leave it out.
+   */
+  consoleReceiving?(): boolean;
   /** Subscribes to console output; returns the unsubscribe function. */
   onConsole(listener: (data: Uint8Array) => void): () => void;
   /** Called once when the guest powers off, reboots (when not handled) or crashes. */

@@ -47,20 +47,30 @@ function bridge(f: Fake, readyMarker: string, extra: Partial<ConstructorParamete
   });
 }
 
+/** A guest shell on the fake console: echoes each line it gets (as \r\n) and prints a prompt. */
+function shell(f: Fake, b: () => ConsoleBridge): (x: Uint8Array) => void {
+  return (x) => {
+    const text = Buffer.from(x).toString('latin1');
+    f.sent.push(text);
+    setTimeout(() => b().output(bytes(`${text.replace(/\n/g, '\r\n')}/ # `)), 1);
+  };
+}
+
 describe('console bridge, piped stdin', () => {
   it('copies guest output to stdout and holds input until the ready marker, even split across chunks', async () => {
     const f = fake(false);
-    const b = bridge(f, 'guest-ready');
+    const b: ConsoleBridge = bridge(f, 'guest-ready', { send: shell(f, () => b) });
+    b.machineStarted();
     f.stdin.write('uname -m\n');
     f.stdin.end('poweroff -f\n');
     await tick();
     b.output(bytes('booting...\nguest-re'));
-    await tick();
+    await tick(300);
     expect(f.sent).toEqual([]);
-    b.output(bytes('ady\n'));
-    await until(() => f.sent.length > 0);
-    expect(f.sent.join('')).toBe('uname -m\npoweroff -f\n');
-    expect(f.out()).toBe('booting...\nguest-ready\n');
+    b.output(bytes('ady\n/ # '));
+    await until(() => f.sent.length >= 2);
+    expect(f.sent).toEqual(['uname -m\n', 'poweroff -f\n']); // a line at a time
+    expect(f.out()).toMatch(/^booting\.\.\.\nguest-ready\n\/ # uname -m\r\n\/ # /);
     expect(b.isReady).toBe(true);
     b.close();
   });
@@ -75,37 +85,57 @@ describe('console bridge, piped stdin', () => {
         await tick(30);
         order.push('snapshot done');
       },
+      consoleReceiving: () => true, // a receiving console must not let input overtake the snapshot
     });
+    b.machineStarted();
     f.stdin.write('ls\n');
-    await tick();
-    b.output(bytes('READY'));
+    await tick(300);
+    expect(order).toEqual([]);
+    b.output(bytes('READY\n# '));
     await until(() => order.length >= 3);
     expect(order).toEqual(['snapshot start', 'snapshot done', 'send ls\n']);
     b.close();
   });
 
-  it('sends at once after machineStarted() when there is nothing to wait for (restore)', async () => {
+  it('sends after machineStarted() when there is nothing to wait for and the engine cannot tell (restore)', async () => {
     const f = fake(false);
     const b = bridge(f, '');
     f.stdin.write('echo hi\n');
     await tick();
     expect(f.sent).toEqual([]); // not before the machine runs
     b.machineStarted();
-    await tick();
+    await until(() => f.sent.length > 0);
     expect(f.sent.join('')).toBe('echo hi\n');
     b.close();
   });
 
-  it('feeds long input in small chunks, in order', async () => {
+  it('delivers input to a guest that never prints the marker once its console receives', async () => {
     const f = fake(false);
-    const b = bridge(f, '');
+    let receiving = false;
+    const b: ConsoleBridge = bridge(f, 'tabvisor-guest-ready', { send: shell(f, () => b), consoleReceiving: () => receiving });
     b.machineStarted();
-    const script = Array.from({ length: 100 }, (_, i) => `echo line-${i}\n`).join('');
-    f.stdin.write(script);
-    await until(() => f.sent.join('').length >= script.length);
-    expect(f.sent.length).toBeGreaterThan(1);
-    expect(Math.max(...f.sent.map((s) => s.length))).toBeLessThanOrEqual(256);
-    expect(f.sent.join('')).toBe(script);
+    f.stdin.write('echo hi\n');
+    b.output(bytes('Run /bin/sh as init process\r\n/ # '));
+    await tick(400);
+    expect(f.sent).toEqual([]); // the serial driver has not opened the port: bytes would be lost
+    receiving = true;
+    await until(() => f.sent.length > 0);
+    expect(f.sent).toEqual(['echo hi\n']);
+    b.close();
+  });
+
+  it('ends the run after the end of piped input once everything went in and the guest fell silent', async () => {
+    const f = fake(false);
+    let done = 0;
+    const b: ConsoleBridge = bridge(f, 'READY', { send: shell(f, () => b), onInputDone: () => { done++; } });
+    b.machineStarted();
+    f.stdin.end('echo a\necho b\n');
+    await tick(300);
+    expect(done).toBe(0); // not while the guest boots
+    b.output(bytes('READY\r\n/ # '));
+    await until(() => done > 0);
+    expect(f.sent).toEqual(['echo a\n', 'echo b\n']);
+    expect(done).toBe(1);
     b.close();
   });
 
@@ -120,6 +150,25 @@ describe('console bridge, piped stdin', () => {
     expect(b.firstOutputAt).toBe(first);
     b.close();
   });
+
+  it('writes its own messages as one line, without a blank line before', () => {
+    const f = fake(false);
+    const b = bridge(f, 'x');
+    b.output(bytes('/ # '));
+    b.message('timeout: the guest was still running after 1 s');
+    expect(f.err()).toBe('tabvisor: timeout: the guest was still running after 1 s\n');
+    b.close();
+  });
+
+  it('says once when the guest kernel ignores part of its memory (no HIGHMEM)', () => {
+    const f = fake(false);
+    const b = bridge(f, 'x');
+    b.output(bytes('[    0.000000] Warning only 8'));
+    b.output(bytes('87MB will be used.\r\nUse a HIGHMEM enabled kernel.\r\n'));
+    b.output(bytes('Warning only 887MB will be used.\r\n'));
+    expect(f.err()).toBe('tabvisor: note: the guest kernel uses only 887 MiB of memory: it was built without HIGHMEM, so more --mem is not used\n');
+    b.close();
+  });
 });
 
 describe('console bridge, terminal stdin', () => {
@@ -127,6 +176,7 @@ describe('console bridge, terminal stdin', () => {
     const f = fake(true);
     const b = bridge(f, 'never-printed');
     expect(f.raw).toEqual([true]);
+    expect(f.err()).toBe('tabvisor: console on this terminal: Ctrl-A x quits, Ctrl-A h lists the escapes\r\n');
     f.stdin.write('ls\r');
     await tick();
     expect(f.sent).toEqual(['ls\r']); // a person typing is not held back
@@ -146,7 +196,8 @@ describe('console bridge, terminal stdin', () => {
     f.stdin.write(Buffer.from([0x78]));
     await tick();
     expect(quit).toBe(1);
-    expect(f.err()).toMatch(/terminated \(Ctrl-A x\)/);
+    expect(f.err()).toMatch(/\r\ntabvisor: terminated \(Ctrl-A x\)\r\n$/);
+    expect(f.err().match(/Ctrl-A x quits/g)).toHaveLength(1); // the hint is said once
     b.close();
   });
 });

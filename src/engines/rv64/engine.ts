@@ -267,6 +267,11 @@ export class Rv64Engine implements Engine {
     this.pendingInput = [];
   }
 
+  /** True once the guest's serial driver opened ttyS0 (receive interrupts on); see Engine. */
+  consoleReceiving(): boolean {
+    return this.machine?.devices.uart.receiverEnabled ?? false;
+  }
+
   sendConsole(data: Uint8Array | string): void {
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data.slice();
     if (bytes.length === 0 || this.destroyed) return;

@@ -1,0 +1,100 @@
+// The rules for piped input, driven by an explicit clock (poll(now)): no timers, no timing races.
+import { describe, it, expect } from 'vitest';
+import {
+  EOF_QUIET_MS, IDLE_QUIET_MS, PIECE_BYTES, PipedInput, PROMPT_QUIET_MS, STARTUP_IDLE_QUIET_MS,
+} from '../../src/cli/piped-input.js';
+
+const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
+const text = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
+
+function make(): { input: PipedInput; sent: string[]; done: () => number } {
+  const sent: string[] = [];
+  let done = 0;
+  const input = new PipedInput({ send: (b) => sent.push(text(b)), onDone: () => { done++; } });
+  return { input, sent, done: () => done };
+}
+
+describe('piped input', () => {
+  it('sends nothing until the gate opens', () => {
+    const { input, sent } = make();
+    input.push(bytes('ls\n'));
+    input.output(bytes('/ # '), 0);
+    input.poll(100_000);
+    expect(sent).toEqual([]);
+  });
+
+  it('sends one line per prompt: the next only after the echo of the last and a new prompt', () => {
+    const { input, sent } = make();
+    input.push(bytes('uname -m\necho hi\n'));
+    input.openGate(0, true);
+    input.output(bytes('tabvisor-guest-ready\r\n/ # '), 10);
+    input.poll(10 + PROMPT_QUIET_MS - 1);
+    expect(sent).toEqual([]); // the guest may still be printing
+    input.poll(10 + PROMPT_QUIET_MS);
+    expect(sent).toEqual(['uname -m\n']);
+    // The echo is still being typed out: an open line but no newline yet is no prompt.
+    input.output(bytes('uname -m'), 300);
+    input.poll(300 + PROMPT_QUIET_MS);
+    expect(sent).toEqual(['uname -m\n']);
+    input.output(bytes('\r\ni686\r\n/ # '), 600);
+    input.poll(600 + PROMPT_QUIET_MS);
+    expect(sent).toEqual(['uname -m\n', 'echo hi\n']);
+  });
+
+  it('without a prompt, waits for a longer silence (longer still before the ready marker)', () => {
+    const { input, sent } = make();
+    input.push(bytes('secret\n'));
+    input.openGate(0, false);
+    input.output(bytes('Run /init as init process\r\n'), 0);
+    input.poll(IDLE_QUIET_MS);
+    expect(sent).toEqual([]);
+    input.poll(STARTUP_IDLE_QUIET_MS);
+    expect(sent).toEqual(['secret\n']);
+
+    const after = make();
+    after.input.push(bytes('secret\n'));
+    after.input.openGate(0, true);
+    after.input.output(bytes('Password:\r\n'), 0);
+    after.input.poll(IDLE_QUIET_MS);
+    expect(after.sent).toEqual(['secret\n']);
+  });
+
+  it('sends a long line in pieces, in order, and the rest of the input intact', () => {
+    const { input, sent } = make();
+    const long = 'x'.repeat(PIECE_BYTES * 2 + 10) + '\n';
+    input.push(bytes(long + 'tail'));
+    input.openGate(0, true);
+    let now = 0;
+    for (let i = 0; i < 3; i++) input.poll((now += IDLE_QUIET_MS));
+    expect(sent.map((s) => s.length)).toEqual([PIECE_BYTES, PIECE_BYTES, 11]);
+    expect(sent.join('')).toBe(long);
+    input.poll((now += IDLE_QUIET_MS));
+    expect(sent.join('')).toBe(long + 'tail'); // a last line without newline goes as it is
+  });
+
+  it('reports the end only after stdin ended, everything went in, and the guest fell silent', () => {
+    const { input, sent, done } = make();
+    input.push(bytes('echo a\n'));
+    input.end();
+    input.poll(100_000);
+    expect(done()).toBe(0); // the gate never opened: the guest did not get the input yet
+    input.openGate(100_000, true);
+    input.output(bytes('/ # '), 100_000);
+    input.poll(100_000 + PROMPT_QUIET_MS);
+    expect(sent).toEqual(['echo a\n']);
+    input.output(bytes('echo a\r\na\r\n/ # '), 100_500);
+    input.poll(100_500 + EOF_QUIET_MS - 1);
+    expect(done()).toBe(0);
+    input.poll(100_500 + EOF_QUIET_MS);
+    expect(done()).toBe(1);
+    input.poll(200_000);
+    expect(done()).toBe(1); // once
+  });
+
+  it('does not end while stdin is still open', () => {
+    const { input, done } = make();
+    input.openGate(0, true);
+    input.poll(100_000);
+    expect(done()).toBe(0);
+  });
+});
