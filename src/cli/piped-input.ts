@@ -4,23 +4,31 @@
 // shell starting, a command running) is echoed by the tty and then again by the shell's line
 // editor when it reads it, so every piped line used to show twice. Sending each line once the
 // guest shows a prompt (its output ends in an unfinished line and then stops) means only the line
-// editor echoes it. A guest that waits without a prompt (`cat`, a password) gets the line after a
+// editor echoes it. A prompt seen before is trusted after a shorter pause, so long scripts flow. A guest that waits without a prompt (`cat`, a password) gets the line after a
 // longer silence. Nothing is dropped by these rules; at worst a line is echoed twice.
 //
 // The clock is passed in (poll(now)), so the rules are testable without timers.
 
 /** The guest's last output is an unfinished line (a prompt) and then nothing for this long. */
 export const PROMPT_QUIET_MS = 200;
+/** The same for a prompt seen before (the shell's "/ # ", a here-document's "> "). */
+export const KNOWN_PROMPT_QUIET_MS = 30;
 /** Silence after which the next line goes even without a prompt. */
 export const IDLE_QUIET_MS = 1000;
-/** The same before the expected ready marker appeared (the guest may still be starting up). */
-export const STARTUP_IDLE_QUIET_MS = 3000;
+/**
+ * The same before the expected ready marker appeared: init scripts can be silent for seconds on a
+ * slow emulator, and a line sent then is echoed twice (the marker or a prompt usually comes first).
+ */
+export const STARTUP_IDLE_QUIET_MS = 10_000;
 /** After stdin ended and every byte went to the guest: this much silence ends the run. */
 export const EOF_QUIET_MS = 2000;
 /** A long line goes in pieces of this size, one per poll (the guest's tty has no flow control). */
 export const PIECE_BYTES = 256;
 
 const NL = 0x0a;
+/** Prompts longer than this are not remembered (and an unfinished line is kept up to this). */
+const MAX_PROMPT_CHARS = 120;
+const MAX_KNOWN_PROMPTS = 16;
 
 export interface PipedInputOptions {
   send(bytes: Uint8Array): void;
@@ -38,6 +46,9 @@ export class PipedInput {
   private lastActivity = 0;
   private lineOpen = false;
   private newlineSinceSend = true;
+  /** The guest's unfinished last line (latin1), up to MAX_PROMPT_CHARS. */
+  private partial = '';
+  private readonly knownPrompts = new Set<string>();
 
   constructor(private readonly o: PipedInputOptions) {}
 
@@ -73,8 +84,11 @@ export class PipedInput {
   output(bytes: Uint8Array, now: number): void {
     if (bytes.length === 0) return;
     this.lastActivity = now;
-    if (bytes.includes(NL)) this.newlineSinceSend = true;
-    this.lineOpen = bytes[bytes.length - 1] !== NL;
+    const nl = bytes.lastIndexOf(NL);
+    if (nl >= 0) this.newlineSinceSend = true;
+    this.lineOpen = nl !== bytes.length - 1;
+    const tail = latin1(bytes.subarray(Math.max(nl + 1, bytes.length - MAX_PROMPT_CHARS - 1)));
+    this.partial = (nl >= 0 ? tail : this.partial + tail).slice(-(MAX_PROMPT_CHARS + 1));
   }
 
   /** Sends what is due at `now`; call it every few tens of milliseconds. */
@@ -86,6 +100,9 @@ export class PipedInput {
     }
     if (this.buffer.length > 0) {
       if (!this.guestWaits(now)) return;
+      if (this.atPrompt() && this.partial.length <= MAX_PROMPT_CHARS && this.knownPrompts.size < MAX_KNOWN_PROMPTS) {
+        this.knownPrompts.add(this.partial);
+      }
       const nl = this.buffer.indexOf(NL);
       const end = nl >= 0 ? nl + 1 : this.buffer.length;
       this.piecesLeft = this.buffer.subarray(0, end);
@@ -105,10 +122,14 @@ export class PipedInput {
     return this.buffer.length > 0 || this.piecesLeft !== undefined;
   }
 
+  /** A prompt: the echo of the last line (its newline) came back, then an unfinished line. */
+  private atPrompt(): boolean {
+    return this.lineOpen && this.newlineSinceSend;
+  }
+
   private guestWaits(now: number): boolean {
     const quiet = now - this.lastActivity;
-    // A prompt: the echo of the last line (its newline) came back, then an unfinished line.
-    if (this.lineOpen && this.newlineSinceSend) return quiet >= PROMPT_QUIET_MS;
+    if (this.atPrompt()) return quiet >= (this.knownPrompts.has(this.partial) ? KNOWN_PROMPT_QUIET_MS : PROMPT_QUIET_MS);
     return quiet >= (this.markerSeen ? IDLE_QUIET_MS : STARTUP_IDLE_QUIET_MS);
   }
 
@@ -119,4 +140,10 @@ export class PipedInput {
     this.lastActivity = now;
     this.o.send(piece.slice());
   }
+}
+
+function latin1(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return s;
 }

@@ -1,7 +1,7 @@
 // The rules for piped input, driven by an explicit clock (poll(now)): no timers, no timing races.
 import { describe, it, expect } from 'vitest';
 import {
-  EOF_QUIET_MS, IDLE_QUIET_MS, PIECE_BYTES, PipedInput, PROMPT_QUIET_MS, STARTUP_IDLE_QUIET_MS,
+  EOF_QUIET_MS, IDLE_QUIET_MS, KNOWN_PROMPT_QUIET_MS, PIECE_BYTES, PipedInput, PROMPT_QUIET_MS, STARTUP_IDLE_QUIET_MS,
 } from '../../src/cli/piped-input.js';
 
 const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
@@ -39,6 +39,27 @@ describe('piped input', () => {
     input.output(bytes('\r\ni686\r\n/ # '), 600);
     input.poll(600 + PROMPT_QUIET_MS);
     expect(sent).toEqual(['uname -m\n', 'echo hi\n']);
+  });
+
+  it('trusts a prompt it has seen before after a shorter pause, a new one only after the full pause', () => {
+    const { input, sent } = make();
+    input.push(bytes('a\nb\ncat <<EOF\nx\n'));
+    input.openGate(0, true);
+    input.output(bytes('\r\n/ # '), 0);
+    input.poll(PROMPT_QUIET_MS);
+    expect(sent).toEqual(['a\n']);
+    input.output(bytes('a\r\n/ '), 1000);
+    input.output(bytes('# '), 1001); // the same prompt, in two pieces
+    input.poll(1001 + KNOWN_PROMPT_QUIET_MS);
+    expect(sent).toEqual(['a\n', 'b\n']);
+    input.output(bytes('b\r\n/ # '), 2000);
+    input.poll(2000 + KNOWN_PROMPT_QUIET_MS);
+    expect(sent).toEqual(['a\n', 'b\n', 'cat <<EOF\n']);
+    input.output(bytes('cat <<EOF\r\n> '), 3000); // a new prompt: the full pause
+    input.poll(3000 + KNOWN_PROMPT_QUIET_MS);
+    expect(sent).toHaveLength(3);
+    input.poll(3000 + PROMPT_QUIET_MS);
+    expect(sent).toEqual(['a\n', 'b\n', 'cat <<EOF\n', 'x\n']);
   });
 
   it('without a prompt, waits for a longer silence (longer still before the ready marker)', () => {
