@@ -11,7 +11,8 @@ import { ensureDistBuilt } from './build-dist.js';
 
 const BIN = join(PROJECT_ROOT, 'bin', 'tabvisor.js');
 const BIOS = join(PROJECT_ROOT, 'images', 'x86-busybox', 'bios.bin');
-const KILL_MS = 150_000; // a guard against a hang only; no test measures time
+const KILL_MS = 200_000; // a guard against a hang only; no test measures time
+const X86_TEST_MS = 240_000; // v86 boots take tens of seconds on a shared machine
 let dir: string;
 
 interface Result { code: number | null; stdout: string; stderr: string }
@@ -135,7 +136,16 @@ describe('console input and crashes (x86 guest on v86)', () => {
     expect(count(r.stdout, 'echo in-$((6*7))')).toBe(1);
     // The i386 kernel of the image has no HIGHMEM: it maps ~887 MiB and says so in its log.
     expect(r.stderr).toMatch(/^tabvisor: note: the guest kernel uses only \d+ MiB of memory: it was built without HIGHMEM, so more --mem is not used\n$/);
-  });
+  }, X86_TEST_MS);
+
+  it('reports a kernel panic of the x86 guest as a crash (status 3), not a hang until --timeout', async () => {
+    // No such init: the kernel falls back to mounting a root device, finds none, and panics.
+    const r = await tabvisor(['run', '--image', 'x86-busybox', '--append', 'console=ttyS0 rdinit=/no-such-init',
+      '--timeout', '140'], '');
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stdout).toMatch(/---\[ end Kernel panic - not syncing: /);
+    expect(r.stderr).toMatch(/^tabvisor: guest stopped: kernel panic: VFS: Unable to mount root fs on [^\n]*\n$/);
+  }, X86_TEST_MS);
 
   it('reports a crash of v86 as a crash: status 3, one stderr line with the reason, nothing of v86 on stdout', async () => {
     const r = await tabvisor(['run', '--kernel', 'crash.bzImage', '--firmware', BIOS, '--timeout', '60'], '');
@@ -143,5 +153,5 @@ describe('console input and crashes (x86 guest on v86)', () => {
     expect(r.stdout).toMatch(/X\n/); // the guest ran
     expect(r.stdout).not.toMatch(/panicked/);
     expect(r.stderr).toMatch(/^tabvisor: guest stopped: v86 stopped: Unimplemented: #GP handler \(unreachable\)\n$/);
-  });
+  }, X86_TEST_MS);
 });

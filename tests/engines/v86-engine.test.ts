@@ -1,6 +1,6 @@
 // Boots images/x86-busybox on the v86 engine through the Engine interface, as the hypervisor
 // and the CLI do: console in and out, save, destroy, restore from the state alone, poweroff.
-import { describe, it, expect, afterAll } from 'vitest';
+import { describe, it, expect, afterAll, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import type { BootConfig, Engine, ExitReason, ImageEntry } from '../../src/engines/engine.js';
 import { NodeAssetLoader, PROJECT_ROOT } from '../../src/engines/assets-node.js';
@@ -113,8 +113,10 @@ describe('v86 engine', () => {
     const engine = await createEngine(await bootConfig(), assets);
     engines.push(engine);
     const log = new ConsoleLog(engine);
+    expect(engine.consoleReceiving?.()).toBe(false); // not started
     await engine.start();
     await log.waitFor('/ # ');
+    expect(engine.consoleReceiving?.()).toBe(true); // the shell's tty opened COM1
     await engine.pause();
     engine.sendConsole('echo after-$((1+2))\n'); // typed while paused: delivered on resume
     const before = engine.stats().instructions;
@@ -140,6 +142,31 @@ describe('v86 engine failures', () => {
     expect(reason).toEqual({ kind: 'crash', message: 'v86 stopped: simulated emulator bug' });
     expect(engine.running).toBe(false);
     await engine.destroy();
+  });
+});
+
+describe('v86 console noise', () => {
+  it('restores a state into a machine of another size without v86 printing to the console', async () => {
+    expect(savedState, 'the boot test saves the state this test restores').toBeDefined();
+    const warn = vi.spyOn(console, 'warn');
+    const log = vi.spyOn(console, 'log');
+    try {
+      // Larger machine: v86 takes the state's size and notes the mismatch with console.warn.
+      const larger = await createEngine({ engine: 'v86', memoryMiB: 256, state: savedState }, assets);
+      engines.push(larger);
+      await larger.start();
+      await larger.destroy();
+      // Smaller machine: the state does not fit; the error names both sizes.
+      const smaller = await createEngine({ engine: 'v86', memoryMiB: 80, state: savedState }, assets);
+      engines.push(smaller);
+      await expect(smaller.start()).rejects.toThrow(
+        new RegExp(`saved v86 state does not load: it is for a ${image.memoryMiB} MiB machine, this one has 80 MiB`));
+      expect(warn).not.toHaveBeenCalled();
+      expect(log).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+      log.mockRestore();
+    }
   });
 });
 

@@ -7,6 +7,7 @@ import type {
   AssetLoader, BootConfig, Engine, EngineStats, ExitReason,
 } from '../engine.js';
 import { EngineConfigError } from '../create.js';
+import { PanicWatch } from './panic-watch.js';
 import { memoryMismatch, panicReason, V86Messages } from './v86-console.js';
 
 /** Where v86's wasm lives, relative to the project root. */
@@ -68,6 +69,7 @@ export class V86Engine implements Engine {
   private runningSince = 0;
   /** What v86 printed on the console during our calls into it (kept off the user's terminal). */
   private readonly v86Messages = new V86Messages();
+  private readonly panicWatch = new PanicWatch();
 
   constructor(
     private readonly config: BootConfig,
@@ -313,6 +315,8 @@ export class V86Engine implements Engine {
   }
 
   private onSerialByte(byte: number): void {
+    const panic = this.panicWatch.byte(byte);
+    if (panic !== undefined) this.finish({ kind: 'crash', message: `kernel panic: ${panic}` });
     this.pendingOutput.push(byte);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
