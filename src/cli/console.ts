@@ -75,10 +75,13 @@ export class ConsoleBridge {
     o.stdin.resume();
   }
 
-  /** Call once the machine runs: with an empty ready marker, input may go from now on. */
+  /**
+   * Call once the machine runs. With an empty ready marker the guest counts as ready now (onReady
+   * runs); input still waits until the console receives, when the engine can tell.
+   */
   machineStarted(): void {
     this.started = true;
-    if (this.o.readyMarker === '' && !this.o.consoleReceiving) void this.becomeReady();
+    if (this.o.readyMarker === '') void this.becomeReady();
     this.poll();
   }
 
@@ -157,12 +160,15 @@ export class ConsoleBridge {
     const piped = this.piped;
     if (!piped || this.closed || !this.started) return;
     const now = performance.now();
-    if (this.ready) {
-      piped.openGate(now, true);
-    } else if (!this.releasing && !piped.isOpen && this.o.consoleReceiving?.()) {
-      // The console driver is up. Before a marker that a snapshot waits for, input must not go.
-      const markerNeeded = this.o.readyMarker !== '' && this.o.onReady !== undefined;
-      if (!markerNeeded) piped.openGate(now, this.o.readyMarker === '');
+    if (!piped.isOpen) {
+      const receiving = this.o.consoleReceiving?.(); // undefined: the engine cannot tell
+      const markerExpected = this.o.readyMarker !== '';
+      if (this.ready) {
+        if (markerExpected || receiving !== false) piped.openGate(now, true);
+      } else if (!this.releasing && receiving === true && !(markerExpected && this.o.onReady)) {
+        // The console driver is up. Before a marker that a snapshot waits for, input must not go.
+        piped.openGate(now, !markerExpected);
+      }
     }
     piped.poll(now);
   }

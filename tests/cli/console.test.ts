@@ -109,6 +109,25 @@ describe('console bridge, piped stdin', () => {
     b.close();
   });
 
+  it('with no marker expected, runs onReady at start but sends only once the console receives', async () => {
+    const f = fake(false);
+    let receiving = false;
+    const order: string[] = [];
+    const b = bridge(f, '', {
+      send: (x) => order.push(`send ${Buffer.from(x).toString()}`),
+      onReady: () => { order.push('snapshot'); },
+      consoleReceiving: () => receiving,
+    });
+    f.stdin.write('echo hi\n');
+    b.machineStarted();
+    await tick(300);
+    expect(order).toEqual(['snapshot']);
+    receiving = true;
+    await until(() => order.length > 1);
+    expect(order).toEqual(['snapshot', 'send echo hi\n']);
+    b.close();
+  });
+
   it('delivers input to a guest that never prints the marker once its console receives', async () => {
     const f = fake(false);
     let receiving = false;
