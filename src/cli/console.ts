@@ -71,7 +71,7 @@ export class ConsoleBridge {
       this.pollTimer = setInterval(() => this.poll(), POLL_MS);
     }
     o.stdin.on('data', this.onData);
-    o.stdin.on('error', () => undefined); // a closed or broken stdin just means no more input
+    o.stdin.on('error', this.onEnd); // a closed or broken stdin just means no more input
     o.stdin.resume();
   }
 
@@ -160,15 +160,14 @@ export class ConsoleBridge {
     const piped = this.piped;
     if (!piped || this.closed || !this.started) return;
     const now = performance.now();
-    if (!piped.isOpen) {
-      const receiving = this.o.consoleReceiving?.(); // undefined: the engine cannot tell
-      const markerExpected = this.o.readyMarker !== '';
-      if (this.ready) {
-        if (markerExpected || receiving !== false) piped.openGate(now, true);
-      } else if (!this.releasing && receiving === true && !(markerExpected && this.o.onReady)) {
-        // The console driver is up. Before a marker that a snapshot waits for, input must not go.
-        piped.openGate(now, !markerExpected);
-      }
+    const receiving = this.o.consoleReceiving?.(); // undefined: the engine cannot tell
+    const markerExpected = this.o.readyMarker !== '';
+    if (this.ready) {
+      // (Again after the gate opened early: the marker shortens the wait for a silent guest.)
+      if (markerExpected || receiving !== false) piped.openGate(now, true);
+    } else if (!piped.isOpen && !this.releasing && receiving === true && !(markerExpected && this.o.onReady)) {
+      // The console driver is up. Before a marker that a snapshot waits for, input must not go.
+      piped.openGate(now, !markerExpected);
     }
     piped.poll(now);
   }

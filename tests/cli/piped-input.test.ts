@@ -80,6 +80,16 @@ describe('piped input', () => {
     expect(after.sent).toEqual(['secret\n']);
   });
 
+  it('shortens the wait once the marker appears after the gate opened early', () => {
+    const { input, sent } = make();
+    input.push(bytes('x\n'));
+    input.openGate(0, false); // the console receives, the marker has not appeared yet
+    input.output(bytes('tabvisor-guest-ready\r\n'), 100);
+    input.openGate(100, true);
+    input.poll(100 + IDLE_QUIET_MS);
+    expect(sent).toEqual(['x\n']);
+  });
+
   it('sends a long line in pieces, in order, and the rest of the input intact', () => {
     const { input, sent } = make();
     const long = 'x'.repeat(PIECE_BYTES * 2 + 10) + '\n';
