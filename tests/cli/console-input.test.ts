@@ -104,6 +104,14 @@ describe('console input (riscv64 guest)', () => {
     expect(r.stderr).toBe('');
   });
 
+  it('delivers input to hvc0 when the guest uses the virtio console (console=hvc0)', async () => {
+    const r = await tabvisor(['run', '--image', 'riscv64-busybox', '--append', 'console=hvc0', '--timeout', '120'],
+      'echo hvc-$((6*7))\n');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\r\nhvc-42\r\n/);
+    expect(count(r.stdout, 'echo hvc-$((6*7))')).toBe(1);
+  });
+
   it('on a terminal, says once how to quit, and Ctrl-A x quits', async () => {
     // script(1) gives tabvisor a pseudo-terminal; its output is the terminal's (stdout and stderr).
     let sent = false;

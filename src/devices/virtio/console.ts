@@ -21,6 +21,8 @@ export class VirtioConsole implements VirtioDevice {
   readonly queueMaxSizes = [QUEUE_SIZE, QUEUE_SIZE];
   private host!: VirtioHost;
   private readonly pending = new ByteQueue(MAX_PENDING_INPUT);
+  /** The driver set DRIVER_OK: hvc0 exists in the guest, and input waits in `pending` until it reads. */
+  private driverReady = false;
   // struct virtio_console_config: cols, rows, max_nr_ports, emerg_wr.
   private readonly configSpace = new Uint8Array(12);
 
@@ -57,7 +59,18 @@ export class VirtioConsole implements VirtioDevice {
     if (this.pending.push(data) > 0) this.host?.kick(RECEIVEQ);
   }
 
-  reset(): void {}
+  /** True once the guest's driver is up (input sent now is kept until the guest reads it). */
+  get receiving(): boolean {
+    return this.driverReady;
+  }
+
+  activate(): void {
+    this.driverReady = true;
+  }
+
+  reset(): void {
+    this.driverReady = false;
+  }
 
   processQueue(index: number): void {
     const q = this.host.queue(index);
@@ -82,16 +95,20 @@ export class VirtioConsole implements VirtioDevice {
 
   saveState(): object {
     const v = new DataView(this.configSpace.buffer);
-    return { version: 1, pendingInput: this.pending.toBytes(), cols: v.getUint16(0, true), rows: v.getUint16(2, true) };
+    return {
+      version: 1, pendingInput: this.pending.toBytes(), cols: v.getUint16(0, true), rows: v.getUint16(2, true),
+      driverReady: this.driverReady,
+    };
   }
 
   loadState(s: object): void {
-    const st = s as { version?: unknown; pendingInput?: unknown; cols?: unknown; rows?: unknown };
+    const st = s as { version?: unknown; pendingInput?: unknown; cols?: unknown; rows?: unknown; driverReady?: unknown };
     if (st.version !== 1) throw new Error('VirtioConsole: unsupported state version');
     this.pending.clear();
     if (st.pendingInput instanceof Uint8Array) this.pending.push(st.pendingInput);
     const v = new DataView(this.configSpace.buffer);
     if (typeof st.cols === 'number') v.setUint16(0, st.cols, true);
     if (typeof st.rows === 'number') v.setUint16(2, st.rows, true);
+    this.driverReady = st.driverReady === true; // absent in states saved before it was recorded
   }
 }

@@ -267,16 +267,20 @@ export class Rv64Engine implements Engine {
     this.pendingInput = [];
   }
 
-  /** True once the guest's serial driver opened ttyS0 (receive interrupts on); see Engine. */
+  /** True once the guest opened ttyS0 (receive interrupts on) or its hvc0 driver is up; see Engine. */
   consoleReceiving(): boolean {
-    return this.machine?.devices.uart.receiverEnabled ?? false;
+    const m = this.machine;
+    return m !== undefined && (m.devices.uart.receiverEnabled || m.hvc.receiving);
   }
 
+  /** Console input goes to ttyS0, or to hvc0 when only hvc0 is in use (console=hvc0). */
   sendConsole(data: Uint8Array | string): void {
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data.slice();
     if (bytes.length === 0 || this.destroyed) return;
-    if (this.machine) this.machine.sendSerial(bytes);
-    else this.pendingInput.push(bytes);
+    const m = this.machine;
+    if (!m) this.pendingInput.push(bytes);
+    else if (!m.devices.uart.receiverEnabled && m.hvc.receiving) m.sendHvc(bytes);
+    else m.sendSerial(bytes);
     this.wake();
   }
 
