@@ -20,7 +20,10 @@ export const IDLE_QUIET_MS = 1000;
  * slow emulator, and a line sent then is echoed twice (the marker or a prompt usually comes first).
  */
 export const STARTUP_IDLE_QUIET_MS = 10_000;
-/** After stdin ended and every byte went to the guest: this much silence ends the run. */
+/**
+ * After stdin ended and every byte went to the guest: this much silence ends the run (before the
+ * expected marker appeared, STARTUP_IDLE_QUIET_MS: a guest that is still starting is often quiet).
+ */
 export const EOF_QUIET_MS = 2000;
 /** A long line goes in pieces of this size, one per poll (the guest's tty has no flow control). */
 export const PIECE_BYTES = 256;
@@ -111,7 +114,7 @@ export class PipedInput {
       this.sendPiece(now);
       return;
     }
-    if (this.ended && now - this.lastActivity >= EOF_QUIET_MS) {
+    if (this.ended && now - this.lastActivity >= (this.markerSeen ? EOF_QUIET_MS : STARTUP_IDLE_QUIET_MS)) {
       this.done = true;
       this.o.onDone?.();
     }

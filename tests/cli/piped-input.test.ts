@@ -122,6 +122,16 @@ describe('piped input', () => {
     expect(done()).toBe(1); // once
   });
 
+  it('waits longer for the end before the expected marker appeared (the guest may still be starting)', () => {
+    const { input, done } = make();
+    input.end();
+    input.openGate(0, false);
+    input.poll(EOF_QUIET_MS);
+    expect(done()).toBe(0);
+    input.poll(STARTUP_IDLE_QUIET_MS);
+    expect(done()).toBe(1);
+  });
+
   it('does not end while stdin is still open', () => {
     const { input, done } = make();
     input.openGate(0, true);

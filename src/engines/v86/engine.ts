@@ -19,6 +19,12 @@ const V86_INITRD_ADDRESS = 64 * MiB;
 /** Instruction counter sampling period: v86's counter is 32 bits and wraps within seconds. */
 const COUNTER_SAMPLE_MS = 500;
 const MAX_MEMORY_MIB = 2048;
+/**
+ * After the end line of a kernel panic, the guest must run this many instructions without printing
+ * anything more before the run counts as a crash: a shell that merely echoed the words prints its
+ * prompt long before, while a panicked kernel spins in mdelay() forever.
+ */
+const PANIC_CONFIRM_INSTRUCTIONS = 20_000_000;
 const DESTROY_WAIT_MS = 2000;
 
 export interface V86EngineOptions {
@@ -70,6 +76,8 @@ export class V86Engine implements Engine {
   /** What v86 printed on the console during our calls into it (kept off the user's terminal). */
   private readonly v86Messages = new V86Messages();
   private readonly panicWatch = new PanicWatch();
+  /** A panic end line was printed; confirmed by silence (PANIC_CONFIRM_INSTRUCTIONS). */
+  private panicSeen: { reason: string; instructions: number } | undefined;
 
   constructor(
     private readonly config: BootConfig,
@@ -316,7 +324,12 @@ export class V86Engine implements Engine {
 
   private onSerialByte(byte: number): void {
     const panic = this.panicWatch.byte(byte);
-    if (panic !== undefined) this.finish({ kind: 'crash', message: `kernel panic: ${panic}` });
+    if (panic !== undefined) {
+      this.sampleCounter();
+      this.panicSeen = { reason: panic, instructions: this.instructions };
+    } else if (this.panicSeen && byte !== 0x0a && byte !== 0x0d) {
+      this.panicSeen = undefined; // the guest still talks: it was only the words
+    }
     this.pendingOutput.push(byte);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -339,9 +352,19 @@ export class V86Engine implements Engine {
     this.lastCounter = counter;
   }
 
+  private checkPanic(): void {
+    const seen = this.panicSeen;
+    if (seen && this.instructions - seen.instructions >= PANIC_CONFIRM_INSTRUCTIONS) {
+      this.finish({ kind: 'crash', message: `kernel panic: ${seen.reason}` });
+    }
+  }
+
   private startSampling(): void {
     this.stopSampling();
-    const timer = setInterval(() => this.sampleCounter(), COUNTER_SAMPLE_MS);
+    const timer = setInterval(() => {
+      this.sampleCounter();
+      this.checkPanic();
+    }, COUNTER_SAMPLE_MS);
     (timer as { unref?: () => void }).unref?.();
     this.counterTimer = timer;
   }

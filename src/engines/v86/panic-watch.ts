@@ -1,6 +1,7 @@
 // An x86 Linux guest that panics spins forever (panic=0) with the CPU still running, so v86 never
-// stops on its own. The last line panic() prints is "---[ end Kernel panic - not syncing: WHY ]---";
-// seeing it on the console means the guest is done, and the run is a crash.
+// stops on its own. The last line panic() prints is "---[ end Kernel panic - not syncing: WHY ]---".
+// This finds that line; the engine calls it a crash once the guest then runs on without printing
+// anything more (a shell that only echoed the words prints its prompt next).
 
 const END_MARK = '---[ end Kernel panic - not syncing: ';
 const CLOSE_MARK = ' ]---';
