@@ -43,7 +43,8 @@ export class PipedInput {
   private buffer = new Uint8Array(0);
   private piecesLeft: Uint8Array | undefined;
   private open = false;
-  private markerSeen = false;
+  /** The ready marker appeared (or none is expected), or the guest took a line at a prompt. */
+  private guestUp = false;
   private ended = false;
   private done = false;
   private lastActivity = 0;
@@ -76,7 +77,7 @@ export class PipedInput {
   openGate(now: number, afterMarker: boolean): void {
     if (!this.open) this.lastActivity = Math.max(this.lastActivity, now);
     this.open = true;
-    this.markerSeen ||= afterMarker;
+    this.guestUp ||= afterMarker;
   }
 
   get isOpen(): boolean {
@@ -103,8 +104,9 @@ export class PipedInput {
     }
     if (this.buffer.length > 0) {
       if (!this.guestWaits(now)) return;
-      if (this.atPrompt() && this.partial.length <= MAX_PROMPT_CHARS && this.knownPrompts.size < MAX_KNOWN_PROMPTS) {
-        this.knownPrompts.add(this.partial);
+      if (this.atPrompt()) {
+        this.guestUp = true; // a shell prompts: the guest is up, marker or not
+        if (this.partial.length <= MAX_PROMPT_CHARS && this.knownPrompts.size < MAX_KNOWN_PROMPTS) this.knownPrompts.add(this.partial);
       }
       const nl = this.buffer.indexOf(NL);
       const end = nl >= 0 ? nl + 1 : this.buffer.length;
@@ -114,7 +116,7 @@ export class PipedInput {
       this.sendPiece(now);
       return;
     }
-    if (this.ended && now - this.lastActivity >= (this.markerSeen ? EOF_QUIET_MS : STARTUP_IDLE_QUIET_MS)) {
+    if (this.ended && now - this.lastActivity >= (this.guestUp ? EOF_QUIET_MS : STARTUP_IDLE_QUIET_MS)) {
       this.done = true;
       this.o.onDone?.();
     }
@@ -133,7 +135,7 @@ export class PipedInput {
   private guestWaits(now: number): boolean {
     const quiet = now - this.lastActivity;
     if (this.atPrompt()) return quiet >= (this.knownPrompts.has(this.partial) ? KNOWN_PROMPT_QUIET_MS : PROMPT_QUIET_MS);
-    return quiet >= (this.markerSeen ? IDLE_QUIET_MS : STARTUP_IDLE_QUIET_MS);
+    return quiet >= (this.guestUp ? IDLE_QUIET_MS : STARTUP_IDLE_QUIET_MS);
   }
 
   private sendPiece(now: number): void {

@@ -132,6 +132,19 @@ describe('piped input', () => {
     expect(done()).toBe(1);
   });
 
+  it('counts a guest that took a line at its prompt as up, marker or not (the end comes after the short pause)', () => {
+    const { input, sent, done } = make();
+    input.push(bytes('echo a\n'));
+    input.end();
+    input.openGate(0, false);
+    input.output(bytes('/ # '), 0);
+    input.poll(PROMPT_QUIET_MS);
+    expect(sent).toEqual(['echo a\n']);
+    input.output(bytes('echo a\r\na\r\n/ # '), 500);
+    input.poll(500 + EOF_QUIET_MS);
+    expect(done()).toBe(1);
+  });
+
   it('does not end while stdin is still open', () => {
     const { input, done } = make();
     input.openGate(0, true);

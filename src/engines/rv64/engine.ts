@@ -267,21 +267,34 @@ export class Rv64Engine implements Engine {
     this.pendingInput = [];
   }
 
-  /** True once the guest opened ttyS0 (receive interrupts on) or its hvc0 driver is up; see Engine. */
+  /** True once the console sendConsole() types on can take input: ttyS0 opened, or hvc0's driver up. */
   consoleReceiving(): boolean {
     const m = this.machine;
-    return m !== undefined && (m.devices.uart.receiverEnabled || m.hvc.receiving);
+    if (!m) return false;
+    const named = systemConsole(this.config.cmdline);
+    if (named === undefined) return m.devices.uart.receiverEnabled || m.hvc.receiving;
+    return named.startsWith('hvc') ? m.hvc.receiving : m.devices.uart.receiverEnabled;
   }
 
-  /** Console input goes to ttyS0, or to hvc0 when only hvc0 is in use (console=hvc0). */
+  /**
+   * Console input goes to the guest's system console: hvc0 when the kernel command line's last
+   * console= is hvc0, else ttyS0. Without a command line (a restored state), to hvc0 only when
+   * ttyS0 is not open and hvc0 is.
+   */
   sendConsole(data: Uint8Array | string): void {
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data.slice();
     if (bytes.length === 0 || this.destroyed) return;
     const m = this.machine;
     if (!m) this.pendingInput.push(bytes);
-    else if (!m.devices.uart.receiverEnabled && m.hvc.receiving) m.sendHvc(bytes);
+    else if (this.consoleIsHvc(m)) m.sendHvc(bytes);
     else m.sendSerial(bytes);
     this.wake();
+  }
+
+  private consoleIsHvc(m: Rv64Machine): boolean {
+    const named = systemConsole(this.config.cmdline);
+    if (named !== undefined) return named.startsWith('hvc');
+    return !m.devices.uart.receiverEnabled && m.hvc.receiving;
   }
 
   /** Bytes typed on the virtio console (hvc0); its output joins the main console stream. */
@@ -544,4 +557,13 @@ function yieldToEventLoop(): Promise<void> {
     };
     ch.port2.postMessage(null);
   });
+}
+
+/** The device of the last console= on a kernel command line (Linux's /dev/console), if any. */
+export function systemConsole(cmdline: string | undefined): string | undefined {
+  let name: string | undefined;
+  for (const word of (cmdline ?? '').split(/\s+/)) {
+    if (word.startsWith('console=')) name = word.slice('console='.length).split(',')[0];
+  }
+  return name;
 }
