@@ -271,15 +271,15 @@ export class Rv64Engine implements Engine {
   consoleReceiving(): boolean {
     const m = this.machine;
     if (!m) return false;
-    const named = systemConsole(this.config.cmdline);
-    if (named === undefined) return m.devices.uart.receiverEnabled || m.hvc.receiving;
-    return named.startsWith('hvc') ? m.hvc.receiving : m.devices.uart.receiverEnabled;
+    const route = this.consoleRoute();
+    if (route === undefined) return m.devices.uart.receiverEnabled || m.hvc.receiving;
+    return route === 'hvc0' ? m.hvc.receiving : m.devices.uart.receiverEnabled;
   }
 
   /**
    * Console input goes to the guest's system console: hvc0 when the kernel command line's last
-   * console= is hvc0, else ttyS0. Without a command line (a restored state), to hvc0 only when
-   * ttyS0 is not open and hvc0 is.
+   * console= is hvc0, else ttyS0 (also the device tree's stdout-path). For a restored state,
+   * whose command line is unknown, to hvc0 only when ttyS0 is not open and hvc0 is.
    */
   sendConsole(data: Uint8Array | string): void {
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data.slice();
@@ -292,9 +292,16 @@ export class Rv64Engine implements Engine {
   }
 
   private consoleIsHvc(m: Rv64Machine): boolean {
-    const named = systemConsole(this.config.cmdline);
-    if (named !== undefined) return named.startsWith('hvc');
+    const route = this.consoleRoute();
+    if (route !== undefined) return route === 'hvc0';
     return !m.devices.uart.receiverEnabled && m.hvc.receiving;
+  }
+
+  /** The guest's system console when the boot configuration says; undefined for a restored state. */
+  private consoleRoute(): 'ttyS0' | 'hvc0' | undefined {
+    const named = systemConsole(this.config.cmdline);
+    if (named !== undefined) return named.startsWith('hvc') ? 'hvc0' : 'ttyS0';
+    return this.config.state ? undefined : 'ttyS0';
   }
 
   /** Bytes typed on the virtio console (hvc0); its output joins the main console stream. */
