@@ -271,7 +271,11 @@ export class V86Engine implements Engine {
           // v86 never gets to acknowledge the stop after a throw: do it, so stop() and destroy() return.
           main.running = false;
           main.stopping = false;
-          main.bus?.send('emulator-stopped');
+          try {
+            main.bus?.send('emulator-stopped');
+          } catch {
+            // a listener failing on a dead emulator changes nothing: the crash is reported below
+          }
           this.finish({ kind: 'crash', message: this.crashMessage(err) });
         }
       };
