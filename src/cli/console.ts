@@ -66,7 +66,11 @@ export class ConsoleBridge {
     if (this.interactive) {
       this.o.stderr.write(`tabvisor: ${QUIT_HINT}${this.rawMode ? '\r\n' : '\n'}`);
     } else {
-      this.piped = new PipedInput({ send: (bytes) => this.o.send(bytes), onDone: () => this.o.onInputDone?.() });
+      this.piped = new PipedInput({
+        send: (bytes) => this.o.send(bytes),
+        onDone: () => this.o.onInputDone?.(),
+        readyMarker: o.readyMarker,
+      });
       o.stdin.on('end', this.onEnd);
       this.pollTimer = setInterval(() => this.poll(), POLL_MS);
     }

@@ -13,6 +13,11 @@
 export const PROMPT_QUIET_MS = 200;
 /** The same for a prompt seen before (the shell's "/ # ", a here-document's "> "). */
 export const KNOWN_PROMPT_QUIET_MS = 30;
+/**
+ * The same until the guest is up (marker or a line taken): under host load the output can stop
+ * mid-line for a while during the boot, which must not pass for a prompt.
+ */
+export const STARTUP_PROMPT_QUIET_MS = 1000;
 /** Silence after which the next line goes even without a prompt. */
 export const IDLE_QUIET_MS = 1000;
 /**
@@ -35,6 +40,8 @@ const MAX_KNOWN_PROMPTS = 16;
 
 export interface PipedInputOptions {
   send(bytes: Uint8Array): void;
+  /** The expected ready marker: an unfinished line that could be its beginning is no prompt. */
+  readyMarker?: string;
   /** stdin ended, all of it was delivered, and the guest then stayed silent for EOF_QUIET_MS. */
   onDone?(): void;
 }
@@ -129,12 +136,18 @@ export class PipedInput {
 
   /** A prompt: the echo of the last line (its newline) came back, then an unfinished line. */
   private atPrompt(): boolean {
-    return this.lineOpen && this.newlineSinceSend;
+    if (!this.lineOpen || !this.newlineSinceSend) return false;
+    const marker = this.o.readyMarker;
+    return this.guestUp || !marker || !marker.startsWith(this.partial);
   }
 
   private guestWaits(now: number): boolean {
     const quiet = now - this.lastActivity;
-    if (this.atPrompt()) return quiet >= (this.knownPrompts.has(this.partial) ? KNOWN_PROMPT_QUIET_MS : PROMPT_QUIET_MS);
+    if (this.atPrompt()) {
+      const wait = !this.guestUp ? STARTUP_PROMPT_QUIET_MS :
+        this.knownPrompts.has(this.partial) ? KNOWN_PROMPT_QUIET_MS : PROMPT_QUIET_MS;
+      return quiet >= wait;
+    }
     return quiet >= (this.guestUp ? IDLE_QUIET_MS : STARTUP_IDLE_QUIET_MS);
   }
 

@@ -1,16 +1,16 @@
 // The rules for piped input, driven by an explicit clock (poll(now)): no timers, no timing races.
 import { describe, it, expect } from 'vitest';
 import {
-  EOF_QUIET_MS, IDLE_QUIET_MS, KNOWN_PROMPT_QUIET_MS, PIECE_BYTES, PipedInput, PROMPT_QUIET_MS, STARTUP_IDLE_QUIET_MS,
+  EOF_QUIET_MS, IDLE_QUIET_MS, KNOWN_PROMPT_QUIET_MS, STARTUP_PROMPT_QUIET_MS, PIECE_BYTES, PipedInput, PROMPT_QUIET_MS, STARTUP_IDLE_QUIET_MS,
 } from '../../src/cli/piped-input.js';
 
 const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
 const text = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
 
-function make(): { input: PipedInput; sent: string[]; done: () => number } {
+function make(readyMarker?: string): { input: PipedInput; sent: string[]; done: () => number } {
   const sent: string[] = [];
   let done = 0;
-  const input = new PipedInput({ send: (b) => sent.push(text(b)), onDone: () => { done++; } });
+  const input = new PipedInput({ send: (b) => sent.push(text(b)), onDone: () => { done++; }, readyMarker });
   return { input, sent, done: () => done };
 }
 
@@ -139,10 +139,25 @@ describe('piped input', () => {
     input.openGate(0, false);
     input.output(bytes('/ # '), 0);
     input.poll(PROMPT_QUIET_MS);
+    expect(sent).toEqual([]); // before the guest is up, an unfinished line must hold longer
+    input.poll(STARTUP_PROMPT_QUIET_MS);
     expect(sent).toEqual(['echo a\n']);
     input.output(bytes('echo a\r\na\r\n/ # '), 500);
     input.poll(500 + EOF_QUIET_MS);
     expect(done()).toBe(1);
+  });
+
+  it('does not take the beginning of the expected marker, cut off by a slow host, for a prompt', () => {
+    const { input, sent } = make('tabvisor-guest-ready');
+    input.push(bytes('ls\n'));
+    input.openGate(0, false); // the console receives (init opened it), the marker is still coming
+    input.output(bytes('Run /init as init process\r\ntabvisor-guest-re'), 0);
+    input.poll(STARTUP_PROMPT_QUIET_MS * 5);
+    expect(sent).toEqual([]);
+    input.output(bytes('ady\r\n/ # '), 6000);
+    input.openGate(6000, true); // the bridge saw the marker
+    input.poll(6000 + PROMPT_QUIET_MS);
+    expect(sent).toEqual(['ls\n']);
   });
 
   it('does not end while stdin is still open', () => {
