@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ERRNO } from '../../src/devices/backends/file-share.js';
 import { NodeFileShare } from '../../src/devices/backends/node-file-share.js';
+import { MemoryFileShare } from '../../src/devices/backends/memory-file-share.js';
+import { tarFromShare } from '../../src/devices/backends/share-tar.js';
 import { P9Server, T } from '../../src/devices/p9/server.js';
 import { P9Reader, P9Writer } from '../../src/devices/p9/wire.js';
 import { ArrayGuestMemory } from '../../src/devices/guest-memory.js';
@@ -307,6 +309,77 @@ describe('virtio-9p through the virtio-mmio transport', () => {
       r.u16();
       expect(r.u32()).toBe(8192);
       expect(r.str()).toBe('9P2000.L');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('9p server over a memory share (the page exchange folder)', () => {
+  function client(share: MemoryFileShare): Client {
+    const c = new Client(new P9Server(share));
+    c.start();
+    return c;
+  }
+
+  it('files the host puts are seen by the guest and files the guest writes are read by the host', () => {
+    const share = new MemoryFileShare();
+    share.putFile(['upload', 'notes.txt'], text('from the user'));
+    const c = client(share);
+    expect(c.walk(0, 1, 'upload', 'notes.txt')).toBe(2);
+    c.open(1, O_RDONLY);
+    expect(new TextDecoder().decode(c.read(1, 0, 100))).toBe('from the user');
+    c.walk(0, 2, 'upload');
+    c.create(2, 'result.txt');
+    c.write(2, 0, text('guest output'));
+    c.call(T.setattr, (w) => w.u32(2).u32(0x8).u32(0).u32(0).u32(0).u64(5).u64(0).u64(0).u64(0).u64(0));
+    expect(new TextDecoder().decode(share.getFile(['upload', 'result.txt']))).toBe('guest');
+    c.walk(0, 3, 'upload');
+    c.open(3, O_RDONLY);
+    expect(c.readdir(3).sort()).toEqual(['.', '..', 'notes.txt', 'result.txt']);
+    c.call(T.renameat, (w) => w.u32(3).str('result.txt').u32(0).str('top.txt'));
+    expect(share.getFile(['top.txt'])).toEqual(text('guest'));
+    expect(c.errno(T.renameat, (w) => w.u32(0).str('upload').u32(3).str('inside'))).toBe(ERRNO.EINVAL);
+  });
+
+  it('holds the guest to its byte and entry limits (ENOSPC), and frees bytes on unlink', () => {
+    const share = new MemoryFileShare(false, { maxBytes: 64 * 1024, maxEntries: 10 });
+    const c = client(share);
+    c.walk(0, 1);
+    c.create(1, 'big');
+    expect(c.write(1, 0, new Uint8Array(60000))).toBe(60000);
+    expect(c.errno(T.write, (w) => w.u32(1).u64(60000).u32(8000).raw(new Uint8Array(8000)))).toBe(ERRNO.ENOSPC);
+    // A sparse write far out is refused too, not allocated.
+    expect(c.errno(T.write, (w) => w.u32(1).u64(1e12).u32(1).raw(new Uint8Array(1)))).toBe(ERRNO.ENOSPC);
+    c.clunk(1);
+    c.call(T.unlinkat, (w) => w.u32(0).str('big').u32(0));
+    expect(share.usedBytes).toBe(0);
+    let made = 0;
+    for (let i = 0; i < 20; i++) {
+      const r = new P9Writer(T.mkdir, 9).u32(0).str(`d${i}`).u32(0o755).u32(0).finish();
+      if (c.server.handle(r, ROOM)[4] === T.mkdir + 1) made++;
+    }
+    expect(made).toBe(10);
+  });
+});
+
+describe('a share folder as a tar archive (download a folder)', () => {
+  it('is read back by the system tar with the same contents', () => {
+    const share = new MemoryFileShare();
+    share.putFile(['out', 'a.txt'], text('alpha'));
+    share.putFile(['out', 'sub', 'b.bin'], Uint8Array.from({ length: 1000 }, (_, i) => i & 0xff));
+    share.putFile(['out', `${'long-name-'.repeat(12)}/c.txt`.split('/')[0], 'c.txt'], text('deep'));
+    share.symlink(['out'], 'link', 'a.txt');
+    const dir = mkdtempSync(join(tmpdir(), 'tv-tar-'));
+    try {
+      writeFileSync(join(dir, 'x.tar'), tarFromShare(share, ['out']));
+      execFileSync('tar', ['-xf', 'x.tar'], { cwd: dir });
+      expect(readFileSync(join(dir, 'out', 'a.txt'), 'utf8')).toBe('alpha');
+      expect(readFileSync(join(dir, 'out', 'sub', 'b.bin'))).toEqual(Buffer.from(share.getFile(['out', 'sub', 'b.bin'])));
+      expect(readFileSync(join(dir, 'out', 'long-name-'.repeat(12), 'c.txt'), 'utf8')).toBe('deep');
+      expect(readFileSync(join(dir, 'out', 'link'), 'utf8')).toBe('alpha');
+      expect(() => tarFromShare(share, ['nothing'])).toThrow(/does not exist/);
+      expect(() => tarFromShare(share, ['out'], 2048)).toThrow(/exceed/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
