@@ -16,7 +16,7 @@ export class SocketNetBackend implements NetBackend {
   private socket: Socket | undefined;
   private server: Server | undefined;
   private receiver: ((frame: Uint8Array) => void) | undefined;
-  private pending = Buffer.alloc(0);
+  private pending: Buffer = Buffer.alloc(0);
   sent = 0;
   received = 0;
   dropped = 0;
