@@ -5,6 +5,7 @@ export const MAIN_HELP = `Usage: tabvisor <command> [options]
 Commands:
   run       boot a guest with its console on this terminal (see \`tabvisor run --help\`)
   images    list the images in images/manifest.json
+  grade     run a lab's checks again on handed-in machines (see \`tabvisor grade --help\`)
   help      show this text (\`tabvisor help run\` for the run options)
 
 Options:

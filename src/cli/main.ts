@@ -6,11 +6,14 @@ import { EXIT_INTERNAL, EXIT_USAGE, UsageError } from './errors.js';
 import { MAIN_HELP, RUN_HELP } from './help.js';
 import { formatImageTable, loadManifest } from './manifest.js';
 import { runCommand } from './run.js';
+import { gradeCommand } from './grade.js';
 import { NodeAssetLoader } from '../engines/assets-node.js';
 import { EngineConfigError } from '../engines/create.js';
 import { SnapshotFormatError } from '../snapshot/format.js';
 import { SnapshotFileError } from '../snapshot/node-file.js';
 import { TABVISOR_VERSION } from '../snapshot/version.js';
+import { HandInError } from '../hypervisor/hand-in.js';
+import { HypervisorError } from '../hypervisor/errors.js';
 
 let exiting = false;
 
@@ -25,7 +28,7 @@ function exit(code: number, message?: string): void {
 
 function fail(err: unknown): void {
   if (err instanceof UsageError || err instanceof EngineConfigError || err instanceof SnapshotFormatError ||
-      err instanceof SnapshotFileError) {
+      err instanceof SnapshotFileError || err instanceof HandInError || err instanceof HypervisorError) {
     exit(EXIT_USAGE, oneLine(err.message));
   } else {
     exit(EXIT_INTERNAL, `internal error: ${oneLine(err instanceof Error ? err.message : String(err))}`);
@@ -37,6 +40,7 @@ function oneLine(text: string): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'grade') return gradeCommand(argv.slice(1), process.stdout, process.stderr);
   const command = parseArgs(argv);
   switch (command.kind) {
     case 'help':

@@ -6,6 +6,7 @@
 import type { ImageEntry } from '../engines/engine.js';
 import { HypervisorError } from './errors.js';
 import type { Hypervisor } from './hypervisor.js';
+import { parseTasks, type LabTask } from './lab-tasks.js';
 import { templateKey, type TemplateStore } from './template-store.js';
 
 export const LAB_FORMAT = 'tabvisor-lab/1';
@@ -26,9 +27,11 @@ export interface Lab {
   title?: string;
   description?: string;
   vms: LabVm[];
+  /** Tasks with checks (src/hypervisor/lab-tasks.ts); empty when the lab has none. */
+  tasks: LabTask[];
 }
 
-const LAB_FIELDS = ['$schema', 'format', 'name', 'title', 'description', 'vms'];
+const LAB_FIELDS = ['$schema', 'format', 'name', 'title', 'description', 'vms', 'tasks'];
 const VM_FIELDS = ['name', 'image', 'memoryMiB', 'weight', 'capPercent'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
@@ -101,6 +104,7 @@ export function parseLab(json: unknown, images: readonly ImageEntry[], options: 
     ...(title !== undefined ? { title } : {}),
     ...(description !== undefined ? { description } : {}),
     vms,
+    tasks: parseTasks(raw.tasks, new Set(vms.map((v) => v.name))),
   };
 }
 
