@@ -91,3 +91,15 @@ export async function runTaskCheck(hv: GuestConsole, task: LabTask, vmRef: strin
     return { id: task.id, passed: false, exitCode: -1, failures: [], output: '', error: message };
   }
 }
+
+const SEED = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Gives a VM the student's seed (per-student variation of a lab): it lands in /etc/lab-seed,
+ * where tasks, checks and the student's shell can read it. Letters, digits, '_' and '-' only.
+ */
+export async function applyLabSeed(hv: GuestConsole, vmRef: string, seed: string): Promise<void> {
+  if (!SEED.test(seed)) throw new HypervisorError('bad-argument', 'a lab seed is 1-64 letters, digits, "_" or "-"');
+  const r = await runInGuest(hv, vmRef, `echo ${seed} > /etc/lab-seed`, { timeoutMs: 20_000 });
+  if (r.exitCode !== 0) throw new HypervisorError('host-failure', `could not write /etc/lab-seed in the VM: ${r.output || `exit ${r.exitCode}`}`);
+}

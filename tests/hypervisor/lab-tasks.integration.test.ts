@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageEntry } from '../../src/engines/engine.js';
 import { Hypervisor } from '../../src/hypervisor/hypervisor.js';
 import { parseLab, type Lab } from '../../src/hypervisor/lab.js';
-import { runTaskCheck } from '../../src/hypervisor/lab-tasks.js';
+import { applyLabSeed, runTaskCheck } from '../../src/hypervisor/lab-tasks.js';
 import { runInGuest } from '../../src/hypervisor/guest-command.js';
 import { readHandIn, writeHandIn } from '../../src/hypervisor/hand-in.js';
 import { ensureDistBuilt } from '../cli/build-dist.js';
@@ -89,6 +89,12 @@ describe('lab tasks in a real guest', () => {
     expect((await runTaskCheck(hv, arch, vm)).passed).toBe(true);
     await sh(hv, vm, 'echo 42 > /root/answer');
     expect(await runTaskCheck(hv, answer, vm)).toMatchObject({ passed: true, exitCode: 0, failures: [] });
+  });
+
+  it('gives the guest a per-student seed in /etc/lab-seed, and refuses a seed that is not a plain word', async () => {
+    await applyLabSeed(hv, vm, 'student-7_x');
+    expect(await sh(hv, vm, 'cat /etc/lab-seed')).toBe('student-7_x');
+    await expect(applyLabSeed(hv, vm, 'a; rm -rf /')).rejects.toThrow(/lab seed/);
   });
 
   it('tabvisor grade restores handed-in machines and re-runs the checks, never trusting recorded results', async () => {
