@@ -55,7 +55,7 @@ describe('parseLab', () => {
       'lab: "vms[1].name" repeats "vms[0].name" ("a")',
     );
     expect(parseError(lab([{ name: 'a', image: 'x86-busybox', memory: 64 }]))).toBe(
-      'lab: unknown field "vms[0].memory" (fields: name, image, memoryMiB, weight, capPercent)',
+      'lab: unknown field "vms[0].memory" (fields: name, image, memoryMiB, weight, capPercent, network, ip)',
     );
     expect(parseError(lab([{ name: 'a', image: 'x86-busybox', capPercent: 150 }]))).toBe(
       'lab: "vms[0].capPercent" must be a percentage of one core in (0, 100], got 150',
