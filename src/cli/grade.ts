@@ -110,7 +110,10 @@ async function gradeFile(hv: Hypervisor, file: string, row: Row, checkTimeoutMs:
     }
     for (const task of lab.tasks) row.results.set(task.id, await runTaskCheck(hv, task, vmIds.get(task.vm)!, checkTimeoutMs));
   } finally {
-    for (const id of vmIds.values()) await hv.delete(id).catch(() => undefined);
+    for (const id of vmIds.values()) {
+      await hv.stop(id).catch(() => undefined);
+      await hv.delete(id).catch(() => undefined);
+    }
   }
   return lab;
 }
