@@ -10,8 +10,8 @@
 // part of the time (DutyCycleCap). See docs/HYPERVISOR.md, "Time slices in a VM host".
 import { transfer } from 'comlink';
 import type { AssetLoader, BootConfig, Engine, ExitReason } from '../engines/engine.js';
-import { SliceScheduler, type SchedulerClock } from '../hypervisor/scheduler.js';
-import { SliceRunner, systemRunnerHost, type RunnerHost } from '../hypervisor/slice-runner.js';
+import { SliceScheduler, type SchedulerClock } from './scheduler.js';
+import { SliceRunner, systemRunnerHost, type RunnerHost } from './slice-runner.js';
 import { DutyCycleCap } from './duty-cycle-cap.js';
 import { EventOutbox } from './event-outbox.js';
 import { bootConfigFromImage } from './image-files.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SliceScheduler, type SchedDecision } from '../../src/hypervisor/scheduler.js';
+import { SliceScheduler, type SchedDecision } from '../../src/worker/scheduler.js';
 import { HypervisorError } from '../../src/hypervisor/errors.js';
 
 /** Simulated time: the test advances it by the instructions a slice retires. */

@@ -13,7 +13,7 @@
 //   wakes at its timer deadline or on `wake()` (interrupt, console input); it then runs in the
 //   next slice, without being able to claim the time it slept.
 
-import { HypervisorError } from './errors.js';
+import { HypervisorError } from '../hypervisor/errors.js';
 
 export interface SchedulerClock {
   /** Milliseconds, monotonic. */
