@@ -93,22 +93,25 @@ const LIFECYCLE_OF_HOST: { readonly [S in HostVmState]: VmState } = {
   failed: 'crashed',
 };
 
-function hostStatesFor(input: VmInput | 'any', needPaused = false): readonly HostVmState[] {
-  return HOST_LIVE.filter(
-    (s) => (input === 'any' || VM_RULES[input].allowedIn.includes(LIFECYCLE_OF_HOST[s])) && (!needPaused || s === 'paused'),
-  );
+/** Derives the host's table from a lifecycle table (exported so a test can show it follows one). */
+export function hostRulesFrom(rules: typeof VM_RULES): { readonly [O in HostOperation]: readonly HostVmState[] } {
+  const statesFor = (input: VmInput | 'any', needPaused = false): readonly HostVmState[] =>
+    HOST_LIVE.filter(
+      (s) => (input === 'any' || rules[input].allowedIn.includes(LIFECYCLE_OF_HOST[s])) && (!needPaused || s === 'paused'),
+    );
+  return {
+    start: statesFor('start'),
+    pause: statesFor('pause'),
+    resume: statesFor('resume'),
+    saveState: statesFor('snapshot', true),
+    loadState: statesFor('restore', true),
+    // Typing is not a lifecycle input: any live engine takes it (before boot it waits in the engine).
+    sendConsole: statesFor('any'),
+  };
 }
 
 /** Host operation -> host states in which it is allowed (derived from VM_RULES, never edited by hand). */
-export const HOST_RULES: { readonly [O in HostOperation]: readonly HostVmState[] } = {
-  start: hostStatesFor('start'),
-  pause: hostStatesFor('pause'),
-  resume: hostStatesFor('resume'),
-  saveState: hostStatesFor('snapshot', true),
-  loadState: hostStatesFor('restore', true),
-  // Typing is not a lifecycle input: any live engine takes it (before boot it waits in the engine).
-  sendConsole: hostStatesFor('any'),
-};
+export const HOST_RULES = hostRulesFrom(VM_RULES);
 
 export function isVmAction(input: string): input is VmAction {
   return (VM_ACTIONS as readonly string[]).includes(input);
