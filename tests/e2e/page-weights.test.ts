@@ -78,7 +78,6 @@ describe.skipIf(skipReason !== null)(`weights from the page's New VM dialog${ski
     });
     page = await context.newPage();
     await page.goto(url);
-    await expect.poll(() => page.locator('tv-status-line.lab .line').textContent(), BOOT).toMatch(/lab ready|failed/i);
   }, 300_000);
 
   afterAll(async () => {
@@ -88,6 +87,7 @@ describe.skipIf(skipReason !== null)(`weights from the page's New VM dialog${ski
   });
 
   it('two busy VMs made with weights 3 and 1 in one worker retire instructions about 3:1', async () => {
+    await expect.poll(() => page.locator('tv-status-line.lab .line').textContent(), BOOT).toMatch(/lab ready|failed/i);
     await newVm(page, 'heavy', '3');
     await newVm(page, 'light', '1');
     for (const vm of ['heavy', 'light']) {
