@@ -232,7 +232,7 @@ export class Hypervisor {
    */
   async restore(ref: string, file: Uint8Array): Promise<VmSummary> {
     const target = this.find(ref);
-    const { snap, meta, state } = await decodeSnapshotFile(file, `cannot restore VM '${target.name}'`, target.memoryMiB * MiB);
+    const { snap, meta, state } = await decodeSnapshotFile(file, `cannot restore VM '${target.name}'`, { vmBytes: target.memoryMiB * MiB });
     return this.perform(ref, 'restore', async (vm) => {
       checkCompatible(vm, snap);
       await this.actions.restoreMachine(vm, state, meta.ready);
@@ -274,7 +274,9 @@ export class Hypervisor {
    */
   async importSnapshot(file: Uint8Array, options: ImportSnapshotOptions = {}): Promise<VmSummary> {
     const context = 'cannot import the snapshot';
-    const { snap, meta, state } = await decodeSnapshotFile(file, context, this.memory.usage().freeBytes);
+    const usage = this.memory.usage();
+    const limit = { freeBudgetBytes: usage.freeBytes, budgetBytes: usage.totalBytes };
+    const { snap, meta, state } = await decodeSnapshotFile(file, context, limit);
     const imageName = snap.metadata.image;
     if (!imageName || !this.images.has(imageName)) {
       throw new HypervisorError(

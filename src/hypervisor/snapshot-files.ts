@@ -61,11 +61,18 @@ export async function encodeSnapshotFile(vm: ManagedVm, state: Uint8Array): Prom
 }
 
 /**
- * Decodes a snapshot file whose machine may hold at most `maxRamBytes` of guest RAM (the VM's
- * memory for a restore, the free budget for an import). Refuses, as `bad-snapshot`, a damaged
- * file, one without a machine state, and one whose metadata or state is larger than that.
+ * How much guest RAM the machine in a file may have: the VM's memory for a restore (a bigger
+ * state is `bad-snapshot`), or the free budget for an import (a bigger state is `no-memory`:
+ * the file may be fine, there is no room for it now).
  */
-export async function decodeSnapshotFile(file: Uint8Array, context: string, maxRamBytes: number): Promise<SnapshotFile> {
+export type SnapshotLimit = { vmBytes: number } | { freeBudgetBytes: number; budgetBytes: number };
+
+/**
+ * Decodes a snapshot file within `limit`. Refuses, as `bad-snapshot`, a damaged file, one
+ * without a machine state, and one whose state is larger than its declared memory can hold.
+ */
+export async function decodeSnapshotFile(file: Uint8Array, context: string, limit: SnapshotLimit): Promise<SnapshotFile> {
+  const maxRamBytes = 'vmBytes' in limit ? limit.vmBytes : limit.freeBudgetBytes;
   const maxStateBytes = maxRamBytes + STATE_ALLOWANCE_BYTES;
   let snap: Snapshot;
   try {
@@ -93,10 +100,17 @@ export async function decodeSnapshotFile(file: Uint8Array, context: string, maxR
     );
   }
   if (state.length > maxStateBytes) {
+    const size = formatBytes(state.length);
+    if ('vmBytes' in limit) {
+      throw new HypervisorError(
+        'bad-snapshot',
+        `${context}: its machine state is ${size}, more than a machine of ${formatBytes(maxRamBytes)} can hold`,
+      );
+    }
     throw new HypervisorError(
-      'bad-snapshot',
-      `${context}: its machine state is ${formatBytes(state.length)}, more than a machine of ` +
-        `${formatBytes(maxRamBytes)} can hold (${formatBytes(maxStateBytes)} with device state)`,
+      'no-memory',
+      `${context}: its machine state is ${size}, more than fits in the ${formatBytes(maxRamBytes)} free of the ` +
+        `${formatBytes(limit.budgetBytes)} budget`,
     );
   }
   return { snap, meta: readMeta(snap), state };

@@ -91,15 +91,24 @@ describe('the memory budget and a snapshot whose state disagrees with its metada
     expect(hv.memoryUsage().reservedBytes).toBe(0);
   });
 
-  it('refuses an import bigger than the free budget at decode time', async () => {
+  it('refuses an import bigger than the free budget at decode time, as no-memory (the file may be fine)', async () => {
     const { hv, hosts } = fakeRig({ budgetMiB: 64 });
     const file = await craft(new Uint8Array(130 * MiB), { memoryMiB: 128 });
     const error = await refusal(hv.importSnapshot(file));
+    expect(error.code).toBe('no-memory');
+    expect(error.message).toBe('cannot import the snapshot: its machine state is 130 MiB, more than fits in the 64 MiB free of the 64 MiB budget');
+    expect(hosts).toHaveLength(0);
+  });
+
+  it('refuses a restore whose state is bigger than the VM can hold', async () => {
+    const { hv } = fakeRig();
+    await bootedVm(hv, 'a');
+    const error = await refusal(hv.restore('a', await craft(new Uint8Array(129 * MiB))));
     expect(error.code).toBe('bad-snapshot');
     expect(error.message).toBe(
-      'cannot import the snapshot: its machine state is 130 MiB, more than a machine of 64 MiB can hold (128 MiB with device state)',
+      "cannot restore VM 'a': its machine state is 129 MiB, more than the 64 MiB machine its metadata declares can hold",
     );
-    expect(hosts).toHaveLength(0);
+    expect(hv.get('a').state).toBe('running');
   });
 
   it('a restore of a state of another machine size is refused and the VM keeps running', async () => {
