@@ -4,6 +4,7 @@
 // the others start anyway.
 
 import type { ImageEntry } from '../engines/engine.js';
+import { capProblem, weightProblem } from '../worker/schedule-limits.js';
 import { HypervisorError } from './errors.js';
 import type { Hypervisor } from './hypervisor.js';
 import { parseNetworks, parseVmNetwork, type LabNetwork, type LabVmNetwork } from './lab-networks.js';
@@ -95,12 +96,14 @@ export function parseLab(json: unknown, images: readonly ImageEntry[], options: 
     }
     const weight = num(v, 'weight', `${at}.weight`);
     if (weight !== undefined) {
-      if (!(weight > 0)) throw labError(`"${at}.weight" must be a positive number, got ${weight}`);
+      const problem = weightProblem(weight);
+      if (problem) throw labError(`"${at}.weight": ${problem}`);
       vm.weight = weight;
     }
     const cap = num(v, 'capPercent', `${at}.capPercent`);
     if (cap !== undefined) {
-      if (!(cap > 0 && cap <= 100)) throw labError(`"${at}.capPercent" must be a percentage of one core in (0, 100], got ${cap}`);
+      const problem = capProblem(cap);
+      if (problem) throw labError(`"${at}.capPercent": ${problem}`);
       vm.capPercent = cap;
     }
     const net = parseVmNetwork(v, at, networks, addresses);
