@@ -9,7 +9,9 @@ import { runCommand } from './run.js';
 import { NodeAssetLoader } from '../engines/assets-node.js';
 import { EngineConfigError } from '../engines/create.js';
 import { SnapshotFormatError } from '../snapshot/format.js';
-import { SnapshotFileError } from '../snapshot/node-file.js';
+import { InputFileError, OutputFileError, SnapshotFileError } from '../snapshot/node-file.js';
+import { DiskFileError } from '../devices/backends/file-disk.js';
+import { installStopSignals } from './signals.js';
 import { TABVISOR_VERSION } from '../snapshot/version.js';
 
 let exiting = false;
@@ -25,7 +27,8 @@ function exit(code: number, message?: string): void {
 
 function fail(err: unknown): void {
   if (err instanceof UsageError || err instanceof EngineConfigError || err instanceof SnapshotFormatError ||
-      err instanceof SnapshotFileError) {
+      err instanceof SnapshotFileError || err instanceof InputFileError || err instanceof OutputFileError ||
+      err instanceof DiskFileError) {
     exit(EXIT_USAGE, oneLine(err.message));
   } else {
     exit(EXIT_INTERNAL, `internal error: ${oneLine(err instanceof Error ? err.message : String(err))}`);
@@ -55,9 +58,8 @@ async function main(argv: string[]): Promise<number> {
 
 process.on('uncaughtException', fail);
 process.on('unhandledRejection', fail);
-for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => exit(signal === 'SIGTERM' ? 143 : 129));
-}
+// While a guest runs, a stop signal ends the run cleanly (signals.ts); otherwise it exits at once.
+installStopSignals((code) => exit(code));
 // A closed stdout (e.g. `tabvisor run ... | head`) ends the run quietly.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') exit(0);

@@ -1,20 +1,27 @@
 // `tabvisor run`: turns checked options into a BootConfig (or a bare-metal run), runs the guest
 // with its console on stdin/stdout, and returns the exit status (docs/CLI.md).
 
-import { readFile, stat } from 'node:fs/promises';
-import { dirname, resolve as resolvePath } from 'node:path';
 import type { BootConfig, Engine, EngineKind, ExitReason } from '../engines/engine.js';
 import { NodeAssetLoader } from '../engines/assets-node.js';
 import { createEngine, EngineConfigError } from '../engines/create.js';
+import { DiskFileError, FileDisk } from '../devices/backends/file-disk.js';
 import { ENGINE_STATE_SECTION, SnapshotWriter } from '../snapshot/format.js';
-import { readSnapshotFile, writeFileAtomic, describeFsError } from '../snapshot/node-file.js';
+import { checkOutputFile, describeFsError, formatBytes, OutputFileError, readSnapshotFile, writeFileAtomic } from '../snapshot/node-file.js';
 import type { RunOptions } from './args.js';
 import { ConsoleBridge } from './console.js';
+import { Deadline } from './deadline.js';
 import { EXIT_INTERNAL, EXIT_POWEROFF, EXIT_TEST_FAILED, EXIT_TIMEOUT, EXIT_USAGE, UsageError } from './errors.js';
+import { readBootFile } from './inputs.js';
 import { findImage, loadImageFile } from './manifest.js';
+import { onStopSignal, STOP_SIGNALS } from './signals.js';
+import { formatStats, type RunStats } from './stats.js';
+
+export { formatStats, type RunStats } from './stats.js';
 
 const DEFAULT_MEMORY_MIB = 128;
 export const DEFAULT_READY_MARKER = 'tabvisor-guest-ready';
+/** A machine state carries its disk whole; rv64 states hold at most 2 GiB of disk. */
+const MAX_SNAPSHOT_DISK_BYTES = 2 ** 31;
 
 export interface Io {
   stdin: NodeJS.ReadStream;
@@ -24,16 +31,55 @@ export interface Io {
 
 /** What the options resolve to: a machine for an engine, or a bare RISC-V program. */
 type Plan =
-  | { kind: 'machine'; config: BootConfig; image?: string; readyMarker: string; restored: boolean }
+  | { kind: 'machine'; config: BootConfig; image?: string; readyMarker: string; restored: boolean; disk?: FileDisk }
   | { kind: 'bare'; elf: Uint8Array; memoryMiB: number };
+type MachinePlan = Extract<Plan, { kind: 'machine' }>;
 
 export async function runCommand(o: RunOptions, io: Io): Promise<number> {
-  const startedAt = performance.now();
-  const assets = new NodeAssetLoader();
+  // The --timeout clock runs from the start of the process, so it covers reading the input files.
+  const deadline = new Deadline(o.timeoutSec);
+  try {
+    const assets = new NodeAssetLoader();
+    const plan = await Promise.race([prepare(o, assets), deadline.whenExpired()]);
+    if (plan === 'timeout') {
+      io.stderr.write(`tabvisor: timeout: still reading the input files after ${o.timeoutSec} s\n`);
+      return EXIT_TIMEOUT;
+    }
+    if (plan.kind === 'bare') return await runBare(plan, o, io, deadline);
+    return await runMachine(plan, o, io, assets, deadline);
+  } finally {
+    deadline.cancel();
+  }
+}
+
+/** Everything that can be checked before the guest runs: input files, the output file, the disk. */
+async function prepare(o: RunOptions, assets: NodeAssetLoader): Promise<Plan> {
   const plan = await makePlan(o, assets);
-  if (o.snapshotOut !== undefined) await checkWritableFolder(o.snapshotOut);
-  if (plan.kind === 'bare') return runBare(plan, o, io);
-  return runMachine(plan, o, io, assets, startedAt);
+  if (o.snapshotOut !== undefined) await checkOutputFile(o.snapshotOut, '--snapshot-out').catch(toUsageError);
+  if (plan.kind === 'machine' && o.disk !== undefined) {
+    if (plan.config.engine === 'v86') throw new UsageError('the v86 engine does not support --disk yet (use an image with an initrd)');
+    // Opened last: with --disk-write-back this creates the journal beside the file.
+    const disk = openDisk(o);
+    if (o.snapshotOut !== undefined && disk.byteLength > MAX_SNAPSHOT_DISK_BYTES) {
+      disk.close();
+      throw new UsageError(`--snapshot-out saves the disk inside the snapshot, and ${o.disk} is ${formatBytes(disk.byteLength)} (at most ${formatBytes(MAX_SNAPSHOT_DISK_BYTES)})`);
+    }
+    plan.disk = disk;
+    plan.config.disk = disk;
+  }
+  return plan;
+}
+
+function openDisk(o: RunOptions): FileDisk {
+  try {
+    return FileDisk.open(o.disk!, { writeBack: o.diskWriteBack });
+  } catch (err) {
+    throw err instanceof DiskFileError ? new UsageError(err.message) : err;
+  }
+}
+
+function toUsageError(err: unknown): never {
+  throw err instanceof OutputFileError || err instanceof EngineConfigError ? new UsageError(err.message) : err;
 }
 
 // --- planning: every input file is read and checked before anything boots -------------------
@@ -65,8 +111,6 @@ async function makePlan(o: RunOptions, assets: NodeAssetLoader): Promise<Plan> {
     };
   }
 
-  const disk = o.disk !== undefined ? await readInput('--disk', o.disk) : undefined;
-
   if (o.image !== undefined) {
     const image = await findImage(assets, o.image);
     if (o.engine !== undefined && o.engine !== image.engine) {
@@ -77,7 +121,6 @@ async function makePlan(o: RunOptions, assets: NodeAssetLoader): Promise<Plan> {
       memoryMiB: o.memoryMiB ?? image.memoryMiB,
       kernel: await loadImageFile(assets, image, image.kernel),
       cmdline: o.append ?? image.cmdline,
-      disk,
     };
     if (image.firmware) config.firmware = await loadImageFile(assets, image, image.firmware);
     if (image.vgaBios) config.vgaBios = await loadImageFile(assets, image, image.vgaBios);
@@ -86,7 +129,8 @@ async function makePlan(o: RunOptions, assets: NodeAssetLoader): Promise<Plan> {
   }
 
   const kernelPath = o.kernel!;
-  const kernel = await readInput('--kernel', kernelPath);
+  const memoryMiB = o.memoryMiB ?? DEFAULT_MEMORY_MIB;
+  const kernel = await readBootFile('--kernel', kernelPath, memoryMiB, true);
   const kernelType = kernelKind(kernel);
   const engine: EngineKind = o.engine ?? (kernelType === 'bzimage' ? 'v86' : 'rv64');
 
@@ -102,7 +146,7 @@ async function makePlan(o: RunOptions, assets: NodeAssetLoader): Promise<Plan> {
       ['--disk', o.disk]] as const) {
       if (set !== undefined) throw new UsageError(`${flag} does not apply to a bare-metal ELF run (no --firmware)`);
     }
-    return { kind: 'bare', elf: kernel, memoryMiB: o.memoryMiB ?? DEFAULT_MEMORY_MIB };
+    return { kind: 'bare', elf: kernel, memoryMiB };
   }
 
   if (engine === 'v86' && kernelType !== 'bzimage') {
@@ -116,13 +160,12 @@ async function makePlan(o: RunOptions, assets: NodeAssetLoader): Promise<Plan> {
   }
   const config: BootConfig = {
     engine,
-    memoryMiB: o.memoryMiB ?? DEFAULT_MEMORY_MIB,
+    memoryMiB,
     kernel,
-    firmware: await readInput('--firmware', o.firmware),
+    firmware: await readBootFile('--firmware', o.firmware, memoryMiB, false),
     cmdline: o.append ?? (engine === 'v86' ? 'console=ttyS0' : 'console=ttyS0 earlycon=sbi'),
-    disk,
   };
-  if (o.initrd !== undefined) config.initrd = await readInput('--initrd', o.initrd);
+  if (o.initrd !== undefined) config.initrd = await readBootFile('--initrd', o.initrd, memoryMiB, false);
   return { kind: 'machine', config, readyMarker: o.readyMarker ?? DEFAULT_READY_MARKER, restored: false };
 }
 
@@ -143,89 +186,118 @@ export function kernelKind(bytes: Uint8Array): KernelKind {
   return 'unknown';
 }
 
-async function readInput(flag: string, path: string): Promise<Uint8Array> {
-  try {
-    const buf = await readFile(path);
-    if (buf.length === 0) throw new UsageError(`${flag} ${path} is empty`);
-    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError(`cannot read ${flag} ${path}: ${describeFsError(err)}`);
+/**
+ * An engine's refusal as a usage error. When rv64 says the boot files do not fit in RAM, the
+ * smallest --mem that fits is looked up with the engine's own check and named.
+ */
+async function engineRefusal(err: EngineConfigError, config: BootConfig): Promise<UsageError> {
+  if (config.engine !== 'rv64' || config.state || !/give more memory/.test(err.message)) return new UsageError(err.message);
+  const { checkRv64Config } = await import('../engines/rv64/engine.js');
+  const fits = (mib: number): boolean => {
+    try {
+      checkRv64Config({ ...config, memoryMiB: mib });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let lo = config.memoryMiB + 1;
+  let hi = 2048;
+  if (!fits(hi)) return new UsageError(err.message);
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (fits(mid)) hi = mid;
+    else lo = mid + 1;
   }
-}
-
-async function checkWritableFolder(file: string): Promise<void> {
-  const dir = dirname(resolvePath(file));
-  try {
-    const s = await stat(dir);
-    if (!s.isDirectory()) throw new UsageError(`cannot write --snapshot-out ${file}: ${dir} is not a folder`);
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError(`cannot write --snapshot-out ${file}: folder ${dir}: ${describeFsError(err)}`);
-  }
-  try {
-    const s = await stat(file);
-    if (s.isDirectory()) throw new UsageError(`cannot write --snapshot-out ${file}: it is a folder`);
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-  }
+  return new UsageError(`${err.message.replace(/; give more memory$/, '')}; needs --mem ${lo}M or more`);
 }
 
 // --- running a machine ------------------------------------------------------------------------
 
-async function runMachine(plan: Extract<Plan, { kind: 'machine' }>, o: RunOptions, io: Io,
-  assets: NodeAssetLoader, startedAt: number): Promise<number> {
+async function runMachine(plan: MachinePlan, o: RunOptions, io: Io, assets: NodeAssetLoader, deadline: Deadline): Promise<number> {
+  const disk = plan.disk;
+  if (disk?.recovered) {
+    const r = disk.recovered;
+    io.stderr.write(r.merged
+      ? `tabvisor: merged ${formatBytes(r.bytes)} of guest writes from an interrupted run into ${o.disk}\n`
+      : `tabvisor: ${o.disk} has ${formatBytes(r.bytes)} of guest writes from an interrupted run in ${disk.journalPath}; the guest sees them, --disk-write-back keeps them\n`);
+  }
   let engine: Engine;
   try {
     engine = await createEngine(plan.config, assets);
   } catch (err) {
-    throw err instanceof EngineConfigError ? new UsageError(err.message) : err;
+    disk?.close();
+    throw err instanceof EngineConfigError ? await engineRefusal(err, plan.config) : err;
   }
 
-  if (o.diskWriteBack && !canExportDisk(engine)) {
-    throw new UsageError(`--disk-write-back is not supported by the ${engine.kind} engine yet`);
-  }
+  // The console's last byte: a tabvisor line after guest output that stopped mid-line on the
+  // terminal needs a newline first; anywhere else the line stands alone as it is.
+  let lastByte = 0x0a;
+  const say = (text: string): void => {
+    const midLine = lastByte !== 0x0a && !!io.stdout.isTTY && !!io.stderr.isTTY;
+    io.stderr.write(`${midLine ? '\n' : ''}tabvisor: ${text}\n`);
+    lastByte = 0x0a;
+  };
 
-  let settle!: (code: number) => void;
-  const outcome = new Promise<number>((resolve) => { settle = resolve; });
+  let settle!: (end: { code: number; message?: string }) => void;
+  const outcome = new Promise<{ code: number; message?: string }>((resolve) => { settle = resolve; });
   let finished = false;
   const finish = (code: number, message?: string): void => {
     if (finished) return;
     finished = true;
-    if (message) io.stderr.write(`\r\ntabvisor: ${message}\n`);
-    settle(code);
+    settle({ code, message });
   };
 
-  let snapshotWrite: Promise<void> | undefined;
+  // --snapshot-out: resolves to a failure (or undefined) once the file is written or given up.
+  let snapshotTask: Promise<{ code: number; message: string } | undefined> | undefined;
   const bridge = new ConsoleBridge({
     ...io,
     readyMarker: plan.readyMarker,
     send: (bytes) => engine.sendConsole(bytes),
     onQuit: () => finish(EXIT_POWEROFF),
-    onReady: o.snapshotOut === undefined ? undefined : async () => {
-      // Captured before piped input is released, so the snapshot is the freshly ready guest.
-      try {
-        await engine.pause();
-        const state = await engine.saveState();
-        await engine.resume();
-        snapshotWrite = saveSnapshot(o.snapshotOut!, plan, state).then(
-          () => { io.stderr.write(`tabvisor: saved snapshot ${o.snapshotOut}\n`); },
-          (err) => finish(EXIT_USAGE, `cannot save snapshot ${o.snapshotOut}: ${describeFsError(err)}`));
-      } catch (err) {
-        finish(EXIT_INTERNAL, `internal error: taking the snapshot failed: ${err instanceof Error ? err.message : String(err)}`);
-      }
+    onReady: o.snapshotOut === undefined ? undefined : () => {
+      // The state is captured before piped input is released (so the snapshot is the freshly
+      // ready guest); the file is written while the guest goes on.
+      let captured!: () => void;
+      const capturedPromise = new Promise<void>((resolve) => { captured = resolve; });
+      snapshotTask = (async () => {
+        let state: Uint8Array;
+        try {
+          await engine.pause();
+          state = await engine.saveState();
+          await engine.resume();
+        } catch (err) {
+          return { code: EXIT_INTERNAL, message: `internal error: taking the snapshot failed: ${err instanceof Error ? err.message : String(err)}` };
+        } finally {
+          captured();
+        }
+        try {
+          await saveSnapshot(o.snapshotOut!, plan, state);
+          io.stderr.write(`tabvisor: saved snapshot ${o.snapshotOut}\n`);
+          return undefined;
+        } catch (err) {
+          const why = err instanceof OutputFileError ? err.message : describeFsError(err);
+          return { code: EXIT_USAGE, message: `cannot save snapshot ${o.snapshotOut}: ${why}` };
+        }
+      })();
+      // A failure while the guest still runs ends the run (reported after it ends).
+      void snapshotTask.then((failure) => { if (failure) finish(failure.code); });
+      return capturedPromise;
     },
   });
-  engine.onConsole((bytes) => bridge.output(bytes));
+  engine.onConsole((bytes) => {
+    if (bytes.length > 0) lastByte = bytes[bytes.length - 1];
+    bridge.output(bytes);
+  });
   engine.onExit((reason: ExitReason) => {
     if (reason.kind === 'poweroff') finish(reason.code);
     else if (reason.kind === 'reboot') finish(EXIT_POWEROFF);
     else finish(EXIT_INTERNAL, `guest stopped: ${reason.message}`);
   });
-  const timer = o.timeoutSec === undefined ? undefined : setTimeout(
-    () => finish(EXIT_TIMEOUT, `timeout: the guest was still running after ${o.timeoutSec} s`), o.timeoutSec * 1000);
+  deadline.onExpire(() => finish(EXIT_TIMEOUT, `timeout: the guest was still running after ${o.timeoutSec} s`));
+  const stopSignals = onStopSignal((signal) => finish(STOP_SIGNALS[signal], `stopped by ${signal}`));
 
-  // Starting races the outcome: --timeout and Ctrl-A x must work even while the engine starts.
+  // Starting races the outcome: --timeout, signals and Ctrl-A x must work even while the engine starts.
   let bootedAt = performance.now();
   let startError: { error: unknown } | undefined;
   engine.start().then(
@@ -238,55 +310,56 @@ async function runMachine(plan: Extract<Plan, { kind: 'machine' }>, o: RunOption
       finish(EXIT_INTERNAL);
     });
 
-  const code = await outcome;
-  if (startError) {
-    bridge.close();
-    if (timer) clearTimeout(timer);
-    await engine.destroy().catch(() => undefined);
-    const err = startError.error;
-    throw err instanceof EngineConfigError ? new UsageError(err.message) : err;
-  }
-  if (timer) clearTimeout(timer);
+  const end = await outcome;
+  deadline.cancel();
   bridge.close();
-  if (o.snapshotOut !== undefined && !bridge.isReady) {
-    io.stderr.write(`tabvisor: no snapshot saved: the guest never printed its ready marker '${plan.readyMarker}'\n`);
-  }
-  if (snapshotWrite) await snapshotWrite;
-  let exitCode = code;
-  if (o.diskWriteBack && o.disk !== undefined && canExportDisk(engine)) {
-    try {
-      await engine.pause();
-      await writeFileAtomic(o.disk, await engine.exportDisk());
-      io.stderr.write(`tabvisor: wrote the disk back to ${o.disk}\n`);
-    } catch (err) {
-      io.stderr.write(`tabvisor: cannot write the disk back to ${o.disk}: ${describeFsError(err)}\n`);
-      exitCode = EXIT_USAGE;
+  try {
+    if (startError) {
+      await engine.destroy().catch(() => undefined);
+      disk?.close();
+      const err = startError.error;
+      throw err instanceof EngineConfigError ? await engineRefusal(err, plan.config) : err;
     }
+    let exitCode = end.code;
+    if (end.message) say(end.message);
+    if (snapshotTask) {
+      const failure = await snapshotTask;
+      if (failure) {
+        say(failure.message);
+        if (exitCode === EXIT_POWEROFF) exitCode = failure.code;
+      }
+    } else if (o.snapshotOut !== undefined) {
+      say(`no snapshot saved: the guest never printed its ready marker '${plan.readyMarker}'`);
+      if (exitCode === EXIT_POWEROFF) exitCode = EXIT_USAGE;
+    }
+    await engine.pause().catch(() => undefined); // no guest write may race the write-back
+    if (disk) {
+      try {
+        disk.close();
+        if (o.diskWriteBack) io.stderr.write(`tabvisor: wrote the disk back to ${o.disk}\n`);
+      } catch (err) {
+        say(`cannot write the disk back to ${o.disk}: ${describeFsError(err)} (the guest's writes stay in ${disk.journalPath} for the next run)`);
+        if (exitCode === EXIT_POWEROFF) exitCode = EXIT_USAGE;
+      }
+    }
+    const stats = engine.stats();
+    await engine.destroy();
+    if (o.stats) {
+      io.stderr.write(formatStats({
+        engine: plan.config.engine,
+        instructions: stats.instructions,
+        wallSeconds: performance.now() / 1000,
+        firstOutputSeconds: bridge.firstOutputAt === undefined ? undefined : bridge.firstOutputAt / 1000,
+        extra: plan.restored ? `restored from ${o.restore} in ${(bootedAt / 1000).toFixed(3)} s` : undefined,
+      }));
+    }
+    return exitCode;
+  } finally {
+    stopSignals();
   }
-  const stats = engine.stats();
-  await engine.destroy();
-  if (o.stats) {
-    printStats(io, {
-      engine: plan.config.engine,
-      instructions: stats.instructions,
-      wallSeconds: (performance.now() - startedAt) / 1000,
-      firstOutputSeconds: bridge.firstOutputAt === undefined ? undefined : (bridge.firstOutputAt - startedAt) / 1000,
-      extra: plan.restored ? `restored from ${o.restore} in ${((bootedAt - startedAt) / 1000).toFixed(3)} s` : undefined,
-    });
-  }
-  return exitCode;
 }
 
-/** An engine whose disk overlay can be read back whole (for --disk-write-back). */
-interface DiskExporter {
-  exportDisk(): Promise<Uint8Array>;
-}
-
-function canExportDisk(engine: Engine): engine is Engine & DiskExporter {
-  return typeof (engine as Partial<DiskExporter>).exportDisk === 'function';
-}
-
-async function saveSnapshot(path: string, plan: Extract<Plan, { kind: 'machine' }>, state: Uint8Array): Promise<void> {
+async function saveSnapshot(path: string, plan: MachinePlan, state: Uint8Array): Promise<void> {
   const writer = new SnapshotWriter({
     engine: plan.config.engine,
     image: plan.image,
@@ -299,16 +372,28 @@ async function saveSnapshot(path: string, plan: Extract<Plan, { kind: 'machine' 
 
 // --- bare-metal RISC-V programs ---------------------------------------------------------------
 
-async function runBare(plan: Extract<Plan, { kind: 'bare' }>, o: RunOptions, io: Io): Promise<number> {
+async function runBare(plan: Extract<Plan, { kind: 'bare' }>, o: RunOptions, io: Io, deadline: Deadline): Promise<number> {
   // Loaded only for bare programs, so Linux runs do not pay for it at start-up.
   const { runBareProgram } = await import('../engines/rv64/bare.js');
-  const result = await runBareProgram({
-    elf: plan.elf,
-    memoryMiB: plan.memoryMiB,
-    timeoutMs: o.timeoutSec === undefined ? undefined : o.timeoutSec * 1000,
-    stdout: (bytes) => { io.stdout.write(bytes); },
-    stats: o.stats,
-  });
+  let result;
+  try {
+    result = await runBareProgram({
+      elf: plan.elf,
+      memoryMiB: plan.memoryMiB,
+      timeoutMs: deadline.remainingMs(),
+      stdout: (bytes) => { io.stdout.write(bytes); },
+      stats: o.stats,
+    });
+  } catch (err) {
+    // The program or the memory size does not suit the core: the user's input, not our failure.
+    if (err instanceof EngineConfigError || (err instanceof Error && /^(ElfError|MachineConfigError|BootLayoutError)$/.test(err.name))) {
+      throw new UsageError(err.message);
+    }
+    if (err instanceof RangeError && /memory/i.test(err.message)) {
+      throw new UsageError(`cannot give the program ${plan.memoryMiB} MiB of RAM (${err.message})`);
+    }
+    throw err;
+  }
   let code = result.exitCode;
   switch (result.reason) {
     case 'pass':
@@ -320,7 +405,10 @@ async function runBare(plan: Extract<Plan, { kind: 'bare' }>, o: RunOptions, io:
       break;
     case 'timeout':
       code = EXIT_TIMEOUT;
-      io.stderr.write(`tabvisor: timeout: the program was still running after ${o.timeoutSec} s\n`);
+      // The runner also ends a program that waits for an interrupt that can never come; only an
+      // expired clock is a timeout.
+      if (deadline.remainingMs() === 0) io.stderr.write(`tabvisor: timeout: the program was still running after ${o.timeoutSec} s\n`);
+      else io.stderr.write(`tabvisor: the program can never go on: ${result.message ?? 'it stopped'}\n`);
       break;
     case 'limit':
     case 'fault':
@@ -330,40 +418,12 @@ async function runBare(plan: Extract<Plan, { kind: 'bare' }>, o: RunOptions, io:
       break;
   }
   if (o.stats) {
-    printStats(io, {
+    io.stderr.write(formatStats({
       engine: 'rv64 (bare)',
       instructions: result.instructions,
       wallSeconds: result.wallMs / 1000,
       firstOutputSeconds: result.firstOutputMs === undefined ? undefined : result.firstOutputMs / 1000,
-    });
+    } satisfies RunStats));
   }
   return code;
-}
-
-// --- statistics -------------------------------------------------------------------------------
-
-export interface RunStats {
-  engine: string;
-  instructions: number;
-  wallSeconds: number;
-  firstOutputSeconds?: number;
-  extra?: string;
-}
-
-export function formatStats(s: RunStats): string {
-  const mips = s.wallSeconds > 0 ? s.instructions / s.wallSeconds / 1e6 : 0;
-  const lines = [
-    '--- tabvisor stats ---',
-    `engine:               ${s.engine}`,
-    `instructions retired: ${s.instructions}`,
-    `wall seconds:         ${s.wallSeconds.toFixed(3)}`,
-    `MIPS:                 ${mips.toFixed(1)}`,
-    `first console byte:   ${s.firstOutputSeconds === undefined ? 'none' : `${s.firstOutputSeconds.toFixed(3)} s`}`,
-  ];
-  if (s.extra) lines.push(`note:                 ${s.extra}`);
-  return lines.join('\n') + '\n';
-}
-
-function printStats(io: Io, s: RunStats): void {
-  io.stderr.write(formatStats(s));
 }
