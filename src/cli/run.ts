@@ -1,7 +1,9 @@
 // `tabvisor run`: turns checked options into a BootConfig (or a bare-metal run), runs the guest
 // with its console on stdin/stdout, and returns the exit status (docs/CLI.md).
 
+import { Worker } from 'node:worker_threads';
 import type { BootConfig, Engine, EngineKind, ExitReason } from '../engines/engine.js';
+import type { BareRunResult as BareResult } from '../engines/rv64/bare.js';
 import { NodeAssetLoader } from '../engines/assets-node.js';
 import { createEngine, EngineConfigError } from '../engines/create.js';
 import { DiskFileError, FileDisk } from '../devices/backends/file-disk.js';
@@ -12,6 +14,7 @@ import { ConsoleBridge } from './console.js';
 import { Deadline } from './deadline.js';
 import { EXIT_INTERNAL, EXIT_POWEROFF, EXIT_TEST_FAILED, EXIT_TIMEOUT, EXIT_USAGE, UsageError } from './errors.js';
 import { readBootFile } from './inputs.js';
+import type { BareJob, BareMessage } from './bare-worker.js';
 import { findImage, loadImageFile } from './manifest.js';
 import { onStopSignal, STOP_SIGNALS } from './signals.js';
 import { formatStats, type RunStats } from './stats.js';
@@ -373,26 +376,10 @@ async function saveSnapshot(path: string, plan: MachinePlan, state: Uint8Array):
 // --- bare-metal RISC-V programs ---------------------------------------------------------------
 
 async function runBare(plan: Extract<Plan, { kind: 'bare' }>, o: RunOptions, io: Io, deadline: Deadline): Promise<number> {
-  // Loaded only for bare programs, so Linux runs do not pay for it at start-up.
-  const { runBareProgram } = await import('../engines/rv64/bare.js');
-  let result;
-  try {
-    result = await runBareProgram({
-      elf: plan.elf,
-      memoryMiB: plan.memoryMiB,
-      timeoutMs: deadline.remainingMs(),
-      stdout: (bytes) => { io.stdout.write(bytes); },
-      stats: o.stats,
-    });
-  } catch (err) {
-    // The program or the memory size does not suit the core: the user's input, not our failure.
-    if (err instanceof EngineConfigError || (err instanceof Error && /^(ElfError|MachineConfigError|BootLayoutError)$/.test(err.name))) {
-      throw new UsageError(err.message);
-    }
-    if (err instanceof RangeError && /memory/i.test(err.message)) {
-      throw new UsageError(`cannot give the program ${plan.memoryMiB} MiB of RAM (${err.message})`);
-    }
-    throw err;
+  const result = await runBareInWorker(plan, o, io, deadline);
+  if (result === 'timeout') {
+    io.stderr.write(`tabvisor: timeout: the program was still running after ${o.timeoutSec} s\n`);
+    return EXIT_TIMEOUT;
   }
   let code = result.exitCode;
   switch (result.reason) {
@@ -405,10 +392,9 @@ async function runBare(plan: Extract<Plan, { kind: 'bare' }>, o: RunOptions, io:
       break;
     case 'timeout':
       code = EXIT_TIMEOUT;
-      // The runner also ends a program that waits for an interrupt that can never come; only an
-      // expired clock is a timeout.
-      if (deadline.remainingMs() === 0) io.stderr.write(`tabvisor: timeout: the program was still running after ${o.timeoutSec} s\n`);
-      else io.stderr.write(`tabvisor: the program can never go on: ${result.message ?? 'it stopped'}\n`);
+      // The worker runs without a clock of its own (the deadline here is the only one), so this is
+      // a program that waits for an interrupt that can never come.
+      io.stderr.write(`tabvisor: the program can never go on: ${result.message ?? 'it stopped'}\n`);
       break;
     case 'limit':
     case 'fault':
@@ -426,4 +412,39 @@ async function runBare(plan: Extract<Plan, { kind: 'bare' }>, o: RunOptions, io:
     } satisfies RunStats));
   }
   return code;
+}
+
+/**
+ * Runs the program in a worker thread (bare-worker.ts) and ends it there when the deadline
+ * passes, even in the middle of a long slice. Errors about the program or its memory size are the
+ * user's input (exit 2); anything else is internal.
+ */
+function runBareInWorker(plan: Extract<Plan, { kind: 'bare' }>, o: RunOptions, io: Io, deadline: Deadline): Promise<BareResult | 'timeout'> {
+  const job: BareJob = { elf: plan.elf, memoryMiB: plan.memoryMiB, timeoutMs: undefined, stats: o.stats };
+  const worker = new Worker(new URL('./bare-worker.js', import.meta.url), { workerData: job });
+  return new Promise<BareResult | 'timeout'>((resolve, reject) => {
+    let settled = false;
+    const settle = (f: () => void): void => {
+      if (settled) return;
+      settled = true;
+      f();
+      void worker.terminate();
+    };
+    worker.on('message', (m: BareMessage) => {
+      if (m.kind === 'out') io.stdout.write(m.bytes);
+      else if (m.kind === 'done') settle(() => resolve(m.result));
+      else settle(() => reject(bareError(m.name, m.message, plan.memoryMiB)));
+    });
+    worker.on('error', (err) => settle(() => reject(err)));
+    worker.on('exit', (code) => settle(() => reject(new Error(`the bare-metal runner stopped (exit ${code})`))));
+    deadline.onExpire(() => settle(() => resolve('timeout')));
+  });
+}
+
+function bareError(name: string, message: string, memoryMiB: number): Error {
+  if (/^(EngineConfigError|ElfError|MachineConfigError|BootLayoutError)$/.test(name)) return new UsageError(message);
+  if (name === 'RangeError' && /memory/i.test(message)) return new UsageError(`cannot give the program ${memoryMiB} MiB of RAM (${message})`);
+  const err = new Error(message);
+  err.name = name;
+  return err;
 }
