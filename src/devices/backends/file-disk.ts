@@ -38,6 +38,8 @@ export interface FileDiskOptions {
   /** Keep the guest's writes in the file (journal while running, merge on close). */
   writeBack: boolean;
   serial?: string;
+  /** Journal size that triggers a merge at the next flush (default CHECKPOINT_BYTES). */
+  checkpointBytes?: number;
 }
 
 /** What opening found and merged from a journal left by a run that did not end cleanly. */
@@ -67,6 +69,7 @@ export class FileDisk implements BlockBackend {
     stats: Stats,
     private readonly writeBack: boolean,
     serial: string,
+    private readonly checkpointBytes: number,
   ) {
     this.byteLength = stats.size;
     this.serial = serial;
@@ -105,7 +108,7 @@ export class FileDisk implements BlockBackend {
       if (o.writeBack && (stats.mode & 0o222) === 0) {
         throw new DiskFileError(`--disk-write-back: ${path} is read-only (mode ${(stats.mode & 0o7777).toString(8).padStart(4, '0')}); make it writable or drop --disk-write-back`);
       }
-      return new FileDisk(real, fd, stats, o.writeBack, o.serial ?? 'tabvisor-vda');
+      return new FileDisk(real, fd, stats, o.writeBack, o.serial ?? 'tabvisor-vda', o.checkpointBytes ?? CHECKPOINT_BYTES);
     } catch (err) {
       closeSync(fd);
       if (err instanceof DiskFileError) throw err;
@@ -142,7 +145,7 @@ export class FileDisk implements BlockBackend {
     if (this.journalFd === undefined) return;
     if (this.broken) throw new Error(this.broken);
     fsyncSync(this.journalFd);
-    if (this.journalBytes > CHECKPOINT_BYTES) this.checkpoint();
+    if (this.journalBytes > this.checkpointBytes) this.checkpoint();
   }
 
   /** Bytes of guest writes held in memory. */
@@ -253,8 +256,8 @@ export class FileDisk implements BlockBackend {
     } catch {
       return undefined; // no journal: the last run ended cleanly
     }
+    // (open() closes the disk file when the constructor throws)
     const fail = (why: string): never => {
-      closeSync(this.fd);
       throw new DiskFileError(`--disk ${this.path}: ${why}`);
     };
     if (!jstats.isFile()) fail(`${journal} is ${fileKind(jstats)}, not a disk journal; move it away`);
@@ -289,7 +292,6 @@ export class FileDisk implements BlockBackend {
     try {
       fd = openSync(this.journalPath, 'wx', stats.mode & 0o666);
     } catch (err) {
-      closeSync(this.fd);
       throw new DiskFileError(`--disk-write-back: cannot create the journal ${this.journalPath}: ${fsReason(err)}`);
     }
     try {
@@ -299,7 +301,6 @@ export class FileDisk implements BlockBackend {
       syncFolder(dirname(this.path));
     } catch (err) {
       closeSync(fd);
-      closeSync(this.fd);
       try { unlinkSync(this.journalPath); } catch { /* already gone */ }
       throw new DiskFileError(`--disk-write-back: cannot write the journal ${this.journalPath}: ${fsReason(err)}`);
     }
@@ -327,12 +328,17 @@ export function syncFolder(dir: string): void {
   }
 }
 
+/** Whether `pid` is a live tabvisor (a reused pid of another program does not count, where /proc tells). */
 function processExists(pid: number): boolean {
   if (pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('tabvisor');
+  } catch {
+    return true; // no /proc: assume the worst
   }
 }
