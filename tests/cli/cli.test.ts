@@ -91,7 +91,7 @@ describe('tabvisor (no guest)', () => {
     const bz = join(PROJECT_ROOT, 'images', 'x86-busybox', 'bzImage');
     await expectUsageError(['run', '--kernel', bz], /needs --firmware/);
     await expectUsageError(['run', '--kernel', bz, '--firmware', 'missing.bin'], /cannot read --firmware missing.bin: no such file/);
-    await expectUsageError(['run', '--image', 'x86-busybox', '--disk', 'missing.img'], /cannot read --disk missing.img/);
+    await expectUsageError(['run', '--image', 'riscv64-busybox', '--disk', 'missing.img'], /cannot read --disk missing.img: no such file/);
     await expectUsageError(['run', '--image', 'x86-busybox', '--disk', 'notes.txt'], /v86 engine does not support --disk/);
     await expectUsageError(['run', '--image', 'x86-busybox', '--mem', '64M'], /needs --mem 67M or more/);
     await expectUsageError(['run', '--image', 'x86-busybox', '--snapshot-out', 'no/such/folder/a.tvsnap'],
