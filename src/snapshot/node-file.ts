@@ -5,7 +5,7 @@
 // their target, the target's mode and owner are kept, and targets that renaming would damage
 // (devices, FIFOs, sockets, folders, read-only files, files with several hard links) are refused.
 
-import { open, rename, unlink, lstat, readlink, realpath, stat, constants, type FileHandle } from 'node:fs/promises';
+import { open, rename, unlink, lstat, readdir, readlink, realpath, stat, constants, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -142,6 +142,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | AsyncIter
   const problem = existing && replaceProblem(existing);
   if (problem) throw new OutputFileError(`${path} ${problem}`);
   const dir = dirname(target);
+  await removeStaleTemps(target);
   const temp = tempName(target);
   const handle = await open(temp, 'wx', existing ? existing.mode & 0o7777 : 0o666);
   let renamed = false;
@@ -170,6 +171,33 @@ export async function writeFileAtomic(path: string, data: Uint8Array | AsyncIter
 
 function tempName(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** Deletes temporary files for `target` left by writers that were killed (their pid is gone). */
+async function removeStaleTemps(target: string): Promise<void> {
+  const prefix = `.${basename(target)}.`;
+  let names: string[];
+  try {
+    names = await readdir(dirname(target));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length));
+    if (m && !processIsAlive(Number(m[1]))) await unlink(join(dirname(target), name)).catch(() => undefined);
+  }
+}
+
+/** Whether a process with this pid exists (it may belong to another user). */
+export function processIsAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Makes the rename itself durable; some file systems refuse to open a folder, which is fine. */

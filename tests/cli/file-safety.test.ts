@@ -3,7 +3,7 @@
 // hard links, and refuse devices, FIFOs, sockets, folders, read-only files (and, for the renaming
 // --snapshot-out, hard-linked files) with one line, exit 2, before the guest runs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync, chownSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync,
   symlinkSync, writeFileSync,
@@ -17,6 +17,12 @@ import { runTabvisor, stderrLines } from './run-tabvisor.js';
 
 let dir: string;
 let socketServer: Server;
+
+/** A pid that belongs to no process now (one of a child that has ended). */
+function deadPid(): number {
+  const child = spawnSync('true');
+  return child.pid!;
+}
 const isRoot = process.getuid?.() === 0;
 
 async function expectRefused(args: string[], pattern: RegExp): Promise<void> {
@@ -88,6 +94,9 @@ describe.runIf(isRoot)('--snapshot-out never damages what is at the path', () =>
     chmodSync(target, 0o640);
     chownSync(target, 4321, 4321);
     symlinkSync('real.tvsnap', link);
+    // What a writer killed in the middle of a write leaves behind; the next write removes it.
+    const stale = join(sub, `.real.tvsnap.${deadPid()}.0badc0de.tmp`);
+    writeFileSync(stale, 'half a snapshot');
     const r = await runTabvisor({
       cwd: dir, args: ['run', '--image', 'x86-busybox', '--snapshot-out', link], input: 'poweroff -f\n',
     });

@@ -11,11 +11,11 @@
 // CHECKPOINT_BYTES is merged into the file the same way at the next flush.
 
 import {
-  closeSync, constants, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, readFileSync, readSync,
+  closeSync, constants, existsSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, readFileSync, readSync,
   realpathSync, unlinkSync, writeSync, type Stats,
 } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { describeFsError as fsReason, fileKind } from '../../snapshot/node-file.js';
+import { describeFsError as fsReason, fileKind, processIsAlive } from '../../snapshot/node-file.js';
 import { SECTOR_SIZE, type BlockBackend } from './disk.js';
 import {
   encodeJournalHeader, encodeJournalRecord, JOURNAL_HEADER_BYTES, JournalFormatError, parseJournal,
@@ -330,15 +330,11 @@ export function syncFolder(dir: string): void {
 
 /** Whether `pid` is a live tabvisor (a reused pid of another program does not count, where /proc tells). */
 function processExists(pid: number): boolean {
-  if (pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (!processIsAlive(pid)) return false;
+  if (!existsSync('/proc/self')) return true; // no /proc to ask: assume the worst
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('tabvisor');
   } catch {
-    return true; // no /proc: assume the worst
+    return false; // it ended meanwhile
   }
 }
