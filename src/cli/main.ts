@@ -11,7 +11,7 @@ import { EngineConfigError } from '../engines/create.js';
 import { SnapshotFormatError } from '../snapshot/format.js';
 import { InputFileError, OutputFileError, SnapshotFileError } from '../snapshot/node-file.js';
 import { DiskFileError } from '../devices/backends/file-disk.js';
-import { installStopSignals } from './signals.js';
+import { installStopSignals, requestStop } from './signals.js';
 import { TABVISOR_VERSION } from '../snapshot/version.js';
 
 let exiting = false;
@@ -61,9 +61,16 @@ process.on('unhandledRejection', fail);
 // While a guest runs, a stop signal ends the run cleanly (signals.ts); otherwise it exits at once.
 installStopSignals((code) => exit(code));
 // A closed stdout (e.g. `tabvisor run ... | head`) ends the run quietly.
+// The run still ends cleanly (a disk is written back); later write errors on the closed pipe are ignored.
+let stdoutClosed = false;
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') exit(0);
-  else fail(err);
+  if (stdoutClosed) return;
+  if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') {
+    stdoutClosed = true;
+    requestStop(0, undefined, (code) => exit(code));
+  } else {
+    fail(err);
+  }
 });
 
 main(process.argv.slice(2)).then((code) => exit(code), fail);

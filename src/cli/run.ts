@@ -16,7 +16,7 @@ import { EXIT_INTERNAL, EXIT_POWEROFF, EXIT_TEST_FAILED, EXIT_TIMEOUT, EXIT_USAG
 import { readBootFile } from './inputs.js';
 import type { BareJob, BareMessage } from './bare-worker.js';
 import { findImage, loadImageFile } from './manifest.js';
-import { onStopSignal, STOP_SIGNALS } from './signals.js';
+import { onStopRequest } from './signals.js';
 import { formatStats, type RunStats } from './stats.js';
 
 export { formatStats, type RunStats } from './stats.js';
@@ -298,7 +298,7 @@ async function runMachine(plan: MachinePlan, o: RunOptions, io: Io, assets: Node
     else finish(EXIT_INTERNAL, `guest stopped: ${reason.message}`);
   });
   deadline.onExpire(() => finish(EXIT_TIMEOUT, `timeout: the guest was still running after ${o.timeoutSec} s`));
-  const stopSignals = onStopSignal((signal) => finish(STOP_SIGNALS[signal], `stopped by ${signal}`));
+  const stopSignals = onStopRequest((code, why) => finish(code, why));
 
   // Starting races the outcome: --timeout, signals and Ctrl-A x must work even while the engine starts.
   let bootedAt = performance.now();
