@@ -284,7 +284,8 @@ export class FileDisk implements BlockBackend {
     } else {
       for (const r of parsed.records) this.applyToOverlay(r.offset, r.data);
     }
-    return { records: parsed.records.length, bytes, merged: this.writeBack };
+    // A journal without records (a run killed before the guest wrote) is not worth a word.
+    return parsed.records.length === 0 ? undefined : { records: parsed.records.length, bytes, merged: this.writeBack };
   }
 
   private startJournal(stats: Stats): void {
