@@ -9,26 +9,29 @@ const MiB = 1024 * 1024;
 export const MAX_ELF_BYTES = 1024 * MiB;
 
 /** Reads `path` for `flag`; throws UsageError with one line (missing, not a regular file, empty, too big). */
-export async function readInput(flag: string, path: string, maxBytes: number, limitWhy: string): Promise<Uint8Array> {
+export async function readInput(flag: string, path: string, maxBytes: number | ((head: Uint8Array) => number),
+  limitWhy: string | (() => string)): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {
     bytes = await readRegularFile(path, maxBytes);
   } catch (err) {
     if (!(err instanceof InputFileError)) throw err;
-    throw new UsageError(`cannot read ${flag} ${path}: ${err.message}${err.tooBig ? ` (${limitWhy})` : ''}`);
+    const why = typeof limitWhy === 'string' ? limitWhy : limitWhy();
+    throw new UsageError(`cannot read ${flag} ${path}: ${err.message}${err.tooBig ? ` (${why})` : ''}`);
   }
   if (bytes.length === 0) throw new UsageError(`${flag} ${path} is empty`);
   return bytes;
 }
 
-/** Kernel, initrd and firmware must fit in the guest's RAM; an ELF file may be up to MAX_ELF_BYTES. */
+const isElf = (b: Uint8Array): boolean => b.length >= 4 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
+
+/** Kernel, initrd and firmware must fit in the guest's RAM; an ELF kernel may be up to MAX_ELF_BYTES. */
 export async function readBootFile(flag: string, path: string, memoryMiB: number, allowElf: boolean): Promise<Uint8Array> {
   const ram = memoryMiB * MiB;
-  const limit = allowElf ? Math.max(ram, MAX_ELF_BYTES) : ram;
-  const bytes = await readInput(flag, path, limit, allowElf ? `the guest's RAM, or ${formatBytes(MAX_ELF_BYTES)} for an ELF file` : `the guest's RAM`);
-  const isElf = bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46;
-  if (bytes.length > ram && !isElf) {
-    throw new UsageError(`cannot read ${flag} ${path}: is ${formatBytes(bytes.length)}, more than the guest's ${formatBytes(ram)} of RAM (--mem)`);
-  }
-  return bytes;
+  let elf = false;
+  const limit = (head: Uint8Array): number => {
+    elf = allowElf && isElf(head);
+    return elf ? Math.max(ram, MAX_ELF_BYTES) : ram;
+  };
+  return readInput(flag, path, limit, () => (elf ? `an ELF file may be up to ${formatBytes(MAX_ELF_BYTES)}` : `the guest's RAM, --mem`));
 }

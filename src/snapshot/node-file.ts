@@ -42,10 +42,12 @@ export class OutputFileError extends Error {
 export const MAX_SNAPSHOT_BYTES = 2 ** 31 - 1;
 
 /**
- * Reads a whole regular file of at most `maxBytes`. Opens without blocking (a FIFO would wait for a
- * writer) and refuses anything that is not a regular file. Throws InputFileError.
+ * Reads a whole regular file of at most `maxBytes` (or of the limit that `maxBytes` gives for the
+ * file's first 64 bytes, so a limit can depend on the file type without reading it all). Opens
+ * without blocking (a FIFO would wait for a writer) and refuses anything that is not a regular
+ * file. Throws InputFileError.
  */
-export async function readRegularFile(path: string, maxBytes: number): Promise<Uint8Array> {
+export async function readRegularFile(path: string, maxBytes: number | ((head: Uint8Array) => number)): Promise<Uint8Array> {
   let handle: FileHandle;
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -55,7 +57,15 @@ export async function readRegularFile(path: string, maxBytes: number): Promise<U
   try {
     const s = await handle.stat();
     if (!s.isFile()) throw new InputFileError(`is ${fileKind(s)}, not a regular file`);
-    if (s.size > maxBytes) throw new InputFileError(`is ${formatBytes(s.size)}, more than the limit of ${formatBytes(maxBytes)}`, true);
+    let limit: number;
+    if (typeof maxBytes === 'number') {
+      limit = maxBytes;
+    } else {
+      const head = new Uint8Array(Math.min(64, s.size));
+      await handle.read(head, 0, head.length, 0);
+      limit = maxBytes(head);
+    }
+    if (s.size > limit) throw new InputFileError(`is ${formatBytes(s.size)}, more than the limit of ${formatBytes(limit)}`, true);
     const out = new Uint8Array(s.size);
     let done = 0;
     while (done < out.length) {

@@ -29,6 +29,8 @@ beforeAll(() => {
   // Sparse files: big on paper, nothing on the disk.
   writeFileSync(join(dir, 'big.bin'), '');
   truncateSync(join(dir, 'big.bin'), 200 * 1024 * 1024);
+  writeFileSync(join(dir, 'big.elf'), Buffer.from('\x7fELF', 'latin1'));
+  truncateSync(join(dir, 'big.elf'), 1100 * 1024 * 1024);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -52,8 +54,9 @@ describe('input files that could hang or flood the run', () => {
   it.runIf(image)('refuses boot files bigger than the guest RAM, naming the limit', async () => {
     const { kernel, firmware } = image!.paths;
     await expectRefused(['run', '--kernel', kernel, '--firmware', firmware, '--initrd', 'big.bin', '--mem', '64'],
-      /--initrd big\.bin: is 200\.0 MiB, more than the limit of 64\.0 MiB \(the guest's RAM\)/);
-    await expectRefused(['run', '--kernel', 'big.bin'], /--kernel big\.bin: is 200\.0 MiB, more than the guest's 128\.0 MiB of RAM/);
+      /--initrd big\.bin: is 200\.0 MiB, more than the limit of 64\.0 MiB \(the guest's RAM, --mem\)/);
+    await expectRefused(['run', '--kernel', 'big.elf'], /--kernel big\.elf: is 1\.1 GiB, more than the limit of 1\.0 GiB \(an ELF file may be up to 1\.0 GiB\)/);
+    await expectRefused(['run', '--kernel', 'big.bin'], /--kernel big\.bin: is 200\.0 MiB, more than the limit of 128\.0 MiB \(the guest's RAM, --mem\)/);
   });
 });
 
