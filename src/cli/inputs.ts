@@ -33,5 +33,5 @@ export async function readBootFile(flag: string, path: string, memoryMiB: number
     elf = allowElf && isElf(head);
     return elf ? Math.max(ram, MAX_ELF_BYTES) : ram;
   };
-  return readInput(flag, path, limit, () => (elf ? `an ELF file may be up to ${formatBytes(MAX_ELF_BYTES)}` : `the guest's RAM, --mem`));
+  return readInput(flag, path, limit, () => (elf ? `an ELF file: the larger of the guest RAM and ${formatBytes(MAX_ELF_BYTES)}` : `the guest's RAM, --mem`));
 }

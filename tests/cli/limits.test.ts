@@ -55,7 +55,7 @@ describe('input files that could hang or flood the run', () => {
     const { kernel, firmware } = image!.paths;
     await expectRefused(['run', '--kernel', kernel, '--firmware', firmware, '--initrd', 'big.bin', '--mem', '64'],
       /--initrd big\.bin: is 200\.0 MiB, more than the limit of 64\.0 MiB \(the guest's RAM, --mem\)/);
-    await expectRefused(['run', '--kernel', 'big.elf'], /--kernel big\.elf: is 1\.1 GiB, more than the limit of 1\.0 GiB \(an ELF file may be up to 1\.0 GiB\)/);
+    await expectRefused(['run', '--kernel', 'big.elf'], /--kernel big\.elf: is 1\.1 GiB, more than the limit of 1\.0 GiB \(an ELF file: the larger of the guest RAM and 1\.0 GiB\)/);
     await expectRefused(['run', '--kernel', 'big.bin'], /--kernel big\.bin: is 200\.0 MiB, more than the limit of 128\.0 MiB \(the guest's RAM, --mem\)/);
   });
 });
