@@ -50,6 +50,23 @@ describe('FileDisk', () => {
     second.close();
   });
 
+  it('a merge cut short by a kill is finished by the next open (the journal goes last)', () => {
+    const first = FileDisk.open(disk, { writeBack: true });
+    first.write(0, new Uint8Array(4096).fill(0xa1));
+    first.write(8192, new Uint8Array(4096).fill(0xb2));
+    // The merge wrote the first chunk into the file, then the process died before the second.
+    const half = readFileSync(disk);
+    half.fill(0xa1, 0, 4096);
+    writeFileSync(disk, half);
+    const second = FileDisk.open(disk, { writeBack: true });
+    expect(second.recovered?.records).toBe(2);
+    const bytes = readFileSync(disk);
+    expect(bytes.subarray(0, 4096).every((b) => b === 0xa1)).toBe(true);
+    expect(bytes.subarray(8192, 12288).every((b) => b === 0xb2)).toBe(true);
+    second.close();
+    expect(existsSync(disk + JOURNAL_SUFFIX)).toBe(false);
+  });
+
   it('merges a journal that outgrew its limit at the next flush', () => {
     const d = FileDisk.open(disk, { writeBack: true, checkpointBytes: 8192 });
     for (let i = 0; i < 4; i++) d.write(i * 4096, new Uint8Array(4096).fill(i + 1));
