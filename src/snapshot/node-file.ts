@@ -125,6 +125,7 @@ export async function checkOutputFile(path: string, label: string): Promise<void
   try {
     resolved = await resolveTarget(path);
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') return fail(describeFsError(err));
     return fail(`folder ${dirname(resolvePath(path))}: ${describeFsError(err)}`);
   }
   const problem = resolved.existing && replaceProblem(resolved.existing);
