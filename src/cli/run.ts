@@ -229,7 +229,7 @@ async function runMachine(plan: MachinePlan, o: RunOptions, io: Io, assets: Node
   try {
     engine = await createEngine(plan.config, assets);
   } catch (err) {
-    disk?.close();
+    closeQuietly(disk);
     throw err instanceof EngineConfigError ? await engineRefusal(err, plan.config) : err;
   }
 
@@ -319,7 +319,7 @@ async function runMachine(plan: MachinePlan, o: RunOptions, io: Io, assets: Node
   try {
     if (startError) {
       await engine.destroy().catch(() => undefined);
-      disk?.close();
+      closeQuietly(disk);
       const err = startError.error;
       throw err instanceof EngineConfigError ? await engineRefusal(err, plan.config) : err;
     }
@@ -359,6 +359,15 @@ async function runMachine(plan: MachinePlan, o: RunOptions, io: Io, assets: Node
     return exitCode;
   } finally {
     stopSignals();
+  }
+}
+
+/** Closes the disk on a failure path; if that fails too, the journal stays for the next run. */
+function closeQuietly(disk: FileDisk | undefined): void {
+  try {
+    disk?.close();
+  } catch {
+    // the next run with this disk replays the journal
   }
 }
 
