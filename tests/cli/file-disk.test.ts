@@ -77,6 +77,15 @@ describe('FileDisk', () => {
     d.close();
   });
 
+  it('merges a journal that outgrew twice its limit without waiting for a flush', () => {
+    const d = FileDisk.open(disk, { writeBack: true, checkpointBytes: 4096 });
+    for (let i = 0; i < 3; i++) d.write(i * 4096, new Uint8Array(4096).fill(0x10 + i));
+    expect(statSync(disk + JOURNAL_SUFFIX).size).toBeLessThan(3 * 4096);
+    expect(readFileSync(disk)[4096]).toBe(0x11);
+    d.close();
+    expect(readFileSync(disk)[2 * 4096]).toBe(0x12);
+  });
+
   it('without write-back shows a left-behind journal to the guest but writes no file', () => {
     const first = FileDisk.open(disk, { writeBack: true });
     first.write(0, text('kept'));

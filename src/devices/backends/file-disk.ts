@@ -8,7 +8,8 @@
 // wrote (nothing the guest flushed even on a host power cut); the next open replays the journal
 // into the file. A clean close writes the overlay into the file in place (same inode: symlinks,
 // hard links, mode and owner are kept), fsyncs it and deletes the journal. A journal that grows past
-// CHECKPOINT_BYTES is merged into the file the same way at the next flush.
+// CHECKPOINT_BYTES is merged into the file the same way at the next flush (at twice that size, at
+// once), which bounds both the journal and the overlay in memory.
 
 import {
   closeSync, constants, existsSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, readFileSync, readSync,
@@ -139,6 +140,8 @@ export class FileDisk implements BlockBackend {
     // The journal first: the guest's write completes only once the host holds it.
     if (this.journalFd !== undefined) this.appendToJournal(encodeJournalRecord(offset, data));
     this.applyToOverlay(offset, data);
+    // A guest that writes a lot without flushing still gets its journal (and our memory) bounded.
+    if (this.journalFd !== undefined && this.journalBytes > 2 * this.checkpointBytes) this.checkpoint();
   }
 
   flush(): void {
