@@ -27,14 +27,18 @@ export type BarePlan = Extract<Plan, { kind: 'bare' }>;
 /** Everything that can be checked before the guest runs: input files, the output file, the disk. */
 export async function prepare(o: RunOptions, assets: NodeAssetLoader): Promise<Plan> {
   const plan = await makePlan(o, assets);
-  if (o.snapshotOut !== undefined) await checkOutputFile(o.snapshotOut, '--snapshot-out').catch(toUsageError);
+  const snapshotTarget = o.snapshotOut === undefined ? undefined : await checkOutputFile(o.snapshotOut, '--snapshot-out').catch(toUsageError);
   if (plan.kind === 'machine' && o.disk !== undefined) {
     if (plan.config.engine === 'v86') throw new UsageError('the v86 engine does not support --disk yet (use an image with an initrd)');
     // Opened last: with --disk-write-back this creates the journal beside the file.
     const disk = openDisk(o);
-    if (o.snapshotOut !== undefined && disk.byteLength > MAX_SNAPSHOT_DISK_BYTES) {
+    const refuse = (why: string): never => {
       disk.close();
-      throw new UsageError(`--snapshot-out saves the disk inside the snapshot, and ${o.disk} is ${formatBytes(disk.byteLength)} (at most ${formatBytes(MAX_SNAPSHOT_DISK_BYTES)})`);
+      throw new UsageError(why);
+    };
+    if (snapshotTarget === disk.path) refuse(`--snapshot-out ${o.snapshotOut} is the --disk file`);
+    if (o.snapshotOut !== undefined && disk.byteLength > MAX_SNAPSHOT_DISK_BYTES) {
+      refuse(`--snapshot-out saves the disk inside the snapshot, and ${o.disk} is ${formatBytes(disk.byteLength)} (at most ${formatBytes(MAX_SNAPSHOT_DISK_BYTES)})`);
     }
     plan.disk = disk;
     plan.config.disk = disk;

@@ -114,10 +114,10 @@ function replaceProblem(s: Stats): string | undefined {
 
 /**
  * Checks, before any work, that `writeFileAtomic(path)` can succeed: the target is absent or a
- * replaceable regular file, and its folder exists and takes a new file. Throws OutputFileError
- * whose message follows `cannot write <label> <path>: `.
+ * replaceable regular file, and its folder exists and takes a new file. Returns the real path the
+ * write will replace. Throws OutputFileError whose message follows `cannot write <label> <path>: `.
  */
-export async function checkOutputFile(path: string, label: string): Promise<void> {
+export async function checkOutputFile(path: string, label: string): Promise<string> {
   const fail = (why: string): never => {
     throw new OutputFileError(`cannot write ${label} ${path}: ${why}`);
   };
@@ -141,6 +141,7 @@ export async function checkOutputFile(path: string, label: string): Promise<void
     if (err instanceof OutputFileError) throw err;
     fail(`folder ${dir}: ${describeFsError(err)}`);
   }
+  return resolved.target;
 }
 
 /**

@@ -119,10 +119,15 @@ describe.runIf(isRoot && coreBuilt() && findRv64Image())('--disk-write-back neve
     await expectRefused(run(p.fifo), /is a FIFO \(named pipe\), not a regular file/);
     await expectRefused(run(p.folder), /is a folder/);
     await expectRefused(run(p.readOnly), /is read-only \(mode 0444\)/);
+    // A snapshot renamed over the disk would leave the run writing into a deleted file.
+    const own = join(dir, 'disk', 'own.img');
+    writeFileSync(own, new Uint8Array(4096));
+    symlinkSync('own.img', join(dir, 'disk', 'alias.img'));
+    await expectRefused([...run(own), '--snapshot-out', join(dir, 'disk', 'alias.img')], /alias\.img is the --disk file/);
     expect(lstatSync(p.device).isCharacterDevice()).toBe(true);
     expect(lstatSync(p.linkToDevice).isSymbolicLink()).toBe(true);
     expect(statSync(p.readOnly).mode & 0o777).toBe(0o444);
-    expect(readdirSync(join(dir, 'disk')).sort()).toEqual(['fifo', 'folder', 'link-to-null', 'null', 'read-only.bin']);
+    expect(readdirSync(join(dir, 'disk')).sort()).toEqual(['alias.img', 'fifo', 'folder', 'link-to-null', 'null', 'own.img', 'read-only.bin']);
   });
 
   it('writes in place: through a symlink, into every hard link, keeping mode and owner', async () => {
