@@ -33,18 +33,27 @@ running until it powers off (or --timeout).
   --firmware FILE       SeaBIOS bios.bin (v86) or OpenSBI fw_jump.bin (rv64)
   --initrd FILE         initial ramdisk
   --append "ARGS"       kernel command line (replaces the image's)
-  --mem SIZE            guest memory, e.g. 128M or 1G (default: the image's, else 128M)
+  --mem SIZE            guest memory, e.g. 128M or 1G, at most 2048M (rv64: 16M or more)
+                        (default: the image's, else 128M)
   --engine rv64|v86     engine (default: the image's, else from the kernel file type)
-  --timeout SEC         stop after SEC seconds with exit status 124
+  --timeout SEC         stop after SEC seconds (from process start, loading included) with
+                        exit status 124; at most 2147483
   --stats               on exit print instructions retired, wall seconds, MIPS and the time
                         to the first console byte on stderr
   --snapshot-out FILE   save the machine to FILE once the guest is ready, then keep running
   --restore FILE        start from a snapshot instead of booting (no kernel needed)
-  --disk FILE           virtual disk (rv64; writes go to a discarded overlay)
-  --disk-write-back     write the overlay back to the --disk FILE on exit
+  --disk FILE           virtual disk, a regular file (rv64; writes go to a discarded overlay)
+  --disk-write-back     keep the guest's writes in the --disk FILE: journaled beside it in
+                        FILE.tvjournal while running (a kill loses nothing the guest wrote),
+                        merged into FILE in place when the run ends
   --ready-marker TEXT   console text after which piped input is sent (default: the image's,
                         else "tabvisor-guest-ready"; "" sends it at once)
 
+Input files must be regular files no bigger than the guest RAM (an ELF: 1 GiB; a snapshot:
+2 GiB). Output files are never replaced by a new file where that would damage them: symlinks
+are followed, devices, FIFOs, folders and read-only files are refused.
+
 Exit status: 0 guest powered off (or HTIF pass), 1 HTIF test failed, 2 bad arguments or
-unusable input files, 3 internal error, 124 timeout.
+unusable input or output files, 3 internal error, 124 timeout, 129/130/143 SIGHUP/SIGINT/
+SIGTERM (the run ends cleanly first: the disk is written back).
 `;
