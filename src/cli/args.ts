@@ -2,6 +2,7 @@
 // every mistake becomes a UsageError with one line saying what is wrong.
 
 import type { EngineKind } from '../engines/engine.js';
+import { MAX_TIMEOUT_SEC } from './deadline.js';
 import { UsageError } from './errors.js';
 
 export interface RunOptions {
@@ -18,7 +19,7 @@ export interface RunOptions {
   restore?: string;
   disk?: string;
   diskWriteBack: boolean;
-  /** Console text after which piped stdin is fed to the guest; '' feeds it at once. */
+  /** Console text after which piped stdin is fed to the guest; '' expects none (console.ts). */
   readyMarker?: string;
 }
 
@@ -155,23 +156,36 @@ function checkCombination(o: RunOptions): void {
   if (o.snapshotOut !== undefined && o.restore !== undefined && o.snapshotOut === o.restore) {
     throw new UsageError('--snapshot-out must not name the file given to --restore');
   }
+  if (o.snapshotOut !== undefined && o.disk !== undefined && o.snapshotOut === o.disk) {
+    throw new UsageError('--snapshot-out must not name the file given to --disk');
+  }
 }
 
 const MEMORY_UNITS: Record<string, number> = { '': 1, k: 1 / 1024, m: 1, g: 1024 };
+/** Guest RAM bounds over all engines (rv64: 16..2048 MiB, v86: 1..2048 MiB; each engine checks its own). */
+export const MIN_MEMORY_MIB = 1;
+export const MAX_MEMORY_MIB = 2048;
 
 /** "128M", "1G", "512" (MiB), "131072K", with optional "iB"/"B" suffix; whole MiB only. */
 export function parseMemory(text: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?$/i.exec(text.trim());
   if (!m) throw new UsageError(`--mem must be a size like 128M or 1G (got '${text}')`);
   const mib = Number(m[1]) * MEMORY_UNITS[m[2].toLowerCase()];
-  if (!Number.isInteger(mib) || mib < 1) throw new UsageError(`--mem must be a whole number of MiB, at least 1M (got '${text}')`);
-  if (mib > 65536) throw new UsageError(`--mem ${text} is more than any engine can give a guest`);
+  if (!Number.isInteger(mib)) throw new UsageError(`--mem must be a whole number of MiB (got '${text}')`);
+  if (mib < MIN_MEMORY_MIB) throw new UsageError(`--mem must be at least ${MIN_MEMORY_MIB}M (got '${text}')`);
+  if (mib > MAX_MEMORY_MIB) {
+    throw new UsageError(`--mem ${text} is more than the largest guest RAM, ${MAX_MEMORY_MIB}M (2G)`);
+  }
   return mib;
 }
 
+/** Seconds, decimals allowed, at most MAX_TIMEOUT_SEC (setTimeout's longest delay). */
 export function parseTimeout(text: string): number {
   const value = /^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : NaN;
   if (!Number.isFinite(value) || value <= 0) throw new UsageError(`--timeout must be a positive number of seconds (got '${text}')`);
+  if (value > MAX_TIMEOUT_SEC) {
+    throw new UsageError(`--timeout must be at most ${MAX_TIMEOUT_SEC} seconds (about 24.8 days; got '${text}')`);
+  }
   return value;
 }
 

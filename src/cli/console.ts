@@ -119,9 +119,10 @@ export class ConsoleBridge {
    * open on the same terminal (and with \r\n while the terminal is raw).
    */
   message(text: string): void {
-    const lead = this.lineOpen && this.o.stdout.isTTY && this.o.stderr.isTTY ? '\r\n' : '';
+    const eol = this.rawMode ? '\r\n' : '\n';
+    const lead = this.lineOpen && this.o.stdout.isTTY && this.o.stderr.isTTY ? eol : '';
     this.lineOpen = false;
-    this.o.stderr.write(`${lead}tabvisor: ${text}${this.rawMode ? '\r\n' : '\n'}`);
+    this.o.stderr.write(`${lead}tabvisor: ${text}${eol}`);
   }
 
   /** Stops reading stdin and gives the terminal back. */

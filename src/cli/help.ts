@@ -5,6 +5,7 @@ export const MAIN_HELP = `Usage: tabvisor <command> [options]
 Commands:
   run       boot a guest with its console on this terminal (see \`tabvisor run --help\`)
   images    list the images in images/manifest.json
+  grade     run a lab's checks again on handed-in machines (see \`tabvisor grade --help\`)
   help      show this text (\`tabvisor help run\` for the run options)
 
 Options:
@@ -21,9 +22,10 @@ export const RUN_HELP = `Usage: tabvisor run [--image NAME | --kernel FILE [--fi
                     [--disk FILE [--disk-write-back]] [--ready-marker TEXT]
 
 The guest console is this process's stdin/stdout, like \`qemu -nographic\`. On a terminal,
-keys go to the guest as typed; Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A. Piped input is
-sent once the guest prints its ready marker; after the end of the input the guest keeps
-running until it powers off (or --timeout).
+keys go to the guest as typed; Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A. Piped input goes
+a line at a time once the guest's console can take it (ready marker, or the port opened),
+each line when the guest prompts; after the end of the input the run ends when the guest
+powers off or stays silent for 2 s (exit 0).
 
   --image NAME          boot an image from images/manifest.json (\`tabvisor images\`)
   --kernel FILE         boot this kernel: a Linux bzImage (v86) or, with --firmware, a RISC-V
@@ -32,18 +34,28 @@ running until it powers off (or --timeout).
   --firmware FILE       SeaBIOS bios.bin (v86) or OpenSBI fw_jump.bin (rv64)
   --initrd FILE         initial ramdisk
   --append "ARGS"       kernel command line (replaces the image's)
-  --mem SIZE            guest memory, e.g. 128M or 1G (default: the image's, else 128M)
+  --mem SIZE            guest memory, e.g. 128M or 1G, at most 2048M (rv64: 16M or more)
+                        (default: the image's, else 128M)
   --engine rv64|v86     engine (default: the image's, else from the kernel file type)
-  --timeout SEC         stop after SEC seconds with exit status 124
+  --timeout SEC         stop after SEC seconds (from process start, loading included) with
+                        exit status 124; at most 2147483
   --stats               on exit print instructions retired, wall seconds, MIPS and the time
                         to the first console byte on stderr
   --snapshot-out FILE   save the machine to FILE once the guest is ready, then keep running
   --restore FILE        start from a snapshot instead of booting (no kernel needed)
-  --disk FILE           virtual disk (rv64; writes go to a discarded overlay)
-  --disk-write-back     write the overlay back to the --disk FILE on exit
+  --disk FILE           virtual disk, a regular file (rv64; writes go to a discarded overlay)
+  --disk-write-back     keep the guest's writes in the --disk FILE: journaled beside it in
+                        FILE.tvjournal while running (a kill loses nothing the guest wrote),
+                        merged into FILE in place when the run ends
   --ready-marker TEXT   console text after which piped input is sent (default: the image's,
-                        else "tabvisor-guest-ready"; "" sends it at once)
+                        else "tabvisor-guest-ready"; "" expects none: input goes once the
+                        guest's console can take it)
+
+Input files must be regular files no bigger than the guest RAM (an ELF: 1 GiB; a snapshot:
+2 GiB). Output files are never replaced by a new file where that would damage them: symlinks
+are followed, devices, FIFOs, folders and read-only files are refused.
 
 Exit status: 0 guest powered off (or HTIF pass), 1 HTIF test failed, 2 bad arguments or
-unusable input files, 3 internal error, 124 timeout.
+unusable input or output files, 3 internal error, 124 timeout, 129/130/143 SIGHUP/SIGINT/
+SIGTERM (the run ends cleanly first: the disk is written back).
 `;

@@ -6,11 +6,16 @@ import { EXIT_INTERNAL, EXIT_USAGE, UsageError } from './errors.js';
 import { MAIN_HELP, RUN_HELP } from './help.js';
 import { formatImageTable, loadManifest } from './manifest.js';
 import { runCommand } from './run.js';
+import { gradeCommand } from './grade.js';
 import { NodeAssetLoader } from '../engines/assets-node.js';
 import { EngineConfigError } from '../engines/create.js';
 import { SnapshotFormatError } from '../snapshot/format.js';
-import { SnapshotFileError } from '../snapshot/node-file.js';
+import { InputFileError, OutputFileError, SnapshotFileError } from '../snapshot/node-file.js';
+import { DiskFileError } from '../devices/backends/file-disk.js';
+import { installStopSignals, requestStop } from './signals.js';
 import { TABVISOR_VERSION } from '../snapshot/version.js';
+import { HandInError } from '../hypervisor/hand-in.js';
+import { HypervisorError } from '../hypervisor/errors.js';
 
 let exiting = false;
 
@@ -25,7 +30,8 @@ function exit(code: number, message?: string): void {
 
 function fail(err: unknown): void {
   if (err instanceof UsageError || err instanceof EngineConfigError || err instanceof SnapshotFormatError ||
-      err instanceof SnapshotFileError) {
+      err instanceof SnapshotFileError || err instanceof InputFileError || err instanceof OutputFileError ||
+      err instanceof DiskFileError || err instanceof HandInError || err instanceof HypervisorError) {
     exit(EXIT_USAGE, oneLine(err.message));
   } else {
     exit(EXIT_INTERNAL, `internal error: ${oneLine(err instanceof Error ? err.message : String(err))}`);
@@ -37,6 +43,7 @@ function oneLine(text: string): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'grade') return gradeCommand(argv.slice(1), process.stdout, process.stderr);
   const command = parseArgs(argv);
   switch (command.kind) {
     case 'help':
@@ -55,13 +62,19 @@ async function main(argv: string[]): Promise<number> {
 
 process.on('uncaughtException', fail);
 process.on('unhandledRejection', fail);
-for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => exit(signal === 'SIGTERM' ? 143 : 129));
-}
+// While a guest runs, a stop signal ends the run cleanly (signals.ts); otherwise it exits at once.
+installStopSignals((code) => exit(code));
 // A closed stdout (e.g. `tabvisor run ... | head`) ends the run quietly.
+// The run still ends cleanly (a disk is written back); later write errors on the closed pipe are ignored.
+let stdoutClosed = false;
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') exit(0);
-  else fail(err);
+  if (stdoutClosed) return;
+  if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') {
+    stdoutClosed = true;
+    requestStop(0, undefined, (code) => exit(code));
+  } else {
+    fail(err);
+  }
 });
 
 main(process.argv.slice(2)).then((code) => exit(code), fail);

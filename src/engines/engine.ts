@@ -1,6 +1,8 @@
 // The one interface the hypervisor, the CLI and the UI see for every CPU engine.
 // An engine is the only code that knows which CPU it drives (ARCHITECTURE.md, "Layers").
 
+import type { BlockBackend } from '../devices/backends/disk.js';
+
 /** Loads a file the engine needs (image, firmware, wasm): fs in Node, fetch in the page. */
 export interface AssetLoader {
   /** Returns the bytes of `path` (relative to the project root, e.g. "images/x86-busybox/bzImage"). */
@@ -41,8 +43,11 @@ export interface BootConfig {
   vgaBios?: Uint8Array;
   initrd?: Uint8Array;
   cmdline?: string;
-  /** Virtual disk image (read-only base; writes go to an overlay). */
-  disk?: Uint8Array;
+  /**
+   * Virtual disk: an image (read-only base; writes go to an in-memory overlay), or a block back end
+   * that keeps the writes itself (the CLI's file disk, src/devices/backends/file-disk.ts).
+   */
+  disk?: Uint8Array | BlockBackend;
   /** Start from this saved state instead of booting. */
   state?: Uint8Array;
   /** Time derived from instructions retired, so that runs are reproducible (rv64). */

@@ -6,5 +6,5 @@ import { remoteHostConnection } from './remote-host.js';
 
 /** A HostFactory that starts Web Workers. */
 export function browserWorkerHosts(): HostFactory {
-  return async (index) => remoteHostConnection(startBrowserVmHost(), `worker ${index + 1}`);
+  return async (index) => remoteHostConnection(startBrowserVmHost(index), `worker ${index + 1}`);
 }

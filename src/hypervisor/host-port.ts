@@ -2,7 +2,7 @@
 // the VmHost API it needs, one connection per host (a worker, or in-process in tests and the CLI),
 // and a pool of hosts sized from the machine's cores with least-loaded placement.
 
-import type { CreateVmRequest, VmEventListener, VmId, VmInfo, VmStats } from '../worker/protocol.js';
+import type { CreateVmRequest, ScheduleApplied, VmEventListener, VmId, VmInfo, VmSchedule, VmStats } from '../worker/protocol.js';
 import type { VmHost } from '../worker/vm-host.js';
 
 /**
@@ -25,10 +25,10 @@ export interface VmHostPort {
   /** Every VM's events (state, console, ready, exit), in order, in batches. */
   subscribe(listener: VmEventListener): number | Promise<number>;
   /**
-   * Share and cap of a VM that shares its host with others (SliceScheduler in the host).
-   * Optional: a host without it runs each VM flat out in its own engine loop.
+   * Share and cap of a VM. Every host time-slices and enforces them itself (the slice loop for
+   * RV64, a duty cycle for v86); the hypervisor only decides them. The answer says what it applies.
    */
-  setSchedule?(id: VmId, params: { weight: number; capPercent: number | undefined }): void | Promise<void>;
+  setSchedule(id: VmId, params: VmSchedule): ScheduleApplied | Promise<ScheduleApplied>;
 }
 
 /** One live host: its port, a way to learn that it died, and a way to end it. */

@@ -2,28 +2,29 @@
 // they hold and what state they are in. The same class runs in the page and in Node; it drives
 // VM hosts (workers) through VmHostPort and never touches an engine itself.
 //
-// Every user call goes through `perform()`: it serializes calls per VM, checks the call against
-// the lifecycle table (state-machine.ts) before doing anything, and records the outcome through
-// VmStateMachine.apply, the only code that changes a VM's state. What hosts report on their own
-// (boot done, guest power-off, engine crash, worker death) arrives as signals through `signal()`.
+// This file keeps the registry and the public API. How an action is carried out (call queue,
+// lifecycle checks, host calls, engine instances) is in vm-actions.ts; snapshot files in
+// snapshot-files.ts; migration in migration.ts; consoles in console-fanout.ts. Weights and caps
+// are decided here and enforced by the hosts (every host time-slices).
 
-import type { BootConfig, EngineKind, ExitReason, ImageEntry } from '../engines/engine.js';
-import { ENGINE_STATE_SECTION, readSnapshot, SnapshotFormatError, SnapshotWriter, type Snapshot } from '../snapshot/index.js';
-import type { CreateVmRequest, VmEvent } from '../worker/protocol.js';
-import { ConsoleLog } from './console-log.js';
+import type { ImageEntry } from '../engines/engine.js';
+import type { VmEvent } from '../worker/protocol.js';
+import { scheduleProblem } from '../worker/schedule-limits.js';
+import { ConsoleFanout, type ConsoleAttachment } from './console-fanout.js';
 import { HypervisorError } from './errors.js';
 import { TypedEmitter } from './events.js';
-import { defaultPoolSize, HostPool, type HostConnection, type HostFactory, type HostSlot, type VmHostPort } from './host-port.js';
-import { newIdentity, parseIdentity, type VmIdentity } from './identity.js';
+import { defaultPoolSize, HostPool, type HostConnection, type HostFactory, type HostSlot } from './host-port.js';
+import { newIdentity, type VmIdentity } from './identity.js';
+import { ManagedVm, messageOf, type VmSummary } from './managed-vm.js';
 import { formatBytes, MemoryBudget, type MemoryUsage } from './memory-budget.js';
-import { VmStateMachine, type VmAction, type VmSignal, type VmState, type VmTransition } from './state-machine.js';
+import { migrateVm, type MigrationReport } from './migration.js';
+import { checkCompatible, decodeSnapshotFile, encodeSnapshotFile, MiB } from './snapshot-files.js';
+import { VmStateMachine, type VmState, type VmTransition } from './state-machine.js';
+import { VmActions } from './vm-actions.js';
 
-const MiB = 1024 * 1024;
-
-/** Section name the first hypervisor snapshots used for the engine state; still read. */
-const LEGACY_MACHINE_SECTION = 'machine';
-/** Key of the hypervisor's facts inside SnapshotMetadata.extra. */
-const META_KEY = 'tabvisorVm';
+export type { ConsoleAttachment } from './console-fanout.js';
+export type { VmSummary } from './managed-vm.js';
+export type { MigrationReport } from './migration.js';
 
 export interface HypervisorOptions {
   /** The images VMs can be made from (images/manifest.json). */
@@ -36,12 +37,6 @@ export interface HypervisorOptions {
   poolSize?: number;
   /** Monotonic milliseconds, for CPU shares; performance.now by default. */
   now?: () => number;
-  /**
-   * Period of the duty cycle that enforces caps on VMs whose host cannot time-slice (each v86
-   * VM runs flat out in its own loop): a VM capped at 25% runs a quarter of each period and is
-   * paused for the rest. 100 ms by default.
-   */
-  capPeriodMs?: number;
 }
 
 export interface CreateVmOptions {
@@ -51,9 +46,9 @@ export interface CreateVmOptions {
   name?: string;
   /** Guest RAM; the image's default when absent. */
   memoryMiB?: number;
-  /** Relative CPU share when VMs share a host; 1 by default. */
+  /** Relative CPU share when VMs share a host, 0.1 to 1000; 1 by default. */
   weight?: number;
-  /** At most this % of one core; none by default. */
+  /** At most this % of one core, 1 to 100; none by default. */
   capPercent?: number;
 }
 
@@ -63,26 +58,6 @@ export interface ImportSnapshotOptions {
   capPercent?: number;
   /** 'keep' the identity saved in the file (a moved VM) or make a 'new' one (a copy). Default 'keep'. */
   identity?: 'keep' | 'new';
-}
-
-export interface VmSummary {
-  id: string;
-  name: string;
-  image: string;
-  engine: EngineKind;
-  state: VmState;
-  memoryMiB: number;
-  weight: number;
-  capPercent: number | undefined;
-  identity: VmIdentity;
-  /** The guest printed its image's ready marker (its shell is up). */
-  ready: boolean;
-  /** Pool slot of the host running it, while it has an engine. */
-  host: number | undefined;
-  /** Paused by the cap's duty cycle right now (its lifecycle state stays running). */
-  throttled: boolean;
-  /** Why it crashed, while crashed. */
-  crashReason?: string;
 }
 
 export interface VmStatsReport {
@@ -101,21 +76,6 @@ export interface VmStatsReport {
   readyMs?: number;
 }
 
-export interface MigrationReport {
-  vm: VmSummary;
-  fromHost: number;
-  toHost: number;
-  /** How long the guest was paused: save, transfer, load. */
-  pauseMs: number;
-  /** Size of the machine state carried over. */
-  stateBytes: number;
-}
-
-export interface ConsoleAttachment {
-  send(data: Uint8Array | string): Promise<void>;
-  detach(): void;
-}
-
 export interface HypervisorEvents {
   /** Every lifecycle change of every VM (from the state machine). */
   transition: VmTransition;
@@ -125,79 +85,32 @@ export interface HypervisorEvents {
   progress: { vmId: string; vmName: string; message: string };
 }
 
-class ManagedVm {
-  /** Creation order (ids are `vm-<seq>`). */
-  readonly seq: number;
-  readonly console = new ConsoleLog();
-  readonly consoleListeners = new Set<(data: Uint8Array) => void>();
-  machine!: VmStateMachine;
-  slot: HostSlot | undefined;
-  /** The id of the current engine instance in its host: `<vm id>~<generation>`. */
-  instance: string | undefined;
-  generation = 0;
-  ready = false;
-  /** Console input typed while paused: delivered on resume, so no engine has to queue it. */
-  pendingInput: Array<Uint8Array | string> = [];
-  /** Console offset where the current engine instance began (its boot output starts here). */
-  bootOffset = 0;
-  crashReason: string | undefined;
-  queue: Promise<unknown> = Promise.resolve();
-  /** Host-paused by the cap governor while the lifecycle state is running. */
-  throttled = false;
-  capTimer: ReturnType<typeof setTimeout> | undefined;
-  capStepQueued = false;
-  /** Start of the current cap cycle: wall time and the engine's runMs then. */
-  capBase: { at: number; runMs: number } | undefined;
-  sample: { at: number; instructions: number; runMs: number } | undefined;
-
-  constructor(
-    readonly id: string,
-    public name: string,
-    readonly image: ImageEntry,
-    readonly memoryMiB: number,
-    public weight: number,
-    public capPercent: number | undefined,
-    public identity: VmIdentity,
-  ) {
-    this.seq = Number(id.slice(id.lastIndexOf('-') + 1));
-  }
-
-  get state(): VmState {
-    return this.machine.state as VmState;
-  }
-}
-
 export class Hypervisor {
   readonly events = new TypedEmitter<HypervisorEvents>();
   readonly memory: MemoryBudget;
   private readonly images = new Map<string, ImageEntry>();
   private readonly vms = new Map<string, ManagedVm>();
-  /** Engine instance id -> VM, for routing host events. Only current instances are here. */
-  private readonly instances = new Map<string, ManagedVm>();
   private readonly pool: HostPool;
+  private readonly actions: VmActions;
+  private readonly consoles: ConsoleFanout;
   private readonly now: () => number;
   private nextId = 1;
   private closed = false;
   /** Names of VMs being created (not registered yet), so two creates cannot take one name. */
   private readonly admitting = new Set<string>();
-  private readonly capPeriodMs: number;
 
   constructor(options: HypervisorOptions) {
     for (const image of options.images) this.images.set(image.name, image);
     this.memory = new MemoryBudget(options.memoryBudgetBytes);
     this.now = options.now ?? (() => performance.now());
-    this.capPeriodMs = options.capPeriodMs ?? 100;
-    // Caps follow the lifecycle: every transition may start or end a VM's duty cycle.
-    this.events.on('transition', (t) => {
-      const vm = this.vms.get(t.vmId);
-      if (vm?.machine) this.governCap(vm); // (no machine yet while 'create' is being emitted)
-    });
     this.pool = new HostPool(
       options.hosts,
       options.poolSize ?? defaultPoolSize(),
       (slot, connection) => this.listenTo(slot, connection),
-      (slot, reason) => this.hostDied(slot, reason),
+      (slot, reason) => this.actions.hostDied(slot, reason),
     );
+    this.actions = new VmActions(this.pool, (vm) => this.vms.get(vm.id) === vm);
+    this.consoles = new ConsoleFanout(this.actions, this.events);
   }
 
   // --- queries ------------------------------------------------------------------------------
@@ -212,12 +125,12 @@ export class Hypervisor {
 
   /** Every VM, in the order they were created. */
   list(): VmSummary[] {
-    return [...this.vms.values()].sort((x, y) => x.seq - y.seq).map((vm) => this.summary(vm));
+    return [...this.vms.values()].sort((x, y) => x.seq - y.seq).map((vm) => vm.summary());
   }
 
   /** A VM by id or name. */
   get(ref: string): VmSummary {
-    return this.summary(this.find(ref));
+    return this.find(ref).summary();
   }
 
   has(ref: string): boolean {
@@ -239,58 +152,54 @@ export class Hypervisor {
   async create(options: CreateVmOptions): Promise<VmSummary> {
     const vm = this.newVm(options.image, options, newIdentity());
     await this.admit(vm, {});
-    return this.summary(vm);
+    return vm.summary();
   }
 
   async start(ref: string): Promise<VmSummary> {
     return this.perform(ref, 'start', async (vm) => {
       vm.machine.apply('start');
-      await this.boot(vm, {});
+      await this.actions.boot(vm);
     });
   }
 
   async pause(ref: string): Promise<VmSummary> {
     return this.perform(ref, 'pause', async (vm) => {
-      // A throttled VM is already paused in its host; it only changes its lifecycle state.
-      if (!vm.throttled) await this.hostCall(vm, 'pause', (port, id) => port.pause(id));
-      vm.throttled = false;
-      this.finish(vm, 'pause');
+      await this.actions.hostCall(vm, 'pause', (port, id) => port.pause(id));
+      this.actions.finish(vm, 'pause');
     });
   }
 
   async resume(ref: string): Promise<VmSummary> {
     return this.perform(ref, 'resume', async (vm) => {
-      await this.hostCall(vm, 'resume', (port, id) => port.resume(id));
-      this.finish(vm, 'resume');
-      for (const data of vm.pendingInput.splice(0)) {
-        await this.hostCall(vm, 'console input', (port, id) => port.sendConsole(id, data), 'throw');
-      }
+      await this.actions.hostCall(vm, 'resume', (port, id) => port.resume(id));
+      this.actions.finish(vm, 'resume');
+      await this.consoles.deliverPending(vm);
     });
   }
 
   /** Powers the VM off and frees its engine; its memory stays reserved until delete. */
   async stop(ref: string): Promise<VmSummary> {
     return this.perform(ref, 'stop', async (vm) => {
-      await this.discardInstance(vm);
-      this.finish(vm, 'stop');
+      await this.actions.discardInstance(vm);
+      this.actions.finish(vm, 'stop');
     });
   }
 
   /** Discards the machine and boots the image again. */
   async reset(ref: string): Promise<VmSummary> {
     return this.perform(ref, 'reset', async (vm) => {
-      await this.discardInstance(vm);
+      await this.actions.discardInstance(vm);
       vm.machine.apply('reset');
-      await this.boot(vm, {});
+      await this.actions.boot(vm);
     });
   }
 
   /** Forgets a created, stopped or crashed VM and releases its memory. */
   async delete(ref: string): Promise<void> {
     await this.perform(ref, 'delete', async (vm) => {
-      await this.discardInstance(vm);
+      await this.actions.discardInstance(vm);
       this.memory.release(vm.id);
-      this.finish(vm, 'delete');
+      this.actions.finish(vm, 'delete');
       vm.consoleListeners.clear();
       this.vms.delete(vm.id);
     });
@@ -302,9 +211,9 @@ export class Hypervisor {
   async snapshot(ref: string): Promise<Uint8Array> {
     let file!: Uint8Array;
     await this.perform(ref, 'snapshot', async (vm) => {
-      const state = await this.captureState(vm, 'snapshot');
-      file = await this.encodeSnapshot(vm, state);
-      this.finish(vm, 'snapshot');
+      const state = await this.actions.captureState(vm, 'snapshot');
+      file = await encodeSnapshotFile(vm, state);
+      this.actions.finish(vm, 'snapshot');
     });
     return file;
   }
@@ -316,14 +225,18 @@ export class Hypervisor {
     return { fileName: `${this.find(ref).name}-${stamp}.tvsnap`, bytes };
   }
 
-  /** Replaces the VM's machine with the one in a snapshot file, and runs it. */
+  /**
+   * Replaces the VM's machine with the one in a snapshot file, and runs it. A file that is
+   * damaged, of another engine or memory size, or whose machine the engine refuses is
+   * `bad-snapshot`, and the VM is left as it was.
+   */
   async restore(ref: string, file: Uint8Array): Promise<VmSummary> {
     const target = this.find(ref);
-    const snap = await this.decodeSnapshot(file, `cannot restore VM '${target.name}'`);
+    const { snap, meta, state } = await decodeSnapshotFile(file, `cannot restore VM '${target.name}'`, { vmBytes: target.memoryMiB * MiB });
     return this.perform(ref, 'restore', async (vm) => {
-      this.checkCompatible(vm, snap);
-      await this.loadMachine(vm, engineState(snap), readMeta(snap).ready);
-      this.finish(vm, 'restore');
+      checkCompatible(vm, snap);
+      await this.actions.restoreMachine(vm, state, meta.ready);
+      this.actions.finish(vm, 'restore');
     });
   }
 
@@ -342,27 +255,33 @@ export class Hypervisor {
     let ready = false;
     try {
       await this.perform(ref, 'clone', async (vm) => {
-        state = await this.captureState(vm, 'clone');
+        state = await this.actions.captureState(vm, 'clone');
         ready = vm.ready;
-        this.finish(vm, 'clone');
+        this.actions.finish(vm, 'clone');
       });
     } catch (error) {
       this.memory.release(copy.id);
       throw error;
     }
     await this.admit(copy, { state, ready, reserved: true });
-    return this.summary(copy);
+    return copy.summary();
   }
 
-  /** A new running VM from a snapshot file (exported here, by another tab or by the CLI). */
+  /**
+   * A new running VM from a snapshot file (exported here, by another tab or by the CLI). Its
+   * memory is what the file's metadata declares, charged to the budget before any host is
+   * asked; a machine state that does not fit that size is refused (`bad-snapshot`).
+   */
   async importSnapshot(file: Uint8Array, options: ImportSnapshotOptions = {}): Promise<VmSummary> {
-    const snap = await this.decodeSnapshot(file, 'cannot import the snapshot');
-    const meta = readMeta(snap);
+    const context = 'cannot import the snapshot';
+    const usage = this.memory.usage();
+    const limit = { freeBudgetBytes: usage.freeBytes, budgetBytes: usage.totalBytes };
+    const { snap, meta, state } = await decodeSnapshotFile(file, context, limit);
     const imageName = snap.metadata.image;
     if (!imageName || !this.images.has(imageName)) {
       throw new HypervisorError(
         'bad-snapshot',
-        `cannot import the snapshot: it was taken from image '${imageName ?? '(none)'}', which is not in the manifest`,
+        `${context}: it was taken from image '${imageName ?? '(none)'}', which is not in the manifest`,
       );
     }
     const identity = options.identity === 'new' || !meta.identity ? newIdentity() : meta.identity;
@@ -372,9 +291,9 @@ export class Hypervisor {
       weight: options.weight ?? meta.weight,
       capPercent: options.capPercent ?? meta.capPercent,
     }, identity);
-    this.checkCompatible(vm, snap);
-    await this.admit(vm, { state: engineState(snap), ready: meta.ready });
-    return this.summary(vm);
+    checkCompatible(vm, snap);
+    await this.admit(vm, { state, ready: meta.ready });
+    return vm.summary();
   }
 
   /**
@@ -385,58 +304,11 @@ export class Hypervisor {
   async migrate(ref: string, options: { toHost?: number } = {}): Promise<MigrationReport> {
     let report!: MigrationReport;
     await this.perform(ref, 'migrate', async (vm) => {
-      const from = vm.slot!;
-      const target = this.migrationTarget(vm, from, options.toHost);
-      const wasRunning = vm.state === 'running';
-      const t0 = this.now();
-      if (wasRunning && !vm.throttled) await this.hostCall(vm, 'migrate', (port, id) => port.pause(id));
-      const state = await this.hostCall(vm, 'migrate', (port, id) => port.saveState(id));
-      const old = { instance: vm.instance!, slot: from, ready: vm.ready, bootOffset: vm.bootOffset, pendingInput: vm.pendingInput };
-      try {
-        await this.makeInstance(vm, state, target);
-        await this.hostCall(vm, 'migrate', (port, id) => port.start(id), 'throw');
-        if (!wasRunning) await this.hostCall(vm, 'migrate', (port, id) => port.pause(id), 'throw');
-      } catch (error) {
-        // Back to the old instance, which still holds the machine, paused.
-        if (vm.instance !== old.instance) await this.discardInstance(vm);
-        vm.instance = old.instance;
-        vm.slot = old.slot;
-        old.slot.vms.add(old.instance);
-        this.instances.set(old.instance, vm);
-        Object.assign(vm, { ready: old.ready, bootOffset: old.bootOffset, pendingInput: old.pendingInput });
-        if (!old.slot.connection) {
-          // The old worker died too while we tried: nothing holds the machine any more.
-          this.forgetInstance(vm);
-          this.signal(vm, 'crash', `its host (worker ${from.index + 1}) died during a migration`);
-          throw new HypervisorError('host-failure', `cannot migrate VM '${vm.name}': ${messageOf(error)}; its old worker died meanwhile`);
-        }
-        if (wasRunning) await this.hostCall(vm, 'migrate', (port, id) => port.resume(id));
-        vm.throttled = false;
-        throw new HypervisorError('host-failure', `cannot migrate VM '${vm.name}': ${messageOf(error)}; it stays on worker ${from.index + 1}`);
-      }
-      const pauseMs = this.now() - t0;
-      Object.assign(vm, { ready: old.ready, bootOffset: old.bootOffset, pendingInput: old.pendingInput });
-      // The old instance is no longer the VM's: drop it from routing, then free it.
-      old.slot.vms.delete(old.instance);
-      this.instances.delete(old.instance);
-      await Promise.resolve(old.slot.connection?.port.destroy(old.instance)).catch(() => undefined);
-      this.finish(vm, 'migrate');
-      report = { vm: this.summary(vm), fromHost: from.index, toHost: target.index, pauseMs, stateBytes: state.length };
+      report = await migrateVm(this.actions, this.pool, vm, options.toHost, this.now);
+      this.actions.finish(vm, 'migrate');
+      report.vm = vm.summary();
     });
     return report;
-  }
-
-  private migrationTarget(vm: ManagedVm, from: HostSlot, toHost: number | undefined): HostSlot {
-    const slots = this.pool.slots;
-    if (toHost !== undefined) {
-      const slot = slots[toHost];
-      if (!slot) throw new HypervisorError('bad-argument', `cannot migrate VM '${vm.name}': there is no host ${toHost} (have 0-${slots.length - 1})`);
-      if (slot === from) throw new HypervisorError('bad-argument', `cannot migrate VM '${vm.name}': it already runs on host ${toHost}`);
-      return slot;
-    }
-    const others = slots.filter((s) => s !== from);
-    if (others.length === 0) throw new HypervisorError('bad-argument', `cannot migrate VM '${vm.name}': the pool has only one host`);
-    return others.reduce((best, s) => (s.vms.size < best.vms.size || (s.vms.size === best.vms.size && s.connection && !best.connection) ? s : best));
   }
 
   // --- console and stats --------------------------------------------------------------------
@@ -446,18 +318,7 @@ export class Hypervisor {
    * `replay` is false. The attachment sends input and survives reset and restore.
    */
   attachConsole(ref: string, listener: (data: Uint8Array) => void, options: { replay?: boolean } = {}): ConsoleAttachment {
-    const vm = this.find(ref);
-    if (options.replay !== false) {
-      const history = vm.console.bytes();
-      if (history.length > 0) listener(history);
-    }
-    vm.consoleListeners.add(listener);
-    return {
-      send: (data) => this.sendConsole(vm.id, data),
-      detach: () => {
-        vm.consoleListeners.delete(listener);
-      },
-    };
+    return this.consoles.attach(this.find(ref), listener, options.replay !== false);
   }
 
   /**
@@ -465,15 +326,7 @@ export class Hypervisor {
    * for a paused VM waits in the hypervisor and reaches the guest when it resumes.
    */
   async sendConsole(ref: string, data: Uint8Array | string): Promise<void> {
-    const vm = this.find(ref);
-    if (!vm.instance || !['booting', 'running', 'paused'].includes(vm.state)) {
-      throw new HypervisorError('invalid-state', `cannot type on VM '${vm.name}': it is ${vm.state}`);
-    }
-    if (vm.state === 'paused' || vm.throttled) {
-      vm.pendingInput.push(typeof data === 'string' ? data : data.slice());
-      return;
-    }
-    await this.hostCall(vm, 'console input', (port, id) => port.sendConsole(id, data), 'throw');
+    await this.consoles.send(this.find(ref), data);
   }
 
   /** Console output kept so far (from stream offset `from`), as text. */
@@ -491,31 +344,7 @@ export class Hypervisor {
    * `from`). Rejects when the VM stops or crashes first, or after `timeoutMs`.
    */
   waitForConsole(ref: string, text: string, options: { from?: number; timeoutMs?: number } = {}): Promise<number> {
-    const vm = this.find(ref);
-    const wait = vm.console.waitFor(text, options.from ?? 0);
-    return new Promise<number>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const done = (): void => {
-        wait.cancel();
-        offState();
-        if (timer !== undefined) clearTimeout(timer);
-      };
-      const offState = this.events.on('transition', (t) => {
-        if (t.vmId !== vm.id || !['stopped', 'crashed', 'deleted'].includes(t.to)) return;
-        done();
-        reject(new HypervisorError('invalid-state', `VM '${vm.name}' ${t.to === 'crashed' ? `crashed (${t.detail ?? 'no reason'})` : `was ${t.to}`} before its console printed ${JSON.stringify(text)}`));
-      });
-      if (options.timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          done();
-          reject(new HypervisorError('host-failure', `VM '${vm.name}' did not print ${JSON.stringify(text)} within ${options.timeoutMs} ms`));
-        }, options.timeoutMs);
-      }
-      wait.promise.then((offset) => {
-        done();
-        resolve(offset);
-      });
-    });
+    return this.consoles.waitFor(this.find(ref), text, options);
   }
 
   /** Resolves once the guest of the current boot printed its image's ready marker. */
@@ -532,7 +361,7 @@ export class Hypervisor {
     if (!vm.instance || !vm.slot?.connection) {
       return { ...base, instructions: 0, mips: 0, cpuShare: 0, memoryBytes: 0 };
     }
-    const s = await this.hostCall(vm, 'stats', (port, id) => port.stats(id), 'throw');
+    const s = await this.actions.hostCall(vm, 'stats', (port, id) => port.stats(id), 'throw');
     const at = this.now();
     const prev = vm.sample;
     vm.sample = { at, instructions: s.instructions, runMs: s.runMs };
@@ -552,40 +381,35 @@ export class Hypervisor {
   }
 
   /**
-   * Changes a VM's share and cap. They are handed to its host, which enforces them when it
-   * time-slices several VMs (docs/HYPERVISOR.md, "Scheduler"); `enforced` says whether it can.
+   * Changes a VM's share and cap (ranges: src/worker/schedule-limits.ts). The hypervisor only
+   * decides them: it tells the VM's host, which enforces them (docs/HYPERVISOR.md, "Scheduler").
+   * `enforced` is false for a weight its host cannot apply (an engine with its own loop, v86).
    */
   async setSchedule(ref: string, params: { weight?: number; capPercent?: number | undefined }): Promise<VmSummary & { enforced: boolean }> {
     const vm = this.find(ref);
-    checkSchedule(vm.name, params.weight, params.capPercent);
+    checkSchedule(vm.name, params);
     if (params.weight !== undefined) vm.weight = params.weight;
-    if ('capPercent' in params) {
-      vm.capPercent = params.capPercent;
-      vm.capBase = undefined; // measure the new cap from now
-    }
-    const slicing = await this.pushSchedule(vm);
-    this.governCap(vm);
-    // A cap is enforced by the host's scheduler, or else by the duty cycle; a weight only by the host.
-    return { ...this.summary(vm), enforced: slicing || params.weight === undefined };
-  }
-
-  /** Tells the VM's host its weight and cap; false when the host cannot time-slice. */
-  private async pushSchedule(vm: ManagedVm): Promise<boolean> {
+    if ('capPercent' in params) vm.capPercent = params.capPercent;
     const port = vm.slot?.connection?.port;
-    if (!vm.instance || !port?.setSchedule) return false;
-    const params = { weight: vm.weight, capPercent: vm.capPercent };
-    await this.hostCall(vm, 'schedule', (p, id) => p.setSchedule!(id, params));
-    return true;
+    let weightApplied = true;
+    if (vm.instance && port) {
+      const schedule = { weight: vm.weight, capPercent: vm.capPercent };
+      const applied = await this.actions.hostCall(vm, 'schedule', (p, id) => p.setSchedule(id, schedule));
+      weightApplied = applied?.weight !== false;
+    } else {
+      // No machine now: the next instance gets them at creation; whether it can apply a weight
+      // depends on its engine.
+      weightApplied = vm.image.engine === 'rv64';
+    }
+    return { ...vm.summary(), enforced: params.weight === undefined || weightApplied };
   }
 
   /** Stops every VM and ends every host. The hypervisor cannot be used afterwards. */
   async shutdown(): Promise<void> {
     this.closed = true;
     for (const vm of this.vms.values()) {
-      if (vm.capTimer !== undefined) clearTimeout(vm.capTimer);
-      vm.capTimer = undefined;
       if (vm.instance) vm.machine.apply('poweroff', 'hypervisor shut down');
-      this.forgetInstance(vm);
+      this.actions.forgetInstance(vm);
     }
     await this.pool.closeAll();
   }
@@ -596,6 +420,10 @@ export class Hypervisor {
     const vm = this.vms.get(ref) ?? [...this.vms.values()].find((v) => v.name === ref);
     if (!vm) throw new HypervisorError('unknown-vm', `no VM named '${ref}'`);
     return vm;
+  }
+
+  private perform(ref: string, action: Parameters<VmActions['perform']>[1], body: (vm: ManagedVm) => Promise<void>): Promise<VmSummary> {
+    return this.actions.perform(this.find(ref), action, body);
   }
 
   private newVm(
@@ -617,7 +445,7 @@ export class Hypervisor {
     if (!Number.isInteger(memoryMiB) || memoryMiB <= 0) {
       throw new HypervisorError('bad-argument', `VM '${name}': memory must be a whole number of MiB, got ${memoryMiB}`);
     }
-    checkSchedule(name, options.weight, options.capPercent);
+    checkSchedule(name, options);
     let id: string;
     do id = `vm-${this.nextId++}`;
     while (this.vms.has(id));
@@ -652,10 +480,10 @@ export class Hypervisor {
 
   private async admitNamed(vm: ManagedVm, from: { state?: Uint8Array; ready?: boolean }): Promise<void> {
     try {
-      await this.makeInstance(vm, from.state);
-      if (from.state) await this.hostCall(vm, 'restore', (port, id) => port.start(id), 'throw');
+      await this.actions.makeInstance(vm, from.state);
+      if (from.state) await this.actions.hostCall(vm, 'restore', (port, id) => port.start(id), 'throw');
     } catch (error) {
-      await this.discardInstance(vm);
+      await this.actions.discardInstance(vm);
       this.memory.release(vm.id);
       if (error instanceof HypervisorError && error.code === 'no-memory') throw error;
       const code = from.state ? 'bad-snapshot' : 'engine-unavailable';
@@ -669,333 +497,20 @@ export class Hypervisor {
     }
   }
 
-  private summary(vm: ManagedVm): VmSummary {
-    return {
-      id: vm.id,
-      name: vm.name,
-      image: vm.image.name,
-      engine: vm.image.engine,
-      state: vm.state,
-      memoryMiB: vm.memoryMiB,
-      weight: vm.weight,
-      capPercent: vm.capPercent,
-      identity: { ...vm.identity },
-      ready: vm.ready,
-      host: vm.instance ? vm.slot?.index : undefined,
-      throttled: vm.throttled,
-      ...(vm.state === 'crashed' && vm.crashReason ? { crashReason: vm.crashReason } : {}),
-    };
-  }
-
-  // --- internals: performing actions --------------------------------------------------------
-
-  /** Runs `body` for one action, after the VM's previous actions, once the table allows it. */
-  private perform(ref: string, action: VmAction, body: (vm: ManagedVm) => Promise<void>): Promise<VmSummary> {
-    const vm = this.find(ref);
-    const run = async (): Promise<VmSummary> => {
-      if (!this.vms.has(vm.id)) throw new HypervisorError('unknown-vm', `no VM named '${vm.name}' (it was deleted)`);
-      vm.machine.check(action);
-      await body(vm);
-      return this.summary(vm);
-    };
-    const result = vm.queue.then(run, run);
-    vm.queue = result.catch(() => undefined);
-    return result;
-  }
-
-  /** Records a finished action; if a signal changed the state meanwhile, says so instead. */
-  private finish(vm: ManagedVm, action: VmAction): void {
-    if (vm.machine.allows(action)) {
-      vm.machine.apply(action);
-      return;
-    }
-    throw new HypervisorError('invalid-state', `${action} of VM '${vm.name}' did not complete: it is ${vm.state} now`);
-  }
-
-  /** A host-reported event or failure. Ignored when it does not apply (the table says so). */
-  private signal(vm: ManagedVm, signal: VmSignal, detail?: string): void {
-    if (!this.vms.has(vm.id)) return;
-    if (signal === 'crash' && vm.machine.allows('crash')) vm.crashReason = detail;
-    vm.machine.apply(signal, detail);
-  }
-
-  /** Creates an engine instance on the least loaded host, and boots it (or restores `state`). */
-  private async boot(vm: ManagedVm, from: { state?: Uint8Array }): Promise<void> {
-    try {
-      if (!vm.instance) await this.makeInstance(vm, from.state);
-    } catch (error) {
-      this.signal(vm, 'crash', `could not make its engine: ${messageOf(error)}`);
-      throw new HypervisorError('host-failure', `cannot boot VM '${vm.name}': ${messageOf(error)}`);
-    }
-    await this.hostCall(vm, 'start', (port, id) => port.start(id));
-    this.signal(vm, 'booted');
-  }
-
-  private async makeInstance(vm: ManagedVm, state: Uint8Array | undefined, slot = this.pool.leastLoaded()): Promise<void> {
-    // Count the instance on its slot before any await, so VMs created together spread out.
-    const instance = `${vm.id}~${++vm.generation}`;
-    vm.slot = slot;
-    vm.instance = instance;
-    vm.ready = false;
-    vm.bootOffset = vm.console.totalBytes;
-    vm.sample = undefined;
-    vm.pendingInput = [];
-    vm.throttled = false;
-    slot.vms.add(instance);
-    this.instances.set(instance, vm);
-    let connection: HostConnection;
-    try {
-      connection = await this.pool.connect(slot);
-    } catch (error) {
-      this.forgetInstance(vm);
-      throw error;
-    }
-    const image: ImageEntry = { ...vm.image, memoryMiB: vm.memoryMiB };
-    // A saved state carries its own memory contents: the host needs no image files for it.
-    const request: CreateVmRequest = state
-      ? { id: instance, name: vm.name, config: restoreConfig(image, state), readyMarker: image.readyMarker }
-      : { id: instance, name: vm.name, image };
-    try {
-      await connection.port.create(request);
-      if (connection.port.setSchedule && (vm.weight !== 1 || vm.capPercent !== undefined)) {
-        await connection.port.setSchedule(instance, { weight: vm.weight, capPercent: vm.capPercent });
-      }
-    } catch (error) {
-      this.forgetInstance(vm);
-      await Promise.resolve(connection.port.destroy(instance)).catch(() => undefined);
-      throw error;
-    }
-  }
-
-  /** Destroys the current engine instance, if any; a dead host is not an error here. */
-  private async discardInstance(vm: ManagedVm): Promise<void> {
-    const instance = vm.instance;
-    const connection = vm.slot?.connection;
-    this.forgetInstance(vm);
-    if (instance && connection) await Promise.resolve(connection.port.destroy(instance)).catch(() => undefined);
-  }
-
-  private forgetInstance(vm: ManagedVm): void {
-    if (vm.instance) {
-      vm.slot?.vms.delete(vm.instance);
-      this.instances.delete(vm.instance);
-    }
-    vm.instance = undefined;
-    vm.slot = undefined;
-    vm.throttled = false;
-  }
-
-  /**
-   * Calls the VM's host. When a lifecycle call fails (`onFailure` 'crash'), the engine is in an
-   * unknown state: the VM is marked crashed (its instance discarded) and the caller gets a
-   * HypervisorError. A failed console write or stats query ('throw') only reports the error:
-   * it usually means the guest just exited, and the exit event that follows says how.
-   * Other VMs are untouched either way.
-   */
-  private async hostCall<T>(
-    vm: ManagedVm,
-    what: string,
-    call: (port: VmHostPort, instance: string) => T | Promise<T>,
-    onFailure: 'crash' | 'throw' = 'crash',
-  ): Promise<T> {
-    const instance = vm.instance;
-    const connection = vm.slot?.connection;
-    if (!instance || !connection) {
-      throw new HypervisorError('invalid-state', `cannot ${what} VM '${vm.name}': it has no running machine (it is ${vm.machine?.state ?? 'being created'})`);
-    }
-    try {
-      return await call(connection.port, instance);
-    } catch (error) {
-      if (vm.instance !== instance) {
-        // A signal (crash, power-off, worker death) replaced the instance while we waited.
-        throw new HypervisorError('invalid-state', `cannot ${what} VM '${vm.name}': it is ${vm.state} now`);
-      }
-      if (onFailure === 'crash' && vm.machine) {
-        await this.discardInstance(vm);
-        this.signal(vm, 'crash', `${what} failed: ${messageOf(error)}`);
-        throw new HypervisorError('host-failure', `${what} of VM '${vm.name}' failed: ${messageOf(error)}; the VM is marked crashed`);
-      }
-      throw new HypervisorError('host-failure', `${what} of VM '${vm.name}' failed: ${messageOf(error)}`);
-    }
-  }
-
-  /** The machine state of a running or paused VM; a running VM is paused around the save. */
-  private async captureState(vm: ManagedVm, what: string): Promise<Uint8Array> {
-    const wasRunning = vm.state === 'running' && !vm.throttled;
-    if (wasRunning) await this.hostCall(vm, what, (port, id) => port.pause(id));
-    const state = await this.hostCall(vm, what, (port, id) => port.saveState(id));
-    if (wasRunning) await this.hostCall(vm, what, (port, id) => port.resume(id));
-    return state;
-  }
-
-  /** Puts `state` into the VM: in place when its machine is live, else in a new instance. */
-  private async loadMachine(vm: ManagedVm, state: Uint8Array, ready: boolean): Promise<void> {
-    if (vm.instance && (vm.state === 'running' || vm.state === 'paused')) {
-      if (vm.state === 'running' && !vm.throttled) await this.hostCall(vm, 'restore', (port, id) => port.pause(id));
-      await this.hostCall(vm, 'restore', (port, id) => port.loadState(id, state));
-      await this.hostCall(vm, 'restore', (port, id) => port.resume(id));
-      vm.throttled = false;
-    } else {
-      await this.discardInstance(vm);
-      try {
-        await this.makeInstance(vm, state);
-      } catch (error) {
-        this.signal(vm, 'crash', `could not make its engine: ${messageOf(error)}`);
-        throw new HypervisorError('host-failure', `cannot restore VM '${vm.name}': ${messageOf(error)}`);
-      }
-      await this.hostCall(vm, 'restore', (port, id) => port.start(id));
-    }
-    vm.ready = ready;
-    vm.crashReason = undefined;
-    vm.pendingInput = []; // typed for the machine that was replaced
-  }
-
-  private async encodeSnapshot(vm: ManagedVm, state: Uint8Array): Promise<Uint8Array> {
-    const meta: SnapshotVmMeta = {
-      name: vm.name,
-      identity: vm.identity,
-      weight: vm.weight,
-      ...(vm.capPercent !== undefined ? { capPercent: vm.capPercent } : {}),
-      ready: vm.ready,
-      imageSha256: vm.image.sha256,
-    };
-    return new SnapshotWriter({
-      engine: vm.image.engine,
-      image: vm.image.name,
-      memoryMiB: vm.memoryMiB,
-      extra: { [META_KEY]: meta, cmdline: vm.image.cmdline },
-    })
-      .addSection(ENGINE_STATE_SECTION, state)
-      .encode();
-  }
-
-  private async decodeSnapshot(file: Uint8Array, context: string): Promise<Snapshot> {
-    let snap: Snapshot;
-    try {
-      snap = await readSnapshot(file);
-    } catch (error) {
-      if (error instanceof SnapshotFormatError) throw new HypervisorError('bad-snapshot', `${context}: ${error.message}`);
-      throw error;
-    }
-    if (!snap.hasSection(ENGINE_STATE_SECTION) && !snap.hasSection(LEGACY_MACHINE_SECTION)) {
-      throw new HypervisorError('bad-snapshot', `${context}: the snapshot has no '${ENGINE_STATE_SECTION}' section`);
-    }
-    return snap;
-  }
-
-  private checkCompatible(vm: ManagedVm, snap: Snapshot): void {
-    const m = snap.metadata;
-    if (m.engine !== vm.image.engine || m.memoryMiB !== vm.memoryMiB) {
-      throw new HypervisorError(
-        'bad-snapshot',
-        `cannot restore VM '${vm.name}' (${vm.image.engine}, ${vm.memoryMiB} MiB) from a snapshot of a ` +
-          `${m.engine} machine with ${m.memoryMiB} MiB`,
-      );
-    }
-  }
-
-  // --- internals: caps for hosts that cannot time-slice ---------------------------------------
-  //
-  // A running VM with a cap below 100% whose host has no scheduler of its own (each v86 VM runs
-  // flat out in its own loop) is paused in its host for part of the time; its lifecycle state
-  // stays running and `throttled` shows the pauses. It runs about cap% of capPeriodMs, then pauses
-  // until the time it has run since the cycle began (the engine's runMs, measured in the host)
-  // is within the cap again: the pause absorbs any overshoot, so the long-run share is the cap.
-
-  private capWanted(vm: ManagedVm): boolean {
-    return (
-      !this.closed &&
-      this.vms.has(vm.id) &&
-      vm.state === 'running' &&
-      vm.instance !== undefined &&
-      vm.capPercent !== undefined &&
-      vm.capPercent < 100 &&
-      !vm.slot?.connection?.port.setSchedule
-    );
-  }
-
-  /** Starts or stops a VM's duty cycle to match its state and cap. */
-  private governCap(vm: ManagedVm): void {
-    if (!this.capWanted(vm)) {
-      if (vm.capTimer !== undefined) clearTimeout(vm.capTimer);
-      vm.capTimer = undefined;
-      vm.capBase = undefined;
-      if (vm.throttled && vm.state === 'running' && !vm.capStepQueued) this.enqueueCapStep(vm, 'unthrottle');
-      return;
-    }
-    if (vm.capTimer !== undefined || vm.capStepQueued) return;
-    this.enqueueCapStep(vm, vm.throttled ? 'unthrottle' : 'throttle-later');
-  }
-
-  private capTimerFor(vm: ManagedVm, delayMs: number, kind: 'throttle' | 'unthrottle'): void {
-    vm.capTimer = setTimeout(() => {
-      vm.capTimer = undefined;
-      this.enqueueCapStep(vm, kind);
-    }, Math.max(0, delayMs));
-  }
-
-  /** One step of the cycle, in turn with the VM's other calls (never during a snapshot, say). */
-  private enqueueCapStep(vm: ManagedVm, kind: 'throttle-later' | 'throttle' | 'unthrottle'): void {
-    vm.capStepQueued = true;
-    const step = async (): Promise<void> => {
-      vm.capStepQueued = false;
-      const wanted = this.capWanted(vm);
-      try {
-        if (kind === 'unthrottle' || !wanted) {
-          if (vm.throttled && vm.state === 'running' && vm.instance) {
-            await this.hostCall(vm, 'unthrottle', (port, id) => port.resume(id));
-            vm.throttled = false;
-            for (const data of vm.pendingInput.splice(0)) {
-              await this.hostCall(vm, 'console input', (port, id) => port.sendConsole(id, data), 'throw');
-            }
-          }
-          if (!wanted) return;
-        }
-        if (!vm.capBase) vm.capBase = { at: this.now(), runMs: (await this.hostCall(vm, 'cap', (p, id) => p.stats(id), 'throw')).runMs };
-        const cap = vm.capPercent! / 100;
-        if (kind !== 'throttle') return this.capTimerFor(vm, cap * this.capPeriodMs, 'throttle');
-        await this.hostCall(vm, 'throttle', (port, id) => port.pause(id));
-        vm.throttled = true;
-        const runMs = (await this.hostCall(vm, 'cap', (p, id) => p.stats(id), 'throw')).runMs;
-        const at = this.now();
-        const used = runMs - vm.capBase.runMs;
-        const elapsed = at - vm.capBase.at;
-        // Resume once cap × elapsed time has caught up with the time used.
-        let pauseMs = used / cap - elapsed;
-        if (pauseMs < 0) {
-          // Under the cap (an engine that does not count idle time): bank at most one period.
-          if (-pauseMs * cap > cap * this.capPeriodMs) vm.capBase = { at, runMs };
-          pauseMs = 0;
-        }
-        this.capTimerFor(vm, pauseMs, 'unthrottle');
-      } catch {
-        // The VM crashed or exited meanwhile; its transition ends the cycle.
-      }
-    };
-    vm.queue = vm.queue.then(step, step);
-  }
-
   // --- internals: host events ---------------------------------------------------------------
 
-  private async listenTo(slot: HostSlot, connection: HostConnection): Promise<void> {
+  private async listenTo(_slot: HostSlot, connection: HostConnection): Promise<void> {
     await connection.port.subscribe((events) => {
       for (const event of events) this.onHostEvent(event);
     });
   }
 
   private onHostEvent(event: VmEvent): void {
-    const vm = this.instances.get(event.vmId);
+    const vm = this.actions.instances.get(event.vmId);
     if (!vm) return; // an instance we already discarded
     switch (event.kind) {
       case 'console':
-        vm.console.append(event.data);
-        for (const listener of [...vm.consoleListeners]) {
-          try {
-            listener(event.data);
-          } catch (error) {
-            console.error(`tabvisor: a console listener of VM '${vm.name}' threw:`, error);
-          }
-        }
+        this.consoles.output(vm, event.data);
         break;
       case 'ready':
         vm.ready = true;
@@ -1004,96 +519,23 @@ export class Hypervisor {
       case 'progress':
         this.events.emit('progress', { vmId: vm.id, vmName: vm.name, message: event.message });
         break;
+      case 'throttle':
+        if (event.vmId === vm.instance) vm.throttled = event.throttled;
+        break;
       case 'exit':
         // Only the VM's current instance speaks for it (not one left behind by a migration).
-        if (event.vmId === vm.instance) void this.onExit(vm, event.reason);
+        if (event.vmId === vm.instance) void this.actions.onExit(vm, event.reason);
         break;
       case 'state':
         break; // the hypervisor keeps its own state; exits arrive as 'exit'
     }
   }
-
-  private async onExit(vm: ManagedVm, reason: ExitReason): Promise<void> {
-    if (!vm.machine) return;
-    switch (reason.kind) {
-      case 'poweroff':
-        await this.discardInstance(vm);
-        this.signal(vm, 'poweroff', `the guest powered off (code ${reason.code})`);
-        break;
-      case 'crash':
-        await this.discardInstance(vm);
-        this.signal(vm, 'crash', reason.message);
-        break;
-      case 'reboot': {
-        // The engine does not reboot in place: boot a fresh machine, as a reset does.
-        if (!vm.machine.allows('reboot')) return;
-        await this.discardInstance(vm);
-        this.signal(vm, 'reboot', 'the guest rebooted');
-        const run = async (): Promise<void> => {
-          if (vm.state === 'booting' && !vm.instance) await this.boot(vm, {}).catch(() => undefined);
-        };
-        vm.queue = vm.queue.then(run, run);
-        break;
-      }
-    }
-  }
-
-  private hostDied(slot: HostSlot, reason: string): void {
-    for (const instance of [...slot.vms]) {
-      const vm = this.instances.get(instance);
-      this.instances.delete(instance);
-      if (!vm || vm.instance !== instance) continue;
-      this.forgetInstance(vm);
-      this.signal(vm, 'crash', `its host (worker ${slot.index + 1}) died: ${reason}`);
-    }
-    slot.vms.clear();
-  }
 }
 
-/** What the hypervisor stores about a VM inside a snapshot file. */
-interface SnapshotVmMeta {
-  name?: string;
-  identity?: VmIdentity;
-  weight?: number;
-  capPercent?: number;
-  ready: boolean;
-  imageSha256?: Record<string, string>;
-}
-
-function readMeta(snap: Snapshot): SnapshotVmMeta {
-  const raw = snap.metadata.extra?.[META_KEY];
-  if (typeof raw !== 'object' || raw === null) return { ready: false };
-  const r = raw as Record<string, unknown>;
-  const identity = parseIdentity(r.identity);
-  return {
-    ready: r.ready === true,
-    ...(typeof r.name === 'string' ? { name: r.name } : {}),
-    ...(identity ? { identity } : {}),
-    ...(typeof r.weight === 'number' && r.weight > 0 ? { weight: r.weight } : {}),
-    ...(typeof r.capPercent === 'number' && r.capPercent > 0 && r.capPercent <= 100 ? { capPercent: r.capPercent } : {}),
-  };
-}
-
-/** The engine's saved state inside a snapshot (the CLI and the hypervisor write the same section). */
-function engineState(snap: Snapshot): Uint8Array {
-  return snap.section(snap.hasSection(ENGINE_STATE_SECTION) ? ENGINE_STATE_SECTION : LEGACY_MACHINE_SECTION);
-}
-
-function restoreConfig(image: ImageEntry, state: Uint8Array): BootConfig {
-  return { engine: image.engine, memoryMiB: image.memoryMiB, cmdline: image.cmdline, state };
-}
-
-function checkSchedule(name: string, weight: number | undefined, capPercent: number | undefined): void {
-  if (weight !== undefined && !(weight > 0 && Number.isFinite(weight))) {
-    throw new HypervisorError('bad-argument', `VM '${name}': weight must be a positive number, got ${weight}`);
-  }
-  if (capPercent !== undefined && !(capPercent > 0 && capPercent <= 100)) {
-    throw new HypervisorError('bad-argument', `VM '${name}': cap must be a percentage of one core in (0, 100], got ${capPercent}`);
-  }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/** Refuses a weight or cap outside the documented ranges (schedule-limits.ts), naming the VM. */
+function checkSchedule(name: string, params: { weight?: number | undefined; capPercent?: number | undefined }): void {
+  const problem = scheduleProblem(params);
+  if (problem) throw new HypervisorError('bad-argument', `VM '${name}': ${problem}`);
 }
 
 export { formatBytes };

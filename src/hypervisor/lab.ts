@@ -4,8 +4,11 @@
 // the others start anyway.
 
 import type { ImageEntry } from '../engines/engine.js';
+import { capProblem, weightProblem } from '../worker/schedule-limits.js';
 import { HypervisorError } from './errors.js';
 import type { Hypervisor } from './hypervisor.js';
+import { parseNetworks, parseVmNetwork, type LabNetwork, type LabVmNetwork } from './lab-networks.js';
+import { parseTasks, type LabTask } from './lab-tasks.js';
 import { templateKey, type TemplateStore } from './template-store.js';
 
 export const LAB_FORMAT = 'tabvisor-lab/1';
@@ -18,6 +21,8 @@ export interface LabVm {
   memoryMiB?: number;
   weight?: number;
   capPercent?: number;
+  /** The lab network this VM sits on, and its fixed address there (src/hypervisor/lab-networks.ts). */
+  net?: LabVmNetwork;
 }
 
 export interface Lab {
@@ -26,10 +31,14 @@ export interface Lab {
   title?: string;
   description?: string;
   vms: LabVm[];
+  /** Tasks with checks (src/hypervisor/lab-tasks.ts); empty when the lab has none. */
+  tasks: LabTask[];
+  /** Ethernet networks between the lab's VMs; empty when the lab has none. */
+  networks: LabNetwork[];
 }
 
-const LAB_FIELDS = ['$schema', 'format', 'name', 'title', 'description', 'vms'];
-const VM_FIELDS = ['name', 'image', 'memoryMiB', 'weight', 'capPercent'];
+const LAB_FIELDS = ['$schema', 'format', 'name', 'title', 'description', 'vms', 'tasks', 'networks'];
+const VM_FIELDS = ['name', 'image', 'memoryMiB', 'weight', 'capPercent', 'network', 'ip'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 function labError(message: string): HypervisorError {
@@ -63,6 +72,8 @@ export function parseLab(json: unknown, images: readonly ImageEntry[], options: 
   if (!Array.isArray(raw.vms) || raw.vms.length === 0) throw labError('"vms" must be a non-empty list');
   const imageNames = new Set(images.map((i) => i.name));
   const seen = new Map<string, number>();
+  const networks = parseNetworks(raw.networks);
+  const addresses = new Set<string>();
   const vms = raw.vms.map((item: unknown, i): LabVm => {
     const at = `vms[${i}]`;
     if (typeof item !== 'object' || item === null || Array.isArray(item)) throw labError(`"${at}" must be an object`);
@@ -85,14 +96,18 @@ export function parseLab(json: unknown, images: readonly ImageEntry[], options: 
     }
     const weight = num(v, 'weight', `${at}.weight`);
     if (weight !== undefined) {
-      if (!(weight > 0)) throw labError(`"${at}.weight" must be a positive number, got ${weight}`);
+      const problem = weightProblem(weight);
+      if (problem) throw labError(`"${at}.weight": ${problem}`);
       vm.weight = weight;
     }
     const cap = num(v, 'capPercent', `${at}.capPercent`);
     if (cap !== undefined) {
-      if (!(cap > 0 && cap <= 100)) throw labError(`"${at}.capPercent" must be a percentage of one core in (0, 100], got ${cap}`);
+      const problem = capProblem(cap);
+      if (problem) throw labError(`"${at}.capPercent": ${problem}`);
       vm.capPercent = cap;
     }
+    const net = parseVmNetwork(v, at, networks, addresses);
+    if (net !== undefined) vm.net = net;
     return vm;
   });
   return {
@@ -101,6 +116,8 @@ export function parseLab(json: unknown, images: readonly ImageEntry[], options: 
     ...(title !== undefined ? { title } : {}),
     ...(description !== undefined ? { description } : {}),
     vms,
+    tasks: parseTasks(raw.tasks, new Set(vms.map((v) => v.name))),
+    networks,
   };
 }
 

@@ -4,7 +4,6 @@
 // VMs crashed instead of waiting on them.
 
 import { proxy, type Remote } from 'comlink';
-import type { VmId } from '../worker/protocol.js';
 import type { VmHost } from '../worker/vm-host.js';
 import type { HostConnection, VmHostPort } from './host-port.js';
 
@@ -14,11 +13,7 @@ export interface RemoteHostHandle {
   onError(listener: (message: string) => void): void;
   /** Ends the worker. */
   close(): void | Promise<void>;
-  /** The host time-slices its VMs and takes weights and caps (VmHost.setSchedule). */
-  timeSlices?: boolean;
 }
-
-type RemoteSetSchedule = (id: VmId, params: { weight: number; capPercent: number | undefined }) => Promise<void>;
 
 export function remoteHostConnection(handle: RemoteHostHandle, label: string): HostConnection {
   const deathListeners: Array<(reason: string) => void> = [];
@@ -53,10 +48,7 @@ export function remoteHostConnection(handle: RemoteHostHandle, label: string): H
     sendConsole: (id, data) => guard(() => remote.sendConsole(id, data)),
     stats: (id) => guard(() => remote.stats(id)),
     subscribe: (listener) => guard(() => remote.subscribe(proxy(listener))),
-    // Without it the hypervisor runs caps itself (duty cycle) and reports weights as not enforced.
-    ...(handle.timeSlices
-      ? { setSchedule: (id: VmId, params: Parameters<RemoteSetSchedule>[1]) => guard(() => (remote.setSchedule as unknown as RemoteSetSchedule)(id, params)) }
-      : {}),
+    setSchedule: (id, params) => guard(() => remote.setSchedule(id, params)),
   };
   return {
     port,

@@ -2,6 +2,7 @@
 // (Firecracker's idea: every call states when it is allowed). VmStateMachine.apply is the only
 // code that changes a VM's state, and every change is emitted as a transition event.
 
+import type { VmState as HostVmState } from '../worker/protocol.js';
 import { HypervisorError } from './errors.js';
 
 export const VM_STATES = ['created', 'booting', 'running', 'paused', 'stopped', 'crashed'] as const;
@@ -73,6 +74,44 @@ export const VM_RULES: { readonly [K in VmInput]: VmRule } = {
     meaning: "the engine failed or its worker died; other VMs keep running",
   },
 };
+
+/**
+ * The same table as a VM host (src/worker/vm-host.ts) reads it. A host knows one engine instance,
+ * whose states map onto the lifecycle's (`failed` is `crashed`); it accepts an operation where the
+ * lifecycle input it serves is allowed, and only while its engine is live (created, running or
+ * paused: a stopped or failed instance is discarded, never restarted). Saving and loading a
+ * machine also need it paused: the hypervisor pauses a running VM around them.
+ */
+export type HostOperation = 'start' | 'pause' | 'resume' | 'saveState' | 'loadState' | 'sendConsole';
+
+const HOST_LIVE: readonly HostVmState[] = ['created', 'running', 'paused'];
+const LIFECYCLE_OF_HOST: { readonly [S in HostVmState]: VmState } = {
+  created: 'created',
+  running: 'running',
+  paused: 'paused',
+  stopped: 'stopped',
+  failed: 'crashed',
+};
+
+/** Derives the host's table from a lifecycle table (exported so a test can show it follows one). */
+export function hostRulesFrom(rules: typeof VM_RULES): { readonly [O in HostOperation]: readonly HostVmState[] } {
+  const statesFor = (input: VmInput | 'any', needPaused = false): readonly HostVmState[] =>
+    HOST_LIVE.filter(
+      (s) => (input === 'any' || rules[input].allowedIn.includes(LIFECYCLE_OF_HOST[s])) && (!needPaused || s === 'paused'),
+    );
+  return {
+    start: statesFor('start'),
+    pause: statesFor('pause'),
+    resume: statesFor('resume'),
+    saveState: statesFor('snapshot', true),
+    loadState: statesFor('restore', true),
+    // Typing is not a lifecycle input: any live engine takes it (before boot it waits in the engine).
+    sendConsole: statesFor('any'),
+  };
+}
+
+/** Host operation -> host states in which it is allowed (derived from VM_RULES, never edited by hand). */
+export const HOST_RULES = hostRulesFrom(VM_RULES);
 
 export function isVmAction(input: string): input is VmAction {
   return (VM_ACTIONS as readonly string[]).includes(input);

@@ -1,35 +1,31 @@
-// The page's VM hosts: one Web Worker per pool slot (src/worker/browser-entry.ts), like
-// browserWorkerHosts(), but the page keeps each Worker so that it can end one for real: a
+// The page's VM hosts: one Web Worker per pool slot, started by the same launcher as
+// browserWorkerHosts() (startBrowserVmHost, src/worker/browser-client.ts), so they take weights
+// and caps like every host. The page also keeps each Worker so that it can end one for real: a
 // terminated worker takes its VMs with it, and the hypervisor marks exactly those VMs crashed.
-import { releaseProxy, wrap } from 'comlink';
 import type { HostFactory } from '../hypervisor/host-port.js';
 import { remoteHostConnection } from '../hypervisor/remote-host.js';
-import type { VmHost } from '../worker/vm-host.js';
+import { startBrowserVmHost, type BrowserVmHost } from '../worker/browser-client.js';
 
 export class PageWorkerHosts {
   private readonly workers = new Map<number, { worker: Worker; fail: (message: string) => void }>();
 
+  constructor(private readonly launch: (index: number) => BrowserVmHost = startBrowserVmHost) {}
+
   readonly factory: HostFactory = async (index) => {
-    // This `new Worker(new URL(...), { type: 'module' })` shape is what vite bundles as a worker.
-    const worker = new Worker(new URL('../worker/browser-entry.js', import.meta.url), { type: 'module', name: `tabvisor-vm-host-${index + 1}` });
-    const host = wrap<VmHost>(worker);
+    const started = this.launch(index);
     const listeners: Array<(message: string) => void> = [];
     const fail = (message: string): void => {
       for (const listener of listeners.splice(0)) listener(message);
     };
-    worker.addEventListener('error', (event) => {
-      event.preventDefault();
-      fail(event.message || 'the VM-host worker failed');
-    });
-    this.workers.set(index, { worker, fail });
+    started.onError(fail);
+    this.workers.set(index, { worker: started.worker, fail });
     return remoteHostConnection(
       {
-        host,
+        host: started.host,
         onError: (listener) => listeners.push(listener),
         close: () => {
           this.workers.delete(index);
-          host[releaseProxy]();
-          worker.terminate();
+          started.close();
         },
       },
       `worker ${index + 1}`,

@@ -1,9 +1,8 @@
 // A cap for an engine that runs flat out in its own loop (v86): the host pauses it for part of
 // the time. It runs about cap × periodMs, is paused until the time it has run since the cycle
 // began (the engine's runMs) is back within cap × elapsed time, and so on; the pause absorbs any
-// overshoot, so the long-run share is the cap. The same duty cycle the hypervisor runs for hosts
-// without a scheduler (docs/HYPERVISOR.md, "Caps for VMs that run flat out"), done next to the
-// engine so no pause has to cross a thread.
+// overshoot, so the long-run share is the cap. Done next to the engine, in the VM host, so no
+// pause has to cross a thread (docs/HYPERVISOR.md, "Time slices in a VM host").
 import type { Engine } from '../engines/engine.js';
 
 export class DutyCycleCap {
@@ -12,15 +11,27 @@ export class DutyCycleCap {
   private step: Promise<void> = Promise.resolve();
   private base: { at: number; runMs: number } | undefined;
   private active = false;
-  /** True while the cap holds the engine paused. */
-  throttled = false;
+  private held = false;
 
   constructor(
     private readonly engine: Engine,
     private capPercent: number,
     private readonly now: () => number,
     private readonly periodMs = 100,
+    /** Told each time the cap starts or stops holding the engine. */
+    private readonly onThrottle: (throttled: boolean) => void = () => {},
   ) {}
+
+  /** True while the cap holds the engine paused. */
+  get throttled(): boolean {
+    return this.held;
+  }
+
+  private setThrottled(value: boolean): void {
+    if (value === this.held) return;
+    this.held = value;
+    this.onThrottle(value);
+  }
 
   get percent(): number {
     return this.capPercent;
@@ -44,7 +55,7 @@ export class DutyCycleCap {
     this.clearTimer();
     await this.step;
     if (this.throttled) {
-      this.throttled = false;
+      this.setThrottled(false);
       if (release) await this.engine.resume();
     }
   }
@@ -67,7 +78,7 @@ export class DutyCycleCap {
   private async throttle(): Promise<void> {
     if (!this.active || !this.engine.running) return;
     await this.engine.pause();
-    this.throttled = true;
+    this.setThrottled(true);
     const runMs = this.engine.stats().runMs;
     const at = this.now();
     const base = this.base!;
@@ -83,7 +94,7 @@ export class DutyCycleCap {
 
   private async unthrottle(): Promise<void> {
     if (!this.active || !this.throttled) return;
-    this.throttled = false;
+    this.setThrottled(false);
     await this.engine.resume();
     this.schedule(() => this.throttle(), this.budgetMs());
   }

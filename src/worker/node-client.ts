@@ -8,8 +8,6 @@ import type { VmHost } from './vm-host.js';
 
 export interface NodeVmHost {
   host: Remote<VmHost>;
-  /** The worker's VmHost time-slices its VMs (weights and caps through setSchedule). */
-  timeSlices: true;
   worker: Worker;
   /** Called when the worker fails outside a call (e.g. its module did not load) or exits early. */
   onError(listener: (message: string) => void): void;
@@ -30,7 +28,6 @@ export function startNodeVmHost(data: NodeVmHostData = {}): NodeVmHost {
   });
   return {
     host,
-    timeSlices: true,
     worker,
     onError: (listener) => errorListeners.push(listener),
     close: async () => {

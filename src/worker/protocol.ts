@@ -56,10 +56,19 @@ export interface VmStats extends EngineStats {
   };
 }
 
-/** A VM's share of its host's core; an omitted field keeps its value (capPercent: undefined lifts the cap). */
+/**
+ * A VM's share of its host's core; an omitted field keeps its value (capPercent: undefined lifts
+ * the cap). Ranges: src/worker/schedule-limits.ts.
+ */
 export interface VmSchedule {
   weight?: number;
   capPercent?: number | undefined;
+}
+
+/** What the host enforces for a VM after setSchedule: a cap always; a weight only for a sliced engine. */
+export interface ScheduleApplied {
+  weight: boolean;
+  cap: boolean;
 }
 
 /** Events a host reports to its subscribers, in order, delivered in batches. */
@@ -68,6 +77,8 @@ export type VmEvent =
   | { kind: 'progress'; vmId: VmId; message: string }
   | { kind: 'console'; vmId: VmId; data: Uint8Array }
   | { kind: 'ready'; vmId: VmId }
+  /** A cap started or stopped holding an engine with its own loop (v86); its state stays running. */
+  | { kind: 'throttle'; vmId: VmId; throttled: boolean }
   | { kind: 'exit'; vmId: VmId; reason: ExitReason };
 
 /** A subscriber: through comlink this is a `proxy()`-wrapped function living in the client. */

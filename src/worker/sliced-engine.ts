@@ -1,8 +1,8 @@
 // Engines a VM host time-slices: the ones that can run a bounded slice of guest code on demand
 // (the RV64 engine with drive 'external'). Several of them share the host's one thread through
-// a SliceRunner (src/hypervisor/slice-runner.ts); engines without slices (v86) keep their own loop.
+// a SliceRunner (src/worker/slice-runner.ts); engines without slices (v86) keep their own loop.
 import type { AssetLoader, BootConfig, Engine } from '../engines/engine.js';
-import type { SliceOutcome, SliceTarget } from '../hypervisor/slice-runner.js';
+import type { SliceOutcome, SliceTarget } from './slice-runner.js';
 
 /** An engine driven from outside: runSlice() is the only way its guest code runs. */
 export interface SliceableEngine extends Engine {

@@ -9,16 +9,18 @@
 // calls and events keep flowing. Other engines (v86) run their own loop; a cap pauses them for
 // part of the time (DutyCycleCap). See docs/HYPERVISOR.md, "Time slices in a VM host".
 import { transfer } from 'comlink';
+import { HOST_RULES, type HostOperation } from '../hypervisor/state-machine.js';
 import type { AssetLoader, BootConfig, Engine, ExitReason } from '../engines/engine.js';
-import { SliceScheduler, type SchedulerClock } from '../hypervisor/scheduler.js';
-import { SliceRunner, systemRunnerHost, type RunnerHost } from '../hypervisor/slice-runner.js';
+import { SliceScheduler, type SchedulerClock } from './scheduler.js';
+import { SliceRunner, systemRunnerHost, type RunnerHost } from './slice-runner.js';
 import { DutyCycleCap } from './duty-cycle-cap.js';
 import { EventOutbox } from './event-outbox.js';
 import { bootConfigFromImage } from './image-files.js';
 import { MarkerWatcher } from './marker-watcher.js';
 import type {
-  CreateVmRequest, VmEvent, VmEventListener, VmId, VmInfo, VmSchedule, VmState, VmStats,
+  CreateVmRequest, ScheduleApplied, VmEvent, VmEventListener, VmId, VmInfo, VmSchedule, VmState, VmStats,
 } from './protocol.js';
+import { scheduleProblem } from './schedule-limits.js';
 import { sliceTarget, type SliceableEngine, type SlicedEngineFactory } from './sliced-engine.js';
 
 export type EngineFactory = (config: BootConfig, assets: AssetLoader) => Promise<Engine>;
@@ -40,19 +42,11 @@ export interface VmHostOptions {
    * host wake together rather than one by one; 0 = exact. 4 ms by default (a 250 Hz tick).
    */
   timerGridMs?: number;
+  /** Period of the duty cycle that caps an engine with its own loop (v86); 100 ms by default. */
+  capPeriodMs?: number;
   /** Monotonic milliseconds; performance.now by default. */
   now?: () => number;
 }
-
-/** Which operation is allowed in which state: the one place that says so. */
-const ALLOWED: Record<string, readonly VmState[]> = {
-  start: ['created'],
-  pause: ['running'],
-  resume: ['paused'],
-  saveState: ['paused'],
-  loadState: ['paused'],
-  sendConsole: ['created', 'running', 'paused'],
-};
 
 interface HostedVm {
   info: VmInfo;
@@ -81,6 +75,7 @@ export class VmHost {
   private readonly scheduler: SliceScheduler;
   private readonly runner: SliceRunner;
   private readonly timerGridMs: number;
+  private readonly capPeriodMs: number;
   private nextVm = 1;
 
   constructor(options: VmHostOptions) {
@@ -89,6 +84,7 @@ export class VmHost {
     this.slicedFactory = options.createSlicedEngine;
     this.now = options.now ?? (() => performance.now());
     this.timerGridMs = options.timerGridMs ?? 4;
+    this.capPeriodMs = options.capPeriodMs ?? 100;
     const clock: SchedulerClock = { now: this.now };
     this.scheduler = new SliceScheduler({ clock, ...(options.quantum ? { quantum: options.quantum } : {}) });
     const system = systemRunnerHost();
@@ -97,10 +93,6 @@ export class VmHost {
       ...(options.burstMs ? { burstMs: options.burstMs } : {}),
       onFault: (id, error) => this.onSliceFault(id, error),
     });
-    // An own property, so that `'setSchedule' in host` tells a time-slicing host from one that is not.
-    if (this.slicedFactory) {
-      (this as { setSchedule?: (id: VmId, params: VmSchedule) => void }).setSchedule = (id, params) => this.applySchedule(id, params);
-    }
   }
 
   /** Registers a listener for every VM's events; returns an id for unsubscribe(). */
@@ -206,27 +198,24 @@ export class VmHost {
 
   /**
    * The VM's share of this host's core: `weight` (relative, when VMs compete) and `capPercent`
-   * (at most that % of one core). Kept across pause and resume; settable before start. An
-   * engine that runs its own loop (v86) honours the cap only: see stats().schedule.sliced.
-   * Present only on a host that time-slices (made with `createSlicedEngine`): the hypervisor
-   * runs caps itself for a host without it (docs/HYPERVISOR.md, "Caps for VMs that run flat out").
+   * (at most that % of one core; ranges in schedule-limits.ts). Kept across pause and resume;
+   * settable before start. Every host enforces caps: sliced engines (RV64) through the slice
+   * loop, engines with their own loop (v86) through a duty cycle. Weights apply to sliced
+   * engines only; the answer says what this VM gets.
    */
-  readonly setSchedule?: (id: VmId, params: VmSchedule) => void;
-
-  private applySchedule(id: VmId, params: VmSchedule): void {
+  setSchedule(id: VmId, params: VmSchedule): ScheduleApplied {
     const vm = this.require(id);
     const weight = params.weight ?? vm.schedule.weight;
     const capPercent = 'capPercent' in params ? params.capPercent : vm.schedule.capPercent;
-    if (!(weight > 0 && Number.isFinite(weight))) throw new Error(`VM ${id}: weight must be a positive number, got ${weight}`);
-    if (capPercent !== undefined && !(capPercent > 0 && capPercent <= 100)) {
-      throw new Error(`VM ${id}: cap must be a percentage of one core in (0, 100], got ${capPercent}`);
-    }
+    const problem = scheduleProblem({ weight, capPercent });
+    if (problem) throw new Error(`VM ${id}: ${problem}`);
     vm.schedule = { weight, capPercent };
     if (vm.sliced) {
       if (this.scheduler.has(id)) this.runner.setParams(id, { weight, capPercent });
     } else if (vm.info.state === 'running') {
       this.applyCap(vm);
     }
+    return { weight: vm.sliced !== undefined, cap: true };
   }
 
   /** The whole machine state of a paused VM (transferred, not copied, to the caller's thread). */
@@ -313,7 +302,9 @@ export class VmHost {
   private applyCap(vm: HostedVm): void {
     const cap = vm.schedule.capPercent;
     if (cap !== undefined && cap < 100) {
-      vm.cap ??= new DutyCycleCap(vm.engine, cap, this.now);
+      vm.cap ??= new DutyCycleCap(vm.engine, cap, this.now, this.capPeriodMs, (throttled) =>
+        this.post({ kind: 'throttle', vmId: vm.info.id, throttled }),
+      );
       vm.cap.start(cap);
     } else if (vm.cap) {
       const held = vm.cap;
@@ -363,12 +354,12 @@ export class VmHost {
     this.outbox.post(event);
   }
 
-  private require(id: VmId, operation?: keyof typeof ALLOWED): HostedVm {
+  private require(id: VmId, operation?: HostOperation): HostedVm {
     const vm = this.vms.get(id);
     if (!vm) throw new Error(`no VM named ${id} in this host`);
     if (!vm.engine) throw new Error(`VM ${id} is still being created`);
     if (operation) {
-      const allowed = ALLOWED[operation];
+      const allowed = HOST_RULES[operation];
       if (!allowed.includes(vm.info.state)) {
         throw new Error(`cannot ${operation} VM ${id}: it is ${vm.info.state} (needs ${allowed.join(' or ')})`);
       }

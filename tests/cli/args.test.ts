@@ -114,12 +114,16 @@ describe('sizes and times', () => {
     expect(() => parseMemory('1.5M')).toThrow(/whole number of MiB/);
     expect(() => parseMemory('100K')).toThrow(/whole number of MiB/);
     expect(() => parseMemory('128T')).toThrow(/size like 128M/);
-    expect(() => parseMemory('999999G')).toThrow(/more than any engine/);
+    expect(() => parseMemory('999999G')).toThrow(/more than the largest guest RAM, 2048M/);
+    expect(parseMemory('2G')).toBe(2048);
+    expect(() => parseMemory('2049')).toThrow(/more than the largest guest RAM, 2048M/);
   });
 
   it('reads timeouts in seconds', () => {
     expect(parseTimeout('5')).toBe(5);
     expect(parseTimeout('0.25')).toBe(0.25);
+    expect(parseTimeout('2147483')).toBe(2147483);
+    expect(() => parseTimeout('2147483.5')).toThrow(/at most 2147483 seconds/);
     expect(() => parseTimeout('1e3')).toThrow(UsageError);
     expect(() => parseTimeout('')).toThrow(UsageError);
   });

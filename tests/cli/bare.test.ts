@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/engines/assets-node.js';
 import { ensureDistBuilt } from './build-dist.js';
 
-const BIN = join(PROJECT_ROOT, 'bin', 'tabvisor.js');
+const BIN = process.env.TABVISOR_TEST_BIN ?? join(PROJECT_ROOT, 'bin', 'tabvisor.js');
 const CC = 'riscv64-linux-gnu-gcc';
 const haveCc = (() => {
   try {
@@ -57,6 +57,10 @@ _start:
 2:
 #ifdef SPIN
 4: j 4b
+#endif
+#ifdef WFI
+6: wfi
+  j 6b
 #endif
   li t2, RESULT
   sd t2, 0(t3)
@@ -126,6 +130,13 @@ describe.skipIf(!haveCc || !haveCore)('tabvisor run --kernel prog.elf (bare-meta
     const r = await tabvisor(['run', '--kernel', build('spin', ['RESULT=1', 'SPIN']), '--timeout', '0.5']);
     expect(r.code).toBe(124);
     expect(r.stderr.trim()).toMatch(/^tabvisor: timeout/);
+  });
+
+  it('says what happened when the program waits (wfi) for an interrupt that cannot come', async () => {
+    const r = await tabvisor(['run', '--kernel', build('wfi', ['RESULT=1', 'WFI']), '--timeout', '60']);
+    expect(r.code).toBe(124);
+    expect(r.stderr).toMatch(/^tabvisor: the program can never go on: hart waits \(wfi\) at pc 0x[0-9a-f]+ for an interrupt that cannot arrive\n$/);
+    expect(r.stderr).not.toMatch(/still running/);
   });
 
   it('refuses options that mean nothing for a bare program', async () => {

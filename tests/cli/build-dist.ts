@@ -10,7 +10,7 @@ export function ensureDistBuilt(): void {
   const newest = (folder: string): number => Math.max(0, ...readdirSync(folder, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile() && e.name.endsWith('.ts'))
     .map((e) => statSync(join(e.parentPath, e.name)).mtimeMs));
-  const sources = ['src/cli', 'src/engines', 'src/snapshot'].map((f) => newest(join(PROJECT_ROOT, f)));
+  const sources = ['src/cli', 'src/engines', 'src/snapshot', 'src/devices'].map((f) => newest(join(PROJECT_ROOT, f)));
   if (existsSync(main) && statSync(main).mtimeMs >= Math.max(...sources)) return;
   // Type errors elsewhere in the tree do not stop tsc from emitting; only the output matters here.
   spawnSync(process.execPath, [join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'],

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Hypervisor, type VmTransition } from '../../src/hypervisor/index.js';
 import { HypervisorError } from '../../src/hypervisor/errors.js';
 import { ENGINE_STATE_SECTION, readSnapshot, SnapshotWriter } from '../../src/snapshot/index.js';
-import { image, killableHost, READY, type KillableHost } from './support/fake-engine.js';
+import { FakeEngine, image, killableHost, READY, type KillableHost } from './support/fake-engine.js';
 
 const MiB = 1024 * 1024;
 
@@ -20,9 +20,8 @@ function makeRig(options: { budgetMiB?: number; poolSize?: number; capPeriodMs?:
     images: [image('x86-busybox'), image('big', 'v86', 512), image('riscv64-busybox', 'rv64')],
     memoryBudgetBytes: (options.budgetMiB ?? 1024) * MiB,
     poolSize: options.poolSize ?? 2,
-    ...(options.capPeriodMs ? { capPeriodMs: options.capPeriodMs } : {}),
     hosts: async (index) => {
-      const h = killableHost(index);
+      const h = killableHost(index, options.capPeriodMs ? { capPeriodMs: options.capPeriodMs } : {});
       hosts.push(h);
       return h.connection;
     },
@@ -33,7 +32,10 @@ function makeRig(options: { budgetMiB?: number; poolSize?: number; capPeriodMs?:
   return rig;
 }
 
+const undoSpies: Array<() => void> = [];
+
 afterEach(async () => {
+  for (const undo of undoSpies.splice(0)) undo();
   await rig?.hv.shutdown();
   rig = undefined;
 });
@@ -416,7 +418,8 @@ describe('Hypervisor scheduling parameters', () => {
     const seen: Array<[string, { weight: number; capPercent: number | undefined }]> = [];
     const port = hosts[0]!.connection.port;
     port.setSchedule = (id, params) => {
-      seen.push([id, params]);
+      seen.push([id, params as { weight: number; capPercent: number | undefined }]);
+      return { weight: true, cap: true };
     };
     await hv.create({ image: 'x86-busybox', name: 'capped', weight: 2, capPercent: 25 });
     const result = await hv.setSchedule('capped', { capPercent: undefined });
@@ -425,24 +428,28 @@ describe('Hypervisor scheduling parameters', () => {
       { weight: 2, capPercent: 25 },
       { weight: 2, capPercent: undefined },
     ]);
-    await expect(hv.setSchedule('capped', { weight: 0 })).rejects.toThrow("VM 'capped': weight must be a positive number, got 0");
+    await expect(hv.setSchedule('capped', { weight: 0 })).rejects.toThrow("VM 'capped': weight must be a number from 0.1 to 1000, got 0");
   });
 });
 
-describe('Hypervisor caps on hosts that cannot time-slice (duty cycle)', () => {
-  /** Counts the pause/resume calls the host receives and tells its view of the VM's state. */
+describe('Hypervisor caps on engines with their own loop (duty cycle in the host)', () => {
+  /**
+   * Counts the pauses and resumes the VM's engine receives (the host's duty cycle calls the
+   * engine directly) and tells the host's view of the VM's state.
+   */
   function spy(host: KillableHost) {
     const calls = { pause: 0, resume: 0 };
-    const pause = host.host.pause.bind(host.host);
-    const resume = host.host.resume.bind(host.host);
-    host.host.pause = (id) => {
+    const proto = FakeEngine.prototype;
+    const { pause, resume } = proto;
+    proto.pause = function (this: FakeEngine) {
       calls.pause++;
-      return pause(id);
+      return pause.call(this);
     };
-    host.host.resume = (id) => {
+    proto.resume = function (this: FakeEngine) {
       calls.resume++;
-      return resume(id);
+      return resume.call(this);
     };
+    undoSpies.push(() => Object.assign(proto, { pause, resume }));
     return { calls, hostState: () => host.host.list()[0]?.state };
   }
 

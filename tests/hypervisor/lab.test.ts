@@ -55,10 +55,10 @@ describe('parseLab', () => {
       'lab: "vms[1].name" repeats "vms[0].name" ("a")',
     );
     expect(parseError(lab([{ name: 'a', image: 'x86-busybox', memory: 64 }]))).toBe(
-      'lab: unknown field "vms[0].memory" (fields: name, image, memoryMiB, weight, capPercent)',
+      'lab: unknown field "vms[0].memory" (fields: name, image, memoryMiB, weight, capPercent, network, ip)',
     );
     expect(parseError(lab([{ name: 'a', image: 'x86-busybox', capPercent: 150 }]))).toBe(
-      'lab: "vms[0].capPercent" must be a percentage of one core in (0, 100], got 150',
+      'lab: "vms[0].capPercent": cap must be a percentage of one core from 1 to 100 (or none), got 150',
     );
     expect(parseError(lab([{ name: 'a', image: 'x86-busybox', memoryMiB: '64' }]))).toBe('lab: "vms[0].memoryMiB" must be a number, got "64"');
     expect(parseError(lab([]))).toBe('lab: "vms" must be a non-empty list');

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  HOST_RULES,
+  hostRulesFrom,
   VM_ACTIONS,
   VM_RULES,
   VM_STATES,
@@ -99,5 +101,24 @@ describe('VmStateMachine', () => {
     for (const rule of Object.values(VM_RULES)) {
       for (const s of rule.allowedIn) expect(VM_STATES).toContain(s);
     }
+  });
+});
+
+describe('HOST_RULES: the lifecycle table as a VM host reads it', () => {
+  it('is derived from VM_RULES and allows what the hosts allowed before (their own table is gone)', () => {
+    expect(HOST_RULES).toEqual({
+      start: ['created'],
+      pause: ['running'],
+      resume: ['paused'],
+      saveState: ['paused'],
+      loadState: ['paused'],
+      sendConsole: ['created', 'running', 'paused'],
+    });
+  });
+
+  it('follows a change of VM_RULES (nothing else to edit)', () => {
+    const changed = { ...VM_RULES, resume: { ...VM_RULES.resume, allowedIn: ['paused', 'running'] as const } };
+    expect(hostRulesFrom(changed).resume).toEqual(['running', 'paused']);
+    expect(hostRulesFrom(changed).pause).toEqual(HOST_RULES.pause);
   });
 });

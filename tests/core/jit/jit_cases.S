@@ -153,7 +153,9 @@ m_back:
   ld s4, RT_COUNT(t5)
   li t0, CLINT_MTIME
   ld t1, 0(t0)
-  li t2, 5000                       /* 50 000 instructions at 10 per tick */
+  /* 2 M instructions at 10 per tick; 20 ms of real time on QEMU, so a loaded host that
+     stalls QEMU for a few ms does not make the interrupt arrive before the loop ran */
+  li t2, 200000
   add t1, t1, t2
   li t0, CLINT_MTIMECMP
   sd t1, 0(t0)

@@ -55,7 +55,7 @@ export class FakeEngine implements Engine {
 
   async saveState(): Promise<Uint8Array> {
     if (this.isRunning) throw new Error('fake engine: pause before saving');
-    return new TextEncoder().encode(JSON.stringify({ files: [...this.files], instructions: this.instructions }));
+    return new TextEncoder().encode(JSON.stringify({ files: [...this.files], instructions: this.instructions, memoryMiB: this.config.memoryMiB }));
   }
 
   async loadState(state: Uint8Array): Promise<void> {
@@ -89,8 +89,16 @@ export class FakeEngine implements Engine {
     return { instructions: this.instructions, runMs, memoryBytes: this.config.memoryMiB * 1024 * 1024 };
   }
 
+  /**
+   * All or nothing, as the real engines load a state: a malformed one, or one whose RAM size is
+   * not this machine's, throws and leaves the machine as it was.
+   */
   private restore(state: Uint8Array): void {
-    const parsed = JSON.parse(new TextDecoder().decode(state)) as { files: string[]; instructions: number };
+    const parsed = JSON.parse(new TextDecoder().decode(state)) as { files: string[]; instructions: number; memoryMiB?: number };
+    if (!Array.isArray(parsed.files)) throw new Error('fake engine: the state has no file list');
+    if (parsed.memoryMiB !== undefined && parsed.memoryMiB !== this.config.memoryMiB) {
+      throw new Error(`fake engine: the state is of a ${parsed.memoryMiB} MiB machine, this one has ${this.config.memoryMiB} MiB`);
+    }
     this.files = new Set(parsed.files);
   }
 
@@ -175,8 +183,8 @@ export interface KillableHost {
   kill(reason?: string): void;
 }
 
-export function killableHost(index: number): KillableHost {
-  const host = new VmHost({ assets: fakeAssets, createEngine: fakeEngineFactory });
+export function killableHost(index: number, options: { capPeriodMs?: number } = {}): KillableHost {
+  const host = new VmHost({ assets: fakeAssets, createEngine: fakeEngineFactory, ...options });
   const errorListeners: Array<(m: string) => void> = [];
   const connection = remoteHostConnection(
     {

@@ -44,6 +44,8 @@ export interface SliceRunnerOptions {
 
 type LoopState = 'idle' | 'queued' | 'running' | 'sleeping';
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class SliceRunner {
   private readonly targets = new Map<string, SliceTarget>();
   private readonly burstMs: number;
@@ -190,7 +192,8 @@ export function systemRunnerHost(): RunnerHost {
     now,
     defer,
     setTimer: (fn, ms) => {
-      const handle = setTimeout(fn, Math.max(0, ms));
+      // A timer cannot hold more than 2^31-1 ms (longer ones fire at once, with a warning each time).
+      const handle = setTimeout(fn, Math.min(MAX_TIMER_MS, Math.max(0, ms)));
       return () => clearTimeout(handle);
     },
   };

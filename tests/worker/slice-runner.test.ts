@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SliceScheduler } from '../../src/hypervisor/scheduler.js';
-import { SliceRunner, type RunnerHost, type SliceTarget } from '../../src/hypervisor/slice-runner.js';
+import { SliceScheduler } from '../../src/worker/scheduler.js';
+import { SliceRunner, type RunnerHost, type SliceTarget } from '../../src/worker/slice-runner.js';
 
 /** A simulated event loop: deferred callbacks run first, then timers in time order. */
 class SimHost implements RunnerHost {

@@ -13,7 +13,8 @@
 //   wakes at its timer deadline or on `wake()` (interrupt, console input); it then runs in the
 //   next slice, without being able to claim the time it slept.
 
-import { HypervisorError } from './errors.js';
+import { HypervisorError } from '../hypervisor/errors.js';
+import { capProblem, weightProblem } from './schedule-limits.js';
 
 export interface SchedulerClock {
   /** Milliseconds, monotonic. */
@@ -33,9 +34,9 @@ export interface SchedulerOptions {
 }
 
 export interface SchedParams {
-  /** Relative share when VMs compete; 1 by default. */
+  /** Relative share when VMs compete (0.1 to 1000, schedule-limits.ts); 1 by default. */
   weight?: number;
-  /** At most this percentage of one core's wall time (0 < cap <= 100); none by default. */
+  /** At most this percentage of one core's wall time (1 to 100, schedule-limits.ts); none by default. */
   capPercent?: number | undefined;
 }
 
@@ -259,18 +260,11 @@ export class SliceScheduler {
   }
 
   private applyParams(vm: SchedVm, params: SchedParams): void {
-    if (params.weight !== undefined) {
-      if (!(params.weight > 0) || !Number.isFinite(params.weight)) {
-        throw new HypervisorError('bad-argument', `weight must be a positive number, got ${params.weight}`);
-      }
-      vm.weight = params.weight;
-    }
+    const problem = weightProblem(params.weight) ?? ('capPercent' in params ? capProblem(params.capPercent) : undefined);
+    if (problem) throw new HypervisorError('bad-argument', problem);
+    if (params.weight !== undefined) vm.weight = params.weight;
     if ('capPercent' in params) {
-      const cap = params.capPercent;
-      if (cap !== undefined && !(cap > 0 && cap <= 100)) {
-        throw new HypervisorError('bad-argument', `cap must be a percentage of one core in (0, 100], got ${cap}`);
-      }
-      vm.capPercent = cap;
+      vm.capPercent = params.capPercent;
       vm.credit = Math.min(vm.credit, 0);
     }
   }

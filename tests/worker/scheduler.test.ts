@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SliceScheduler, type SchedDecision } from '../../src/hypervisor/scheduler.js';
+import { SliceScheduler, type SchedDecision } from '../../src/worker/scheduler.js';
 import { HypervisorError } from '../../src/hypervisor/errors.js';
 
 /** Simulated time: the test advances it by the instructions a slice retires. */
@@ -219,8 +219,8 @@ describe('SliceScheduler: parameters', () => {
   it('refuses nonsense weights and caps with a clear message', () => {
     const sched = new SliceScheduler({ clock: new FakeClock() });
     expect(() => sched.add('a', { weight: 0 })).toThrow(HypervisorError);
-    expect(() => sched.add('a', { weight: 0 })).toThrow('weight must be a positive number, got 0');
-    expect(() => sched.add('b', { capPercent: 150 })).toThrow('cap must be a percentage of one core in (0, 100], got 150');
+    expect(() => sched.add('a', { weight: 0 })).toThrow('weight must be a number from 0.1 to 1000, got 0');
+    expect(() => sched.add('b', { capPercent: 150 })).toThrow('cap must be a percentage of one core from 1 to 100 (or none), got 150');
     sched.add('c');
     expect(() => sched.add('c')).toThrow("scheduler already has VM 'c'");
   });

@@ -5,8 +5,8 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Rv64Machine } from '../../src/engines/rv64/machine.js';
 import { loadRv64Module, rv64WasmPath } from '../../src/engines/rv64/wasm-node.js';
-import { SliceScheduler } from '../../src/hypervisor/scheduler.js';
-import { SliceRunner, systemRunnerHost } from '../../src/hypervisor/slice-runner.js';
+import { SliceScheduler } from '../../src/worker/scheduler.js';
+import { SliceRunner, systemRunnerHost } from '../../src/worker/slice-runner.js';
 
 const MiB = 1024 * 1024;
 

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// Pre-booted template snapshots for the built app: every VM of every built-in lab (labs/*.json)
+// is booted once in Node to its ready marker and saved under the key the page looks for
+// (templateKey: engine, memory, command line and image file hashes), into
+// web-dist/templates/<key>.tvsnap with an index.json. A first visit then restores instead of
+// booting. Templates are cached in .cache/templates/ by key, so a rebuild only boots what
+// changed. Needs dist/ (npm run build:ts) and the core (npm run build:core).
+// Usage: node scripts/build-templates.mjs [--out DIR]
+
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const args = process.argv.slice(2);
+const outIndex = args.indexOf('--out');
+const out = outIndex >= 0 ? args[outIndex + 1] : join(root, 'web-dist', 'templates');
+const cache = join(root, '.cache', 'templates');
+const MiB = 1024 * 1024;
+
+const dist = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
+const { Hypervisor } = await dist('hypervisor/hypervisor.js');
+const { parseLab } = await dist('hypervisor/lab.js');
+const { templateKey } = await dist('hypervisor/template-store.js');
+const { nodeWorkerHosts } = await dist('hypervisor/node-hosts.js');
+
+const images = JSON.parse(readFileSync(join(root, 'images/manifest.json'), 'utf8')).images;
+const wanted = new Map(); // key -> { image, memoryMiB }
+for (const file of readdirSync(join(root, 'labs')).filter((f) => f.endsWith('.json') && !f.includes('schema'))) {
+  const lab = parseLab(JSON.parse(readFileSync(join(root, 'labs', file), 'utf8')), images, { allowMissingImages: true });
+  for (const vm of lab.vms) {
+    const image = images.find((i) => i.name === vm.image);
+    if (!image) continue;
+    const memoryMiB = vm.memoryMiB ?? image.memoryMiB;
+    wanted.set(await templateKey(image, memoryMiB), { image, memoryMiB });
+  }
+}
+
+mkdirSync(out, { recursive: true });
+mkdirSync(cache, { recursive: true });
+const missing = [...wanted].filter(([key]) => !existsSync(join(cache, `${key}.tvsnap`)));
+if (missing.length > 0) {
+  const hv = new Hypervisor({ images, memoryBudgetBytes: 4096 * MiB, poolSize: 1, hosts: nodeWorkerHosts() });
+  try {
+    for (const [key, { image, memoryMiB }] of missing) {
+      const started = performance.now();
+      const vm = await hv.create({ image: image.name, memoryMiB });
+      await hv.start(vm.id);
+      await hv.waitUntilReady(vm.id, 180_000);
+      // Let the shell print its prompt before the state is taken.
+      await new Promise((r) => setTimeout(r, 300));
+      writeFileSync(join(cache, `${key}.tvsnap`), await hv.snapshot(vm.id));
+      await hv.stop(vm.id);
+      await hv.delete(vm.id);
+      console.log(`build-templates: ${key} booted and saved in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }
+  } finally {
+    await hv.shutdown();
+  }
+}
+for (const key of wanted.keys()) copyFileSync(join(cache, `${key}.tvsnap`), join(out, `${key}.tvsnap`));
+writeFileSync(join(out, 'index.json'), `${JSON.stringify({ templates: [...wanted.keys()].sort() }, null, 2)}\n`);
+console.log(`build-templates: ${wanted.size} template(s) in ${out}`);
