@@ -169,10 +169,11 @@ export class ConsoleBridge {
     const markerExpected = this.o.readyMarker !== '';
     if (this.ready) {
       // (Again after the gate opened early: the marker shortens the wait for a silent guest.)
-      if (markerExpected || receiving !== false) piped.openGate(now, true);
+      // Without a marker (a restore) nothing proves the shell runs yet: its prompt will.
+      if (markerExpected || receiving !== false) piped.openGate(now, markerExpected);
     } else if (!piped.isOpen && !this.releasing && receiving === true && !(markerExpected && this.o.onReady)) {
       // The console driver is up. Before a marker that a snapshot waits for, input must not go.
-      piped.openGate(now, !markerExpected);
+      piped.openGate(now, false);
     }
     piped.poll(now);
   }

@@ -129,9 +129,10 @@ describe('console input (riscv64 guest)', () => {
   });
 
   it('prints the timeout as one line, with no blank line before it', async () => {
-    const r = await tabvisor(['run', '--image', 'riscv64-busybox', '--timeout', '0.5']);
+    const r = await tabvisor(['run', '--image', 'riscv64-busybox', '--timeout', '3']);
     expect(r.code).toBe(124);
-    expect(r.stderr).toBe('tabvisor: timeout: the guest was still running after 0.5 s\n');
+    // (On a loaded host the clock may run out while the files are still read: also one line.)
+    expect(r.stderr).toMatch(/^tabvisor: timeout: (the guest was still running|still reading the input files) after 3 s\n$/);
   });
 });
 

@@ -104,6 +104,7 @@ describe('console bridge, piped stdin', () => {
     await tick();
     expect(f.sent).toEqual([]); // not before the machine runs
     b.machineStarted();
+    b.output(bytes('\r\n/ # ')); // the restored shell prompts
     await until(() => f.sent.length > 0);
     expect(f.sent.join('')).toBe('echo hi\n');
     b.close();
@@ -120,6 +121,7 @@ describe('console bridge, piped stdin', () => {
     });
     f.stdin.write('echo hi\n');
     b.machineStarted();
+    b.output(bytes('\r\n/ # '));
     await tick(300);
     expect(order).toEqual(['snapshot']);
     receiving = true;
