@@ -49,6 +49,7 @@ export function remoteHostConnection(handle: RemoteHostHandle, label: string): H
     stats: (id) => guard(() => remote.stats(id)),
     subscribe: (listener) => guard(() => remote.subscribe(proxy(listener))),
     setSchedule: (id, params) => guard(() => remote.setSchedule(id, params)),
+    sendNet: (id, frames) => guard(() => remote.sendNet(id, frames)),
   };
   return {
     port,

@@ -86,12 +86,20 @@ export class Rv64Engine implements Engine {
   /** Instructions logged so far by the trace option. */
   private traced = 0;
 
+  private readonly options: Rv64EngineOptions;
+
   constructor(
     private readonly config: BootConfig,
     private readonly assets: AssetLoader,
-    private readonly options: Rv64EngineOptions = {},
+    options: Rv64EngineOptions = {},
   ) {
     checkRv64Config(config);
+    // A NIC or share in the BootConfig (the CLI's, a worker's) is the same as one given as an option.
+    this.options = {
+      ...options,
+      ...(config.net && !options.net ? { net: config.net } : {}),
+      ...(config.mac && !options.mac ? { mac: parseMac(config.mac) } : {}),
+    };
   }
 
   get running(): boolean {
@@ -535,4 +543,11 @@ function yieldToEventLoop(): Promise<void> {
     };
     ch.port2.postMessage(null);
   });
+}
+
+/** '52:54:00:12:34:56' -> 6 bytes (the configuration was checked: a bad MAC is a config error). */
+function parseMac(text: string): Uint8Array {
+  const parts = text.split(':');
+  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) throw new EngineConfigError(`bad MAC address '${text}'`);
+  return Uint8Array.from(parts, (p) => parseInt(p, 16));
 }
