@@ -63,6 +63,12 @@ export interface ImportSnapshotOptions {
   capPercent?: number;
   /** 'keep' the identity saved in the file (a moved VM) or make a 'new' one (a copy). Default 'keep'. */
   identity?: 'keep' | 'new';
+  /**
+   * Put the VM's network card on this virtual network. The card inside the saved machine keeps
+   * the MAC it was saved with, so this goes with identity 'keep'.
+   */
+  network?: string;
+  ip?: string;
 }
 
 export interface VmStatsReport {
@@ -328,6 +334,11 @@ export class Hypervisor {
       capPercent: options.capPercent ?? meta.capPercent,
     }, identity);
     checkCompatible(vm, snap);
+    if (options.network !== undefined) {
+      if (!this.networks.has(options.network)) throw new HypervisorError('bad-argument', `no network named '${options.network}'`);
+      vm.network = options.network;
+      vm.ip = options.ip;
+    }
     await this.admit(vm, { state, ready: meta.ready });
     return vm.summary();
   }
