@@ -12,6 +12,7 @@ import { decodeState, encodeState, StateFormatError, type StateValue } from './s
 import { parseElf, ElfError } from './elf.js';
 import type * as Trace from './trace.js';
 import type { NetBackend } from '../../devices/backends/net.js';
+import type { FileShare } from '../../devices/backends/file-share.js';
 import type { RandomSource } from '../../devices/virtio/rng.js';
 
 /** Where the core lives, relative to the project root. */
@@ -136,6 +137,7 @@ export class Rv64Engine implements Engine {
           ...(c.disk ? { disk: c.disk } : {}),
           ...(this.options.net ? { net: this.netPort() } : {}),
           ...(this.options.mac ? { mac: this.options.mac } : {}),
+          ...(c.share ? { share: c.share } : {}),
           ...(c.deterministic ? { deterministic: true } : {}),
           ...(this.options.insnsPerTick ? { insnsPerTick: this.options.insnsPerTick } : {}),
           ...(this.options.mmuType ? { mmuType: this.options.mmuType } : {}),
@@ -170,10 +172,17 @@ export class Rv64Engine implements Engine {
       // A NIC saved without a back end here comes back with its cable unplugged from any host network.
       ...(saved.net ? { net: this.netPort() } : {}),
       ...(saved.mac ? { mac: saved.mac } : {}),
+      ...(saved.share ? { share: this.shareForRestore() } : {}),
       forRestore: true,
     });
     machine.loadState(state);
     return machine;
+  }
+
+  /** A state saved with a 9p share needs one to come back to (its guest has the folder mounted). */
+  private shareForRestore(): FileShare {
+    if (!this.config.share) throw new EngineConfigError('this state has a shared folder (9p): give one to restore it (tabvisor run --share DIR)');
+    return this.config.share;
   }
 
   /**

@@ -19,6 +19,8 @@ import { VirtioBlock } from '../../devices/virtio/block.js';
 import { VirtioConsole } from '../../devices/virtio/console.js';
 import { VirtioRng, type RandomSource } from '../../devices/virtio/rng.js';
 import { VirtioNet } from '../../devices/virtio/net.js';
+import { VirtioP9 } from '../../devices/virtio/p9.js';
+import type { FileShare } from '../../devices/backends/file-share.js';
 import type { VirtioDevice } from '../../devices/virtio/device.js';
 import { CORE_ABI_VERSION } from './core.js';
 import { StateFormatError, type StateValue } from './state-codec.js';
@@ -30,6 +32,7 @@ export const SLOT_CONSOLE = 0;
 export const SLOT_RNG = 1;
 export const SLOT_BLOCK = 2;
 export const SLOT_NET = 3;
+export const SLOT_SHARE = 4;
 
 /** Deterministic time: one 10 MHz tick per this many instructions (a 100 MIPS machine). */
 export const DEFAULT_INSNS_PER_TICK = 10;
@@ -56,6 +59,8 @@ export interface Rv64MachineOptions {
   /** Host side of a virtio-net device; none = no NIC. */
   net?: NetBackend;
   mac?: Uint8Array;
+  /** A folder shared over virtio-9p (mount tag `hostshare`); none = no 9p device. */
+  share?: FileShare;
   /** Guest output of ttyS0 and hvc0 (one stream, as on a terminal). */
   output: (data: Uint8Array) => void;
   /** mtime from instructions retired (reproducible runs) instead of the host clock. */
@@ -139,6 +144,7 @@ export class Rv64Machine {
   readonly serial: ConsoleOut;
   readonly hvc: VirtioConsole;
   readonly net: VirtioNet | undefined;
+  readonly share: VirtioP9 | undefined;
   /** Where the loaders put things (undefined after a restore). */
   layout: BootLayout | undefined;
   private exitReason: MachineExit | undefined;
@@ -198,6 +204,10 @@ export class Rv64Machine {
     if (opts.net !== undefined) {
       this.net = new VirtioNet(opts.mac ?? randomMac(opts.random), opts.net);
       virtio[SLOT_NET] = this.net;
+    }
+    if (opts.share !== undefined) {
+      this.share = new VirtioP9(opts.share);
+      virtio[SLOT_SHARE] = this.share;
     }
     this.devices = new VirtDevices({
       memory: this.memory,
@@ -478,6 +488,7 @@ export class Rv64Machine {
       insnsPerTick: this.insnsPerTick,
       disk: this.disk !== undefined,
       net: this.net !== undefined,
+      share: this.share !== undefined,
     };
     if (this.net) config.mac = this.net.mac.slice();
     const state: { [key: string]: StateValue } = {
@@ -508,6 +519,7 @@ export class Rv64Machine {
       insnsPerTick: typeof c.insnsPerTick === 'number' && c.insnsPerTick >= 1 ? Math.floor(c.insnsPerTick) : DEFAULT_INSNS_PER_TICK,
       disk: c.disk === true,
       net: c.net === true,
+      share: c.share === true,
     };
     if (c.mac instanceof Uint8Array && c.mac.length === 6) out.mac = c.mac;
     return out;
@@ -572,6 +584,8 @@ export interface SavedMachineConfig {
   insnsPerTick: number;
   disk: boolean;
   net: boolean;
+  /** The machine had a 9p share (the host must give one again to restore it). */
+  share: boolean;
   mac?: Uint8Array;
 }
 
