@@ -58,3 +58,49 @@ describe('tabvisor run --share', () => {
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^tabvisor: --share: .*is not a folder/)]);
   });
 });
+
+describe('tabvisor run --net-listen / --net-connect', () => {
+  it('puts two guests in two processes on one wire: ping answers', async () => {
+    const { createServer } = await import('node:net');
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const manifest = JSON.parse(readFileSync(join(__dirname, '../../images/manifest.json'), 'utf8')) as { images: { name: string; cmdline: string }[] };
+    const cmdline = manifest.images.find((i) => i.name === 'riscv64-busybox')!.cmdline;
+    const { spawn } = await import('node:child_process');
+    const { BIN } = await import('./run-tabvisor.js');
+    const listener = spawn(process.execPath, [BIN, 'run', '--image', 'riscv64-busybox', '--net-listen', String(port),
+      '--append', `${cmdline} tabvisor.ip=10.0.3.1/24`, '--timeout', '300'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+    // The image's init configures eth0 from tabvisor.ip; these lines only make sure (harmless when done).
+    listener.stdin.write('ip addr add 10.0.3.1/24 dev eth0 2>/dev/null; ip link set eth0 up; echo listener-up\n');
+    let listenerOut = '';
+    listener.stdout.on('data', (d: Buffer) => { listenerOut += d.toString(); });
+    const listenerDone = new Promise<number | null>((r) => listener.on('close', (code) => r(code)));
+    try {
+      // The listener is up (and listening) once its guest answered.
+      for (let i = 0; i < 2400 && !listenerOut.includes('listener-up\r\n'); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(listenerOut).toContain('listener-up');
+      const r = await runTabvisor({
+        cwd: dir,
+        args: ['run', '--image', 'riscv64-busybox', '--net-connect', String(port), '--append', `${cmdline} tabvisor.ip=10.0.3.2/24`, '--timeout', '240'],
+        input: 'ip addr add 10.0.3.2/24 dev eth0 2>/dev/null; ip link set eth0 up; sleep 3; ping -c 3 -W 10 10.0.3.1 | grep -o "[0-9]* packets received"\npoweroff -f\n',
+        guardMs: 300_000,
+      });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/[1-3] packets received/);
+      expect(listenerOut).toContain('listener-up');
+    } finally {
+      listener.kill('SIGTERM');
+      expect(await listenerDone).toBe(143);
+    }
+  });
+
+  it('refuses --net-connect to a port nobody listens on, with one line', async () => {
+    const r = await runTabvisor({ cwd: dir, args: ['run', '--image', 'riscv64-busybox', '--net-connect', '1'], input: '' });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^tabvisor: --net-connect: cannot connect to 127\.0\.0\.1:1/)]);
+  });
+});
