@@ -74,6 +74,10 @@ export interface EngineStats {
   runMs: number;
   /** Guest RAM in bytes. */
   memoryBytes: number;
+  /** Bytes the guest's balloon holds (given back to the host), when the machine has a balloon. */
+  balloonBytes?: number;
+  /** Bytes the host asked the balloon for. */
+  balloonTargetBytes?: number;
 }
 
 /**
@@ -100,4 +104,6 @@ export interface Engine {
   /** Called once when the guest powers off, reboots (when not handled) or crashes. */
   onExit(listener: (reason: ExitReason) => void): () => void;
   stats(): EngineStats;
+  /** Asks the guest to give `bytes` of its RAM back through its balloon driver (engines that have one). */
+  setBalloon?(bytes: number): void;
 }

@@ -83,6 +83,9 @@ export interface VmStatsReport {
   cpuShare: number;
   memoryBytes: number;
   reservedBytes: number;
+  /** What the guest's balloon holds and what it was asked for (setBalloon), when it has one. */
+  balloonBytes?: number;
+  balloonTargetBytes?: number;
   firstOutputMs?: number;
   readyMs?: number;
 }
@@ -173,6 +176,27 @@ export class Hypervisor {
     }
     await this.admit(vm, {});
     return vm.summary();
+  }
+
+  /**
+   * Asks a running VM's guest to give `mib` of its RAM back (its balloon inflates; 0 deflates it).
+   * The guest decides how much it really gives: stats() reports what the balloon holds.
+   */
+  async setBalloon(ref: string, mib: number): Promise<void> {
+    const vm = this.find(ref);
+    if (!Number.isInteger(mib) || mib < 0 || mib >= vm.memoryMiB) {
+      throw new HypervisorError('bad-argument', `VM '${vm.name}': a balloon of ${mib} MiB is not between 0 and ${vm.memoryMiB - 1} MiB`);
+    }
+    if (vm.state !== 'running' && vm.state !== 'paused') {
+      throw new HypervisorError('invalid-state', `cannot set the balloon of VM '${vm.name}': it is ${vm.state} (allowed when running or paused)`);
+    }
+    const port = vm.slot?.connection?.port;
+    if (!port || !vm.instance) throw new HypervisorError('invalid-state', `VM '${vm.name}' has no running machine`);
+    try {
+      await port.setBalloon(vm.instance, mib * MiB);
+    } catch (error) {
+      throw new HypervisorError('bad-argument', `VM '${vm.name}': ${messageOf(error)}`);
+    }
   }
 
   // --- networks -----------------------------------------------------------------------------
@@ -422,6 +446,7 @@ export class Hypervisor {
       mips: wallMs > 0 ? dInstr / (wallMs * 1000) : 0,
       cpuShare: wallMs > 0 ? Math.min(1, Math.max(0, dRun / wallMs)) : 0,
       memoryBytes: s.memoryBytes,
+      ...(s.balloonBytes !== undefined ? { balloonBytes: s.balloonBytes, balloonTargetBytes: s.balloonTargetBytes ?? 0 } : {}),
       ...(s.firstOutputMs !== undefined ? { firstOutputMs: s.firstOutputMs } : {}),
       ...(s.readyMs !== undefined ? { readyMs: s.readyMs } : {}),
     };

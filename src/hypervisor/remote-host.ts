@@ -50,6 +50,7 @@ export function remoteHostConnection(handle: RemoteHostHandle, label: string): H
     subscribe: (listener) => guard(() => remote.subscribe(proxy(listener))),
     setSchedule: (id, params) => guard(() => remote.setSchedule(id, params)),
     sendNet: (id, frames) => guard(() => remote.sendNet(id, frames)),
+    setBalloon: (id, bytes) => guard(() => remote.setBalloon(id, bytes)),
   };
   return {
     port,

@@ -276,6 +276,14 @@ export class VmHost {
     if (vm.sliced && this.scheduler.has(id)) this.runner.wake(id);
   }
 
+  /** Asks the guest to give `bytes` of RAM back through its balloon (engines that have one). */
+  setBalloon(id: VmId, bytes: number): void {
+    const vm = this.require(id);
+    if (!vm.engine.setBalloon) throw new Error(`the ${vm.info.engine} engine has no balloon device`);
+    vm.engine.setBalloon(bytes);
+    if (vm.sliced && this.scheduler.has(id)) this.runner.wake(id);
+  }
+
   /** Ethernet frames for the VM's network card (from the hypervisor's switch); dropped without one. */
   sendNet(id: VmId, frames: Uint8Array[]): void {
     const vm = this.vms.get(id);

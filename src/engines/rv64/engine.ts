@@ -173,6 +173,7 @@ export class Rv64Engine implements Engine {
       ...(saved.net ? { net: this.netPort() } : {}),
       ...(saved.mac ? { mac: saved.mac } : {}),
       ...(saved.share ? { share: this.shareForRestore() } : {}),
+      balloon: saved.balloon,
       forRestore: true,
     });
     machine.loadState(state);
@@ -321,7 +322,21 @@ export class Rv64Engine implements Engine {
   }
 
   stats(): EngineStats {
-    return { instructions: this.instructions, runMs: this.runMs, memoryBytes: this.machine?.memoryBytes ?? this.config.memoryMiB * MiB };
+    const balloon = this.machine?.balloon?.stats;
+    return {
+      instructions: this.instructions,
+      runMs: this.runMs,
+      memoryBytes: this.machine?.memoryBytes ?? this.config.memoryMiB * MiB,
+      ...(balloon ? { balloonBytes: balloon.actualPages * 4096, balloonTargetBytes: balloon.targetPages * 4096 } : {}),
+    };
+  }
+
+  /** Asks the guest's balloon driver to hold `bytes` of its RAM (0 gives it all back). */
+  setBalloon(bytes: number): void {
+    const balloon = this.requireMachine().balloon;
+    if (!balloon) throw new EngineConfigError('this machine has no balloon device (it was saved by an older build)');
+    balloon.setTarget(Math.floor(bytes / 4096));
+    this.wake();
   }
 
   /** The disk as the guest left it (base image with the guest's writes), for --disk-write-back. */

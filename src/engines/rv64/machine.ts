@@ -20,6 +20,7 @@ import { VirtioConsole } from '../../devices/virtio/console.js';
 import { VirtioRng, type RandomSource } from '../../devices/virtio/rng.js';
 import { VirtioNet } from '../../devices/virtio/net.js';
 import { VirtioP9 } from '../../devices/virtio/p9.js';
+import { VirtioBalloon } from '../../devices/virtio/balloon.js';
 import type { FileShare } from '../../devices/backends/file-share.js';
 import type { VirtioDevice } from '../../devices/virtio/device.js';
 import { CORE_ABI_VERSION } from './core.js';
@@ -33,6 +34,7 @@ export const SLOT_RNG = 1;
 export const SLOT_BLOCK = 2;
 export const SLOT_NET = 3;
 export const SLOT_SHARE = 4;
+export const SLOT_BALLOON = 5;
 
 /** Deterministic time: one 10 MHz tick per this many instructions (a 100 MIPS machine). */
 export const DEFAULT_INSNS_PER_TICK = 10;
@@ -61,6 +63,8 @@ export interface Rv64MachineOptions {
   mac?: Uint8Array;
   /** A folder shared over virtio-9p (mount tag `hostshare`); none = no 9p device. */
   share?: FileShare;
+  /** false: no virtio-balloon (a machine restored from a state saved without one). */
+  balloon?: boolean;
   /** Guest output of ttyS0 and hvc0 (one stream, as on a terminal). */
   output: (data: Uint8Array) => void;
   /** mtime from instructions retired (reproducible runs) instead of the host clock. */
@@ -145,6 +149,8 @@ export class Rv64Machine {
   readonly hvc: VirtioConsole;
   readonly net: VirtioNet | undefined;
   readonly share: VirtioP9 | undefined;
+  /** virtio-balloon: on every machine booted by this build (a restored one has it if it was saved with it). */
+  readonly balloon: VirtioBalloon | undefined;
   /** Where the loaders put things (undefined after a restore). */
   layout: BootLayout | undefined;
   private exitReason: MachineExit | undefined;
@@ -208,6 +214,20 @@ export class Rv64Machine {
     if (opts.share !== undefined) {
       this.share = new VirtioP9(opts.share);
       virtio[SLOT_SHARE] = this.share;
+    }
+    if (opts.balloon !== false) {
+      // Pages the guest gives back are zeroed (snapshots and migration skip zero pages); the
+      // write also drops compiled code on them and marks them dirty, like any device write.
+      const memory = this.memory;
+      this.balloon = new VirtioBalloon({
+        isRam: (addr, len) => memory.isRam(addr, len),
+        discard: (addr, len) => {
+          const off = addr - RAM_BASE;
+          core.ram.fill(0, off, off + len);
+          markDirty(core, off, len);
+        },
+      }, memoryBytes / 4096);
+      virtio[SLOT_BALLOON] = this.balloon;
     }
     this.devices = new VirtDevices({
       memory: this.memory,
@@ -489,6 +509,7 @@ export class Rv64Machine {
       disk: this.disk !== undefined,
       net: this.net !== undefined,
       share: this.share !== undefined,
+      balloon: this.balloon !== undefined,
     };
     if (this.net) config.mac = this.net.mac.slice();
     const state: { [key: string]: StateValue } = {
@@ -520,6 +541,7 @@ export class Rv64Machine {
       disk: c.disk === true,
       net: c.net === true,
       share: c.share === true,
+      balloon: c.balloon === true,
     };
     if (c.mac instanceof Uint8Array && c.mac.length === 6) out.mac = c.mac;
     return out;
@@ -586,6 +608,7 @@ export interface SavedMachineConfig {
   net: boolean;
   /** The machine had a 9p share (the host must give one again to restore it). */
   share: boolean;
+  balloon: boolean;
   mac?: Uint8Array;
 }
 
