@@ -21,6 +21,12 @@ export interface RunOptions {
   diskWriteBack: boolean;
   /** Console text after which piped stdin is fed to the guest; '' expects none (console.ts). */
   readyMarker?: string;
+  /** A host folder shared with the guest over 9p (read-only with shareReadOnly). */
+  share?: string;
+  shareReadOnly: boolean;
+  /** Network: wait for one peer on this loopback port, or connect to one (QEMU socket framing). */
+  netListen?: number;
+  netConnect?: { host: string; port: number };
 }
 
 export type Command =
@@ -30,8 +36,8 @@ export type Command =
   | { kind: 'run'; options: RunOptions };
 
 type ValueKey = 'image' | 'kernel' | 'firmware' | 'initrd' | 'append' | 'mem' | 'engine' | 'timeout' |
-  'snapshotOut' | 'restore' | 'disk' | 'readyMarker';
-type FlagKey = 'stats' | 'diskWriteBack' | 'help';
+  'snapshotOut' | 'restore' | 'disk' | 'readyMarker' | 'share' | 'netListen' | 'netConnect';
+type FlagKey = 'stats' | 'diskWriteBack' | 'shareReadOnly' | 'help';
 
 const VALUE_OPTIONS: Record<string, ValueKey> = {
   '--image': 'image',
@@ -46,11 +52,15 @@ const VALUE_OPTIONS: Record<string, ValueKey> = {
   '--restore': 'restore',
   '--disk': 'disk',
   '--ready-marker': 'readyMarker',
+  '--share': 'share',
+  '--net-listen': 'netListen',
+  '--net-connect': 'netConnect',
 };
 
 const FLAG_OPTIONS: Record<string, FlagKey> = {
   '--stats': 'stats',
   '--disk-write-back': 'diskWriteBack',
+  '--share-ro': 'shareReadOnly',
   '--help': 'help',
   '-h': 'help',
 };
@@ -114,7 +124,7 @@ function parseRun(argv: readonly string[]): Command {
   }
   if (flags.help) return { kind: 'help', topic: 'run' };
 
-  const options: RunOptions = { stats: !!flags.stats, diskWriteBack: !!flags.diskWriteBack };
+  const options: RunOptions = { stats: !!flags.stats, diskWriteBack: !!flags.diskWriteBack, shareReadOnly: !!flags.shareReadOnly };
   options.image = values.image;
   options.kernel = values.kernel;
   options.firmware = values.firmware;
@@ -124,6 +134,9 @@ function parseRun(argv: readonly string[]): Command {
   options.restore = values.restore;
   options.disk = values.disk;
   options.readyMarker = values.readyMarker;
+  options.share = values.share;
+  if (values.netListen !== undefined) options.netListen = parsePort(values.netListen, '--net-listen');
+  if (values.netConnect !== undefined) options.netConnect = parseHostPort(values.netConnect);
   if (values.mem !== undefined) options.memoryMiB = parseMemory(values.mem);
   if (values.timeout !== undefined) options.timeoutSec = parseTimeout(values.timeout);
   if (values.engine !== undefined) {
@@ -153,6 +166,8 @@ function checkCombination(o: RunOptions): void {
     throw new UsageError('--initrd goes with --kernel (an --image brings its own initrd)');
   }
   if (o.diskWriteBack && o.disk === undefined) throw new UsageError('--disk-write-back needs --disk FILE');
+  if (o.shareReadOnly && o.share === undefined) throw new UsageError('--share-ro needs --share DIR');
+  if (o.netListen !== undefined && o.netConnect !== undefined) throw new UsageError('give either --net-listen or --net-connect, not both');
   if (o.snapshotOut !== undefined && o.restore !== undefined && o.snapshotOut === o.restore) {
     throw new UsageError('--snapshot-out must not name the file given to --restore');
   }
@@ -177,6 +192,22 @@ export function parseMemory(text: string): number {
     throw new UsageError(`--mem ${text} is more than the largest guest RAM, ${MAX_MEMORY_MIB}M (2G)`);
   }
   return mib;
+}
+
+/** A TCP port for --net-listen (0 is not allowed: the peer must know it). */
+function parsePort(text: string, flag: string): number {
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(port >= 1 && port <= 65535)) throw new UsageError(`${flag} takes a port from 1 to 65535 (got '${text}')`);
+  return port;
+}
+
+/** [HOST:]PORT for --net-connect (HOST defaults to 127.0.0.1). */
+function parseHostPort(text: string): { host: string; port: number } {
+  const i = text.lastIndexOf(':');
+  const host = (i < 0 ? '127.0.0.1' : text.slice(0, i)).replace(/^\[|\]$/g, '');
+  const port = parsePort(i < 0 ? text : text.slice(i + 1), '--net-connect');
+  if (host === '') throw new UsageError(`--net-connect needs [HOST:]PORT (got '${text}')`);
+  return { host, port };
 }
 
 /** Seconds, decimals allowed, at most MAX_TIMEOUT_SEC (setTimeout's longest delay). */

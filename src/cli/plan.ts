@@ -5,6 +5,8 @@ import type { BootConfig, EngineKind } from '../engines/engine.js';
 import type { NodeAssetLoader } from '../engines/assets-node.js';
 import { EngineConfigError } from '../engines/create.js';
 import { DiskFileError, FileDisk } from '../devices/backends/file-disk.js';
+import { NodeFileShare } from '../devices/backends/node-file-share.js';
+import { SocketNetBackend } from '../devices/backends/socket-net.js';
 import { ENGINE_STATE_SECTION } from '../snapshot/format.js';
 import { checkOutputFile, formatBytes, OutputFileError, readSnapshotFile } from '../snapshot/node-file.js';
 import type { RunOptions } from './args.js';
@@ -43,7 +45,42 @@ export async function prepare(o: RunOptions, assets: NodeAssetLoader): Promise<P
     plan.disk = disk;
     plan.config.disk = disk;
   }
+  if (plan.kind === 'bare') {
+    for (const [flag, set] of [['--share', o.share], ['--net-listen', o.netListen], ['--net-connect', o.netConnect]] as const) {
+      if (set !== undefined) throw new UsageError(`${flag} does not apply to a bare-metal ELF run (no --firmware)`);
+    }
+  } else {
+    if (plan.config.engine === 'v86' && (o.share !== undefined || o.netListen !== undefined || o.netConnect !== undefined)) {
+      throw new UsageError('--share, --net-listen and --net-connect work with the rv64 engine only so far');
+    }
+    if (o.share !== undefined) plan.config.share = openShare(o.share, o.shareReadOnly);
+    if (o.netListen !== undefined || o.netConnect !== undefined) plan.config.net = await openNet(o);
+  }
   return plan;
+}
+
+function openShare(dir: string, readOnly: boolean): NodeFileShare {
+  try {
+    return new NodeFileShare(dir, readOnly);
+  } catch (err) {
+    throw new UsageError(`--share: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+async function openNet(o: RunOptions): Promise<SocketNetBackend> {
+  if (o.netListen !== undefined) {
+    try {
+      return await SocketNetBackend.listen(o.netListen);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new UsageError(`--net-listen ${o.netListen}: ${code === 'EADDRINUSE' ? 'the port is in use' : code ?? String(err)}`);
+    }
+  }
+  try {
+    return await SocketNetBackend.connect(o.netConnect!.port, o.netConnect!.host);
+  } catch (err) {
+    throw new UsageError(`--net-connect: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 function openDisk(o: RunOptions): FileDisk {

@@ -2,6 +2,8 @@
 // An engine is the only code that knows which CPU it drives (ARCHITECTURE.md, "Layers").
 
 import type { BlockBackend } from '../devices/backends/disk.js';
+import type { FileShare } from '../devices/backends/file-share.js';
+import type { NetBackend } from '../devices/backends/net.js';
 
 /** Loads a file the engine needs (image, firmware, wasm): fs in Node, fetch in the page. */
 export interface AssetLoader {
@@ -48,6 +50,12 @@ export interface BootConfig {
    * that keeps the writes itself (the CLI's file disk, src/devices/backends/file-disk.ts).
    */
   disk?: Uint8Array | BlockBackend;
+  /** A folder shared with the guest over 9p (mount tag `hostshare`; src/devices/p9). Host side only. */
+  share?: FileShare;
+  /** The host side of a NIC; the guest gets a network card when this is given. */
+  net?: NetBackend;
+  /** The NIC's MAC address ('52:54:00:12:34:56'); a random one when absent. */
+  mac?: string;
   /** Start from this saved state instead of booting. */
   state?: Uint8Array;
   /** Time derived from instructions retired, so that runs are reproducible (rv64). */
@@ -66,6 +74,10 @@ export interface EngineStats {
   runMs: number;
   /** Guest RAM in bytes. */
   memoryBytes: number;
+  /** Bytes the guest's balloon holds (given back to the host), when the machine has a balloon. */
+  balloonBytes?: number;
+  /** Bytes the host asked the balloon for. */
+  balloonTargetBytes?: number;
 }
 
 /**
@@ -97,4 +109,6 @@ export interface Engine {
   /** Called once when the guest powers off, reboots (when not handled) or crashes. */
   onExit(listener: (reason: ExitReason) => void): () => void;
   stats(): EngineStats;
+  /** Asks the guest to give `bytes` of its RAM back through its balloon driver (engines that have one). */
+  setBalloon?(bytes: number): void;
 }

@@ -29,6 +29,10 @@ export interface VmHostPort {
    * RV64, a duty cycle for v86); the hypervisor only decides them. The answer says what it applies.
    */
   setSchedule(id: VmId, params: VmSchedule): ScheduleApplied | Promise<ScheduleApplied>;
+  /** Asks a VM's guest to give `bytes` of RAM back through its balloon. */
+  setBalloon(id: VmId, bytes: number): void | Promise<void>;
+  /** Ethernet frames for a VM created with a network card. */
+  sendNet(id: VmId, frames: Uint8Array[]): void | Promise<void>;
 }
 
 /** One live host: its port, a way to learn that it died, and a way to end it. */

@@ -12,6 +12,7 @@ import type { VmEvent } from '../worker/protocol.js';
 import { scheduleProblem } from '../worker/schedule-limits.js';
 import { ConsoleFanout, type ConsoleAttachment } from './console-fanout.js';
 import { HypervisorError } from './errors.js';
+import { VirtualNetworks, type NetworkInfo, type NetworkOptions } from './networks.js';
 import { TypedEmitter } from './events.js';
 import { defaultPoolSize, HostPool, type HostConnection, type HostFactory, type HostSlot } from './host-port.js';
 import { newIdentity, type VmIdentity } from './identity.js';
@@ -50,6 +51,10 @@ export interface CreateVmOptions {
   weight?: number;
   /** At most this % of one core, 1 to 100; none by default. */
   capPercent?: number;
+  /** Put the VM's network card on this virtual network (createNetwork); no card without it. */
+  network?: string;
+  /** A fixed address on that network (a static lease of its DHCP server). */
+  ip?: string;
 }
 
 export interface ImportSnapshotOptions {
@@ -58,6 +63,12 @@ export interface ImportSnapshotOptions {
   capPercent?: number;
   /** 'keep' the identity saved in the file (a moved VM) or make a 'new' one (a copy). Default 'keep'. */
   identity?: 'keep' | 'new';
+  /**
+   * Put the VM's network card on this virtual network. The card inside the saved machine keeps
+   * the MAC it was saved with, so this goes with identity 'keep'.
+   */
+  network?: string;
+  ip?: string;
 }
 
 export interface VmStatsReport {
@@ -72,6 +83,9 @@ export interface VmStatsReport {
   cpuShare: number;
   memoryBytes: number;
   reservedBytes: number;
+  /** What the guest's balloon holds and what it was asked for (setBalloon), when it has one. */
+  balloonBytes?: number;
+  balloonTargetBytes?: number;
   firstOutputMs?: number;
   readyMs?: number;
 }
@@ -98,6 +112,8 @@ export class Hypervisor {
   private closed = false;
   /** Names of VMs being created (not registered yet), so two creates cannot take one name. */
   private readonly admitting = new Set<string>();
+  private readonly networks = new VirtualNetworks();
+  private readonly netOutbox = new Map<ManagedVm, Uint8Array[]>();
 
   constructor(options: HypervisorOptions) {
     for (const image of options.images) this.images.set(image.name, image);
@@ -151,8 +167,57 @@ export class Hypervisor {
   /** Registers a VM, reserves its memory and loads its image into a host. It does not boot it. */
   async create(options: CreateVmOptions): Promise<VmSummary> {
     const vm = this.newVm(options.image, options, newIdentity());
+    if (options.network !== undefined) {
+      if (!this.networks.has(options.network)) throw new HypervisorError('bad-argument', `no network named '${options.network}'`);
+      vm.network = options.network;
+      vm.ip = options.ip;
+    } else if (options.ip !== undefined) {
+      throw new HypervisorError('bad-argument', `VM '${vm.name}': an ip needs a network`);
+    }
     await this.admit(vm, {});
     return vm.summary();
+  }
+
+  /**
+   * Asks a running VM's guest to give `mib` of its RAM back (its balloon inflates; 0 deflates it).
+   * The guest decides how much it really gives: stats() reports what the balloon holds.
+   */
+  async setBalloon(ref: string, mib: number): Promise<void> {
+    const vm = this.find(ref);
+    if (!Number.isInteger(mib) || mib < 0 || mib >= vm.memoryMiB) {
+      throw new HypervisorError('bad-argument', `VM '${vm.name}': a balloon of ${mib} MiB is not between 0 and ${vm.memoryMiB - 1} MiB`);
+    }
+    if (vm.state !== 'running' && vm.state !== 'paused') {
+      throw new HypervisorError('invalid-state', `cannot set the balloon of VM '${vm.name}': it is ${vm.state} (allowed when running or paused)`);
+    }
+    const port = vm.slot?.connection?.port;
+    if (!port || !vm.instance) throw new HypervisorError('invalid-state', `VM '${vm.name}' has no running machine`);
+    try {
+      await port.setBalloon(vm.instance, mib * MiB);
+    } catch (error) {
+      throw new HypervisorError('bad-argument', `VM '${vm.name}': ${messageOf(error)}`);
+    }
+  }
+
+  // --- networks -----------------------------------------------------------------------------
+
+  /** A virtual network (a switch, with a DHCP server for `subnet`) that VMs can be created on. */
+  createNetwork(name: string, options: NetworkOptions = {}): void {
+    this.networks.create(name, options);
+  }
+
+  deleteNetwork(name: string): void {
+    this.networks.delete(name);
+  }
+
+  listNetworks(): NetworkInfo[] {
+    return this.networks.list();
+  }
+
+  /** The address a VM got on its network (from the network's DHCP server), once it has one. */
+  addressOf(ref: string): string | undefined {
+    const vm = this.find(ref);
+    return vm.network ? this.networks.addressOf(vm.network, vm.identity.mac) : undefined;
   }
 
   async start(ref: string): Promise<VmSummary> {
@@ -199,6 +264,7 @@ export class Hypervisor {
     await this.perform(ref, 'delete', async (vm) => {
       await this.actions.discardInstance(vm);
       this.memory.release(vm.id);
+      this.networks.detach(vm.id);
       this.actions.finish(vm, 'delete');
       vm.consoleListeners.clear();
       this.vms.delete(vm.id);
@@ -292,6 +358,11 @@ export class Hypervisor {
       capPercent: options.capPercent ?? meta.capPercent,
     }, identity);
     checkCompatible(vm, snap);
+    if (options.network !== undefined) {
+      if (!this.networks.has(options.network)) throw new HypervisorError('bad-argument', `no network named '${options.network}'`);
+      vm.network = options.network;
+      vm.ip = options.ip;
+    }
     await this.admit(vm, { state, ready: meta.ready });
     return vm.summary();
   }
@@ -375,6 +446,7 @@ export class Hypervisor {
       mips: wallMs > 0 ? dInstr / (wallMs * 1000) : 0,
       cpuShare: wallMs > 0 ? Math.min(1, Math.max(0, dRun / wallMs)) : 0,
       memoryBytes: s.memoryBytes,
+      ...(s.balloonBytes !== undefined ? { balloonBytes: s.balloonBytes, balloonTargetBytes: s.balloonTargetBytes ?? 0 } : {}),
       ...(s.firstOutputMs !== undefined ? { firstOutputMs: s.firstOutputMs } : {}),
       ...(s.readyMs !== undefined ? { readyMs: s.readyMs } : {}),
     };
@@ -479,12 +551,16 @@ export class Hypervisor {
   }
 
   private async admitNamed(vm: ManagedVm, from: { state?: Uint8Array; ready?: boolean }): Promise<void> {
+    if (vm.network !== undefined) {
+      this.networks.attach(vm.network, vm.id, vm.identity.mac, (frame) => this.frameToGuest(vm, frame), vm.ip);
+    }
     try {
       await this.actions.makeInstance(vm, from.state);
       if (from.state) await this.actions.hostCall(vm, 'restore', (port, id) => port.start(id), 'throw');
     } catch (error) {
       await this.actions.discardInstance(vm);
       this.memory.release(vm.id);
+      this.networks.detach(vm.id);
       if (error instanceof HypervisorError && error.code === 'no-memory') throw error;
       const code = from.state ? 'bad-snapshot' : 'engine-unavailable';
       throw new HypervisorError(code, `cannot create VM '${vm.name}' (image ${vm.image.name}): ${messageOf(error)}`);
@@ -495,6 +571,25 @@ export class Hypervisor {
       vm.ready = from.ready ?? false;
       vm.machine.apply('restore');
     }
+  }
+
+  /**
+   * A frame the switch has for a VM. Frames that arrive in one turn travel to the host in one
+   * call; a VM without a running engine instance drops them, as an unplugged card would.
+   */
+  private frameToGuest(vm: ManagedVm, frame: Uint8Array): void {
+    const queued = this.netOutbox.get(vm);
+    if (queued) {
+      queued.push(frame);
+      return;
+    }
+    this.netOutbox.set(vm, [frame]);
+    queueMicrotask(() => {
+      const frames = this.netOutbox.get(vm) ?? [];
+      this.netOutbox.delete(vm);
+      const port = vm.slot?.connection?.port;
+      if (port && vm.instance) void Promise.resolve(port.sendNet(vm.instance, frames)).catch(() => undefined);
+    });
   }
 
   // --- internals: host events ---------------------------------------------------------------
@@ -525,6 +620,9 @@ export class Hypervisor {
       case 'exit':
         // Only the VM's current instance speaks for it (not one left behind by a migration).
         if (event.vmId === vm.instance) void this.actions.onExit(vm, event.reason);
+        break;
+      case 'net':
+        if (event.vmId === vm.instance) this.networks.fromGuest(vm.id, event.frame);
         break;
       case 'state':
         break; // the hypervisor keeps its own state; exits arrive as 'exit'

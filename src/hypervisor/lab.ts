@@ -185,11 +185,22 @@ export interface LoadLabOptions {
 
 /** Creates and starts every VM of the lab, in parallel; never throws for one VM's failure. */
 export async function loadLab(hv: Hypervisor, lab: Lab, options: LoadLabOptions = {}): Promise<LabReport> {
+  // Networks are named after the lab, so two labs (or a reload) do not share a switch.
+  for (const net of lab.networks) {
+    const name = labNetworkName(lab, net.name);
+    if (hv.listNetworks().some((n) => n.name === name)) continue;
+    hv.createNetwork(name, { subnet: net.subnet, dhcp: net.dhcp });
+  }
   const vms = await Promise.all(lab.vms.map((vm) => loadLabVm(hv, lab, vm, options)));
   return { lab: lab.name, vms, complete: vms.every((v) => RUNNING.includes(v.status)) };
 }
 
 const RUNNING: readonly LabVmStatus[] = ['resumed', 'restored', 'booted'];
+
+/** The hypervisor's name for a lab network. */
+export function labNetworkName(lab: Lab, network: string): string {
+  return `${lab.name}.${network}`.slice(0, 63);
+}
 
 /** The key of a lab VM's saved work in a store. */
 export function workKey(lab: Lab, vmName: string): string {
@@ -246,17 +257,19 @@ async function loadLabVm(hv: Hypervisor, lab: Lab, spec: LabVm, options: LoadLab
       ...(spec.weight !== undefined ? { weight: spec.weight } : {}),
       ...(spec.capPercent !== undefined ? { capPercent: spec.capPercent } : {}),
     };
+    const net = spec.net ? { network: labNetworkName(lab, spec.net.network), ...(spec.net.ip ? { ip: spec.net.ip } : {}) } : {};
     const saved = options.work ? await options.work.get(workKey(lab, spec.name)) : undefined;
     if (saved) {
       try {
-        const vm = await hv.importSnapshot(saved, { name: spec.name, identity: 'keep', ...schedule });
+        const vm = await hv.importSnapshot(saved, { name: spec.name, identity: 'keep', ...schedule, ...net });
         return report('resumed', 'restored the saved work', vm.id);
       } catch (error) {
         if (!(error instanceof HypervisorError && error.code === 'bad-snapshot')) throw error;
         await options.work!.delete(workKey(lab, spec.name)); // unreadable: start clean instead
       }
     }
-    const key = options.templates ? await templateKey(image, spec.memoryMiB ?? image.memoryMiB) : undefined;
+    // A template has no network card (and its guest no address): a networked VM boots.
+    const key = options.templates && !spec.net ? await templateKey(image, spec.memoryMiB ?? image.memoryMiB) : undefined;
     const template = key ? await options.templates!.get(key) : undefined;
     if (template) {
       try {
@@ -268,7 +281,7 @@ async function loadLabVm(hv: Hypervisor, lab: Lab, spec: LabVm, options: LoadLab
         await options.templates!.delete(key!);
       }
     }
-    const vm = await hv.create({ image: spec.image, name: spec.name, ...(spec.memoryMiB ? { memoryMiB: spec.memoryMiB } : {}), ...schedule });
+    const vm = await hv.create({ image: spec.image, name: spec.name, ...(spec.memoryMiB ? { memoryMiB: spec.memoryMiB } : {}), ...schedule, ...net });
     await hv.start(vm.id);
     if (!options.makeTemplates || !key) return report('booted', 'booted from its image', vm.id);
     try {

@@ -46,6 +46,10 @@ export class ManagedVm {
   /** As its host last reported: a cap holds the engine paused while the lifecycle state is running. */
   throttled = false;
   sample: { at: number; instructions: number; runMs: number } | undefined;
+  /** The virtual network the VM's network card is on (src/hypervisor/networks.ts), if any. */
+  network: string | undefined;
+  /** Its fixed address there (a static DHCP lease), if any. */
+  ip: string | undefined;
 
   constructor(
     readonly id: string,

@@ -49,6 +49,8 @@ export function remoteHostConnection(handle: RemoteHostHandle, label: string): H
     stats: (id) => guard(() => remote.stats(id)),
     subscribe: (listener) => guard(() => remote.subscribe(proxy(listener))),
     setSchedule: (id, params) => guard(() => remote.setSchedule(id, params)),
+    sendNet: (id, frames) => guard(() => remote.sendNet(id, frames)),
+    setBalloon: (id, bytes) => guard(() => remote.setBalloon(id, bytes)),
   };
   return {
     port,

@@ -141,6 +141,11 @@ export class VmActions {
     const request: CreateVmRequest = state
       ? { id: instance, name: vm.name, config: restoreConfig(vm.image, vm.memoryMiB, state), readyMarker: vm.image.readyMarker }
       : { id: instance, name: vm.name, image: { ...vm.image, memoryMiB: vm.memoryMiB } };
+    if (vm.network !== undefined) {
+      // A card with the VM's own MAC; a booting guest configures it by DHCP (docs/IMAGES.md).
+      request.nic = { mac: vm.identity.mac };
+      if (!state) request.extraCmdline = `tabvisor.ip=dhcp tabvisor.hostname=${vm.name}`;
+    }
     try {
       await connection.port.create(request);
       if (vm.weight !== 1 || vm.capPercent !== undefined) {

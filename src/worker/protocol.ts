@@ -19,6 +19,13 @@ export type CreateVmRequest = {
   id?: VmId;
   /** A label for people; defaults to the image name or the id. */
   name?: string;
+  /**
+   * A network card whose frames travel as 'net' events and sendNet() calls (the hypervisor's
+   * switch is on the other side), with this MAC address.
+   */
+  nic?: { mac: string };
+  /** Words added to the image's kernel command line (e.g. the image's tabvisor.* parameters). */
+  extraCmdline?: string;
 } & ({ image: ImageEntry; config?: undefined } | { config: BootConfig; image?: undefined; readyMarker?: string });
 
 export interface VmInfo {
@@ -79,7 +86,9 @@ export type VmEvent =
   | { kind: 'ready'; vmId: VmId }
   /** A cap started or stopped holding an engine with its own loop (v86); its state stays running. */
   | { kind: 'throttle'; vmId: VmId; throttled: boolean }
-  | { kind: 'exit'; vmId: VmId; reason: ExitReason };
+  | { kind: 'exit'; vmId: VmId; reason: ExitReason }
+  /** An Ethernet frame the guest sent on its network card (VMs created with `nic`). */
+  | { kind: 'net'; vmId: VmId; frame: Uint8Array };
 
 /** A subscriber: through comlink this is a `proxy()`-wrapped function living in the client. */
 export type VmEventListener = (events: VmEvent[]) => void | Promise<void>;

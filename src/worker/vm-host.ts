@@ -15,6 +15,7 @@ import { SliceScheduler, type SchedulerClock } from './scheduler.js';
 import { SliceRunner, systemRunnerHost, type RunnerHost } from './slice-runner.js';
 import { DutyCycleCap } from './duty-cycle-cap.js';
 import { EventOutbox } from './event-outbox.js';
+import type { NetBackend } from '../devices/backends/net.js';
 import { bootConfigFromImage } from './image-files.js';
 import { MarkerWatcher } from './marker-watcher.js';
 import type {
@@ -60,9 +61,23 @@ interface HostedVm {
   capReleasing?: Promise<void>;
   marker: MarkerWatcher | null;
   unsubscribe: Array<() => void>;
+  /** The host side of the VM's network card, when it has one. */
+  nic?: HostNic;
   startedAt?: number;
   firstOutputMs?: number;
   readyMs?: number;
+}
+
+/** A VM's network card as the host sees it: frames out become events, frames in go to the device. */
+class HostNic implements NetBackend {
+  private receiver: ((frame: Uint8Array) => void) | undefined;
+  constructor(readonly send: (frame: Uint8Array) => void) {}
+  connect(receive: (frame: Uint8Array) => void): void {
+    this.receiver = receive;
+  }
+  deliver(frame: Uint8Array): void {
+    this.receiver?.(frame);
+  }
 }
 
 export class VmHost {
@@ -125,6 +140,9 @@ export class VmHost {
         readyMarker = request.readyMarker;
         name = request.name ?? id;
       }
+      if (request.extraCmdline) config = { ...config, cmdline: `${config.cmdline ?? ''} ${request.extraCmdline}`.trim() };
+      const nic = request.nic ? new HostNic((frame) => this.post({ kind: 'net', vmId: id, frame })) : undefined;
+      if (nic) config = { ...config, net: nic, mac: request.nic!.mac };
       progress(`Starting the ${config.engine} engine`);
       const sliced = this.slicedFactory ? await this.slicedFactory(config, this.assets) : undefined;
       const engine = sliced ?? (await this.engineFactory(config, this.assets));
@@ -144,6 +162,7 @@ export class VmHost {
         cap: undefined,
         marker: readyMarker ? new MarkerWatcher(readyMarker) : null,
         unsubscribe: [],
+        ...(nic ? { nic } : {}),
       };
       if (this.vms.get(id) !== reserved) {
         // destroy() was called while loading.
@@ -254,6 +273,22 @@ export class VmHost {
     const vm = this.require(id, 'sendConsole');
     vm.engine.sendConsole(data);
     // An idle guest runs in the next slice (it is paused: at resume).
+    if (vm.sliced && this.scheduler.has(id)) this.runner.wake(id);
+  }
+
+  /** Asks the guest to give `bytes` of RAM back through its balloon (engines that have one). */
+  setBalloon(id: VmId, bytes: number): void {
+    const vm = this.require(id);
+    if (!vm.engine.setBalloon) throw new Error(`the ${vm.info.engine} engine has no balloon device`);
+    vm.engine.setBalloon(bytes);
+    if (vm.sliced && this.scheduler.has(id)) this.runner.wake(id);
+  }
+
+  /** Ethernet frames for the VM's network card (from the hypervisor's switch); dropped without one. */
+  sendNet(id: VmId, frames: Uint8Array[]): void {
+    const vm = this.vms.get(id);
+    if (!vm?.nic) return;
+    for (const f of frames) vm.nic.deliver(f);
     if (vm.sliced && this.scheduler.has(id)) this.runner.wake(id);
   }
 

@@ -45,14 +45,20 @@ describe('tabvisor commands', () => {
 
 describe('tabvisor run options', () => {
   it('parses every option, in both --opt value and --opt=value forms', () => {
-    expect(run('--image', 'x86-busybox')).toEqual({ image: 'x86-busybox', stats: false, diskWriteBack: false });
+    expect(run('--image', 'x86-busybox')).toEqual({ image: 'x86-busybox', stats: false, diskWriteBack: false, shareReadOnly: false });
     const o = run('--kernel', 'k', '--firmware=f', '--initrd', 'i', '--append', 'console=ttyS0 quiet', '--mem', '256M',
       '--engine', 'rv64', '--timeout', '2.5', '--stats', '--snapshot-out', 's.tvsnap', '--disk', 'd.img',
-      '--disk-write-back', '--ready-marker', '# ');
+      '--disk-write-back', '--ready-marker', '# ', '--share', 'dir', '--share-ro', '--net-connect', 'localhost:5555');
     expect(o).toEqual({
       kernel: 'k', firmware: 'f', initrd: 'i', append: 'console=ttyS0 quiet', memoryMiB: 256, engine: 'rv64',
       timeoutSec: 2.5, stats: true, snapshotOut: 's.tvsnap', disk: 'd.img', diskWriteBack: true, readyMarker: '# ',
+      share: 'dir', shareReadOnly: true, netConnect: { host: 'localhost', port: 5555 },
     });
+    expect(run('--image', 'x', '--net-listen', '7000').netListen).toBe(7000);
+    expect(run('--image', 'x', '--net-connect', '7000').netConnect).toEqual({ host: '127.0.0.1', port: 7000 });
+    expect(usageError(['run', '--image', 'x', '--net-listen', '0'])).toBe("--net-listen takes a port from 1 to 65535 (got '0')");
+    expect(usageError(['run', '--image', 'x', '--share-ro'])).toBe('--share-ro needs --share DIR');
+    expect(usageError(['run', '--image', 'x', '--net-listen', '1', '--net-connect', '2'])).toBe('give either --net-listen or --net-connect, not both');
     expect(run('--restore', 'a.tvsnap', '--timeout=10').restore).toBe('a.tvsnap');
     expect(run('--image', 'x', '--append=').append).toBe('');
     expect(run('--image', 'x', '--ready-marker=').readyMarker).toBe('');

@@ -64,6 +64,14 @@ export class DhcpServer {
     return v;
   }
 
+  /** Gives `ip` to `mac` from now on (a fixed lease). */
+  setStatic(mac: string, ip: string): void {
+    const v = this.inside(ip);
+    for (const [other, addr] of this.statics) if (addr === v && other !== mac.toLowerCase()) throw new Error(`${ip} is given to ${other} already`);
+    this.statics.set(mac.toLowerCase(), v);
+    this.leases.delete(mac.toLowerCase());
+  }
+
   /** The address a MAC has (static or leased), if any. */
   addressOf(mac: string): string | undefined {
     const v = this.statics.get(mac) ?? this.leases.get(mac);

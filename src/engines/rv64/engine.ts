@@ -12,6 +12,7 @@ import { decodeState, encodeState, StateFormatError, type StateValue } from './s
 import { parseElf, ElfError } from './elf.js';
 import type * as Trace from './trace.js';
 import type { NetBackend } from '../../devices/backends/net.js';
+import type { FileShare } from '../../devices/backends/file-share.js';
 import type { RandomSource } from '../../devices/virtio/rng.js';
 
 /** Where the core lives, relative to the project root. */
@@ -86,12 +87,20 @@ export class Rv64Engine implements Engine {
   /** Instructions logged so far by the trace option. */
   private traced = 0;
 
+  private readonly options: Rv64EngineOptions;
+
   constructor(
     private readonly config: BootConfig,
     private readonly assets: AssetLoader,
-    private readonly options: Rv64EngineOptions = {},
+    options: Rv64EngineOptions = {},
   ) {
     checkRv64Config(config);
+    // A NIC or share in the BootConfig (the CLI's, a worker's) is the same as one given as an option.
+    this.options = {
+      ...options,
+      ...(config.net && !options.net ? { net: config.net } : {}),
+      ...(config.mac && !options.mac ? { mac: parseMac(config.mac) } : {}),
+    };
   }
 
   get running(): boolean {
@@ -128,6 +137,7 @@ export class Rv64Engine implements Engine {
           ...(c.disk ? { disk: c.disk } : {}),
           ...(this.options.net ? { net: this.netPort() } : {}),
           ...(this.options.mac ? { mac: this.options.mac } : {}),
+          ...(c.share ? { share: c.share } : {}),
           ...(c.deterministic ? { deterministic: true } : {}),
           ...(this.options.insnsPerTick ? { insnsPerTick: this.options.insnsPerTick } : {}),
           ...(this.options.mmuType ? { mmuType: this.options.mmuType } : {}),
@@ -162,10 +172,18 @@ export class Rv64Engine implements Engine {
       // A NIC saved without a back end here comes back with its cable unplugged from any host network.
       ...(saved.net ? { net: this.netPort() } : {}),
       ...(saved.mac ? { mac: saved.mac } : {}),
+      ...(saved.share ? { share: this.shareForRestore() } : {}),
+      balloon: saved.balloon,
       forRestore: true,
     });
     machine.loadState(state);
     return machine;
+  }
+
+  /** A state saved with a 9p share needs one to come back to (its guest has the folder mounted). */
+  private shareForRestore(): FileShare {
+    if (!this.config.share) throw new EngineConfigError('this state has a shared folder (9p): give one to restore it (tabvisor run --share DIR)');
+    return this.config.share;
   }
 
   /**
@@ -333,7 +351,21 @@ export class Rv64Engine implements Engine {
   }
 
   stats(): EngineStats {
-    return { instructions: this.instructions, runMs: this.runMs, memoryBytes: this.machine?.memoryBytes ?? this.config.memoryMiB * MiB };
+    const balloon = this.machine?.balloon?.stats;
+    return {
+      instructions: this.instructions,
+      runMs: this.runMs,
+      memoryBytes: this.machine?.memoryBytes ?? this.config.memoryMiB * MiB,
+      ...(balloon ? { balloonBytes: balloon.actualPages * 4096, balloonTargetBytes: balloon.targetPages * 4096 } : {}),
+    };
+  }
+
+  /** Asks the guest's balloon driver to hold `bytes` of its RAM (0 gives it all back). */
+  setBalloon(bytes: number): void {
+    const balloon = this.requireMachine().balloon;
+    if (!balloon) throw new EngineConfigError('this machine has no balloon device (it was saved by an older build)');
+    balloon.setTarget(Math.floor(bytes / 4096));
+    this.wake();
   }
 
   /** The disk as the guest left it (base image with the guest's writes), for --disk-write-back. */
@@ -573,4 +605,11 @@ export function systemConsole(cmdline: string | undefined): string | undefined {
     if (word.startsWith('console=')) name = word.slice('console='.length).split(',')[0];
   }
   return name;
+}
+
+/** '52:54:00:12:34:56' -> 6 bytes (the configuration was checked: a bad MAC is a config error). */
+function parseMac(text: string): Uint8Array {
+  const parts = text.split(':');
+  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) throw new EngineConfigError(`bad MAC address '${text}'`);
+  return Uint8Array.from(parts, (p) => parseInt(p, 16));
 }

@@ -19,6 +19,9 @@ import { VirtioBlock } from '../../devices/virtio/block.js';
 import { VirtioConsole } from '../../devices/virtio/console.js';
 import { VirtioRng, type RandomSource } from '../../devices/virtio/rng.js';
 import { VirtioNet } from '../../devices/virtio/net.js';
+import { VirtioP9 } from '../../devices/virtio/p9.js';
+import { VirtioBalloon } from '../../devices/virtio/balloon.js';
+import type { FileShare } from '../../devices/backends/file-share.js';
 import type { VirtioDevice } from '../../devices/virtio/device.js';
 import { CORE_ABI_VERSION } from './core.js';
 import { StateFormatError, type StateValue } from './state-codec.js';
@@ -30,6 +33,8 @@ export const SLOT_CONSOLE = 0;
 export const SLOT_RNG = 1;
 export const SLOT_BLOCK = 2;
 export const SLOT_NET = 3;
+export const SLOT_SHARE = 4;
+export const SLOT_BALLOON = 5;
 
 /** Deterministic time: one 10 MHz tick per this many instructions (a 100 MIPS machine). */
 export const DEFAULT_INSNS_PER_TICK = 10;
@@ -56,6 +61,10 @@ export interface Rv64MachineOptions {
   /** Host side of a virtio-net device; none = no NIC. */
   net?: NetBackend;
   mac?: Uint8Array;
+  /** A folder shared over virtio-9p (mount tag `hostshare`); none = no 9p device. */
+  share?: FileShare;
+  /** false: no virtio-balloon (a machine restored from a state saved without one). */
+  balloon?: boolean;
   /** Guest output of ttyS0 and hvc0 (one stream, as on a terminal). */
   output: (data: Uint8Array) => void;
   /** mtime from instructions retired (reproducible runs) instead of the host clock. */
@@ -139,6 +148,9 @@ export class Rv64Machine {
   readonly serial: ConsoleOut;
   readonly hvc: VirtioConsole;
   readonly net: VirtioNet | undefined;
+  readonly share: VirtioP9 | undefined;
+  /** virtio-balloon: on every machine booted by this build (a restored one has it if it was saved with it). */
+  readonly balloon: VirtioBalloon | undefined;
   /** Where the loaders put things (undefined after a restore). */
   layout: BootLayout | undefined;
   private exitReason: MachineExit | undefined;
@@ -198,6 +210,24 @@ export class Rv64Machine {
     if (opts.net !== undefined) {
       this.net = new VirtioNet(opts.mac ?? randomMac(opts.random), opts.net);
       virtio[SLOT_NET] = this.net;
+    }
+    if (opts.share !== undefined) {
+      this.share = new VirtioP9(opts.share);
+      virtio[SLOT_SHARE] = this.share;
+    }
+    if (opts.balloon !== false) {
+      // Pages the guest gives back are zeroed (snapshots and migration skip zero pages); the
+      // write also drops compiled code on them and marks them dirty, like any device write.
+      const memory = this.memory;
+      this.balloon = new VirtioBalloon({
+        isRam: (addr, len) => memory.isRam(addr, len),
+        discard: (addr, len) => {
+          const off = addr - RAM_BASE;
+          core.ram.fill(0, off, off + len);
+          markDirty(core, off, len);
+        },
+      }, memoryBytes / 4096);
+      virtio[SLOT_BALLOON] = this.balloon;
     }
     this.devices = new VirtDevices({
       memory: this.memory,
@@ -478,6 +508,8 @@ export class Rv64Machine {
       insnsPerTick: this.insnsPerTick,
       disk: this.disk !== undefined,
       net: this.net !== undefined,
+      share: this.share !== undefined,
+      balloon: this.balloon !== undefined,
     };
     if (this.net) config.mac = this.net.mac.slice();
     const state: { [key: string]: StateValue } = {
@@ -508,6 +540,8 @@ export class Rv64Machine {
       insnsPerTick: typeof c.insnsPerTick === 'number' && c.insnsPerTick >= 1 ? Math.floor(c.insnsPerTick) : DEFAULT_INSNS_PER_TICK,
       disk: c.disk === true,
       net: c.net === true,
+      share: c.share === true,
+      balloon: c.balloon === true,
     };
     if (c.mac instanceof Uint8Array && c.mac.length === 6) out.mac = c.mac;
     return out;
@@ -572,6 +606,9 @@ export interface SavedMachineConfig {
   insnsPerTick: number;
   disk: boolean;
   net: boolean;
+  /** The machine had a 9p share (the host must give one again to restore it). */
+  share: boolean;
+  balloon: boolean;
   mac?: Uint8Array;
 }
 
