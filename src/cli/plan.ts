@@ -50,9 +50,6 @@ export async function prepare(o: RunOptions, assets: NodeAssetLoader): Promise<P
       if (set !== undefined) throw new UsageError(`${flag} does not apply to a bare-metal ELF run (no --firmware)`);
     }
   } else {
-    if (plan.config.engine === 'v86' && (o.share !== undefined || o.netListen !== undefined || o.netConnect !== undefined)) {
-      throw new UsageError('--share, --net-listen and --net-connect work with the rv64 engine only so far');
-    }
     if (o.share !== undefined) plan.config.share = openShare(o.share, o.shareReadOnly);
     if (o.netListen !== undefined || o.netConnect !== undefined) plan.config.net = await openNet(o);
   }

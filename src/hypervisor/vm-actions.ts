@@ -144,7 +144,8 @@ export class VmActions {
     if (vm.network !== undefined) {
       // A card with the VM's own MAC; a booting guest configures it by DHCP (docs/IMAGES.md).
       request.nic = { mac: vm.identity.mac };
-      if (!state) request.extraCmdline = `tabvisor.ip=dhcp tabvisor.hostname=${vm.name}`;
+      // tabvisor.mac: v86's card picks its own MAC; the guest sets the VM's (its DHCP lease follows it).
+      if (!state) request.extraCmdline = `tabvisor.ip=dhcp tabvisor.hostname=${vm.name} tabvisor.mac=${vm.identity.mac}`;
     }
     try {
       await connection.port.create(request);

@@ -3,6 +3,7 @@
 // fs or XHR itself.
 
 import type { V86, V86Options } from 'v86';
+import { MAX_MSIZE, P9Server } from '../../devices/p9/server.js';
 import type {
   AssetLoader, BootConfig, Engine, EngineStats, ExitReason,
 } from '../engine.js';
@@ -110,6 +111,11 @@ export class V86Engine implements Engine {
       // ends in cli+hlt, which v86 reports as "cpu-event-halt" (see onHalt).
       acpi: false,
     };
+    if (c.share) {
+      // v86's virtio-9p (mount tag host9p) served by our 9p server over the same FileShare.
+      const server = new P9Server(c.share);
+      options.filesystem = { handle9p: (request, reply) => reply(server.handle(request, MAX_MSIZE)) };
+    }
     if (!c.state) {
       options.bios = { buffer: exactBuffer(c.firmware!) };
       if (c.vgaBios) options.vga_bios = { buffer: exactBuffer(c.vgaBios) };
@@ -123,6 +129,14 @@ export class V86Engine implements Engine {
     emulator.add_listener('serial0-output-byte', (byte: number) => this.onSerialByte(byte));
     const bus = emulator as unknown as { add_listener(event: string, fn: () => void): void };
     bus.add_listener('cpu-event-halt', () => this.onHalt());
+    // The ne2k card v86 always has: its frames go to the NetBackend, and the backend's to it.
+    const net = c.net;
+    if (net) {
+      (emulator as unknown as { add_listener(event: string, fn: (frame: Uint8Array) => void): void })
+        .add_listener('net0-send', (frame) => net.send(frame));
+      const v86Bus = (emulator as unknown as { bus: { send(event: string, data: Uint8Array): void } }).bus;
+      net.connect?.((frame) => v86Bus.send('net0-receive', frame));
+    }
     await new Promise<void>((resolve) => emulator.add_listener('emulator-loaded', () => resolve()));
     if (this.destroyed) return;
     this.hookInternals(emulator);
