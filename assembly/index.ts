@@ -21,6 +21,9 @@ import {
   jitEntries, jitInsns, jitLookupMisses, jitCodePageStores, jitVerifyPending, jitPageInvalidations, jitBlocksDropped, jitFlushes,
 } from './jit/cache';
 export { jitInstall, jitRefuse, jitInstalled, jitLoad, jitStore, jitDrop, jitHostWrite } from './jit/cache';
+/** jit_<name>(insn, pc, icount): instructions compiled code calls instead of inlining (docs/JIT.md). */
+export * from './generated/jitcalls';
+import { jitCalls } from './jit/calls';
 
 /** ABI version: bump when an export, import or the state block changes incompatibly. */
 export function coreVersion(): u32 {
@@ -209,5 +212,6 @@ export function statJitPageInvalidations(): u64 { return jitPageInvalidations; }
 export function statJitBlocksDropped(): u64 { return jitBlocksDropped; }
 export function statJitFlushes(): u64 { return jitFlushes; }
 export function statJitCodePageStores(): u64 { return jitCodePageStores; }
+export function statJitCalls(): u64 { return jitCalls; }
 /** 1 after fence.i until the host called jitInstalled(): compare blocks with their code, jitDrop the changed ones. */
 export function jitVerifyNeeded(): u32 { return jitVerifyPending ? 1 : 0; }
