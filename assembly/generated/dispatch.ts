@@ -161,7 +161,19 @@ import {
   op_mret,
   op_wfi,
   op_sfence_vma,
+  opf_lb,
+  opf_lh,
+  opf_lw,
+  opf_ld,
+  opf_lbu,
+  opf_lhu,
+  opf_lwu,
+  opf_sb,
+  opf_sh,
+  opf_sw,
+  opf_sd,
   op_illegal,
+  SLOW,
 } from '../exec/index';
 import { pc } from '../state';
 
@@ -892,6 +904,741 @@ import { pc } from '../state';
     }
   }
   op_illegal(insn); return pc;
+}
+
+/** execute() out of line, for the interpreter's slow path (globals pc and icount set). */
+export function executeSlow(insn: u32, p: u64): u64 { return execute(insn, p); }
+
+/**
+ * The interpreter's fast dispatch: runs ALU ops, jumps, branches and TLB-hit loads and stores
+ * with the TLBs passed in; returns SLOW (odd, never a pc) for everything else, untouched.
+ */
+// @ts-ignore: decorator
+@inline export function executeFast(insn: u32, p: u64, tl: u32, ts: u32): u64 {
+  switch ((insn >> 2) & 0x1f) {
+    case 0x0: {
+      switch ((insn >> 12) & 0x7) {
+        case 0x0: {
+          return opf_lb(insn, p, tl, ts);
+        }
+        case 0x1: {
+          return opf_lh(insn, p, tl, ts);
+        }
+        case 0x2: {
+          return opf_lw(insn, p, tl, ts);
+        }
+        case 0x3: {
+          return opf_ld(insn, p, tl, ts);
+        }
+        case 0x4: {
+          return opf_lbu(insn, p, tl, ts);
+        }
+        case 0x5: {
+          return opf_lhu(insn, p, tl, ts);
+        }
+        case 0x6: {
+          return opf_lwu(insn, p, tl, ts);
+        }
+      }
+      return SLOW;
+    }
+    case 0x1: {
+      if ((insn & 0x7000) == 0x2000) {
+        return SLOW;
+      }
+      if ((insn & 0x7000) == 0x3000) {
+        return SLOW;
+      }
+      return SLOW;
+    }
+    case 0x3: {
+      if ((insn & 0x7000) == 0x0) {
+        return op_fence(insn, p);
+      }
+      if ((insn & 0x7000) == 0x1000) {
+        return op_fence_i(insn, p);
+      }
+      return SLOW;
+    }
+    case 0x4: {
+      switch ((insn >> 12) & 0x7) {
+        case 0x0: {
+          return op_addi(insn, p);
+        }
+        case 0x1: {
+          if ((insn & 0xfc000000) == 0x0) {
+            return op_slli(insn, p);
+          }
+          return SLOW;
+        }
+        case 0x2: {
+          return op_slti(insn, p);
+        }
+        case 0x3: {
+          return op_sltiu(insn, p);
+        }
+        case 0x4: {
+          return op_xori(insn, p);
+        }
+        case 0x5: {
+          if ((insn & 0xfc000000) == 0x0) {
+            return op_srli(insn, p);
+          }
+          if ((insn & 0xfc000000) == 0x40000000) {
+            return op_srai(insn, p);
+          }
+          return SLOW;
+        }
+        case 0x6: {
+          return op_ori(insn, p);
+        }
+        case 0x7: {
+          return op_andi(insn, p);
+        }
+      }
+      return SLOW;
+    }
+    case 0x5: {
+      return op_auipc(insn, p);
+    }
+    case 0x6: {
+      switch ((insn >> 12) & 0x7) {
+        case 0x0: {
+          return op_addiw(insn, p);
+        }
+        case 0x1: {
+          if ((insn & 0xfe000000) == 0x0) {
+            return op_slliw(insn, p);
+          }
+          return SLOW;
+        }
+        case 0x5: {
+          if ((insn & 0xfe000000) == 0x0) {
+            return op_srliw(insn, p);
+          }
+          if ((insn & 0xfe000000) == 0x40000000) {
+            return op_sraiw(insn, p);
+          }
+          return SLOW;
+        }
+      }
+      return SLOW;
+    }
+    case 0x8: {
+      switch ((insn >> 12) & 0x7) {
+        case 0x0: {
+          return opf_sb(insn, p, tl, ts);
+        }
+        case 0x1: {
+          return opf_sh(insn, p, tl, ts);
+        }
+        case 0x2: {
+          return opf_sw(insn, p, tl, ts);
+        }
+        case 0x3: {
+          return opf_sd(insn, p, tl, ts);
+        }
+      }
+      return SLOW;
+    }
+    case 0x9: {
+      if ((insn & 0x7000) == 0x2000) {
+        return SLOW;
+      }
+      if ((insn & 0x7000) == 0x3000) {
+        return SLOW;
+      }
+      return SLOW;
+    }
+    case 0xb: {
+      switch ((insn >> 12) & 0x7) {
+        case 0x2: {
+          switch ((insn >> 27) & 0x1f) {
+            case 0x0: {
+              return SLOW;
+            }
+            case 0x1: {
+              return SLOW;
+            }
+            case 0x2: {
+              if ((insn & 0x1f00000) == 0x0) {
+                return SLOW;
+              }
+              return SLOW;
+            }
+            case 0x3: {
+              return SLOW;
+            }
+            case 0x4: {
+              return SLOW;
+            }
+            case 0x8: {
+              return SLOW;
+            }
+            case 0xc: {
+              return SLOW;
+            }
+            case 0x10: {
+              return SLOW;
+            }
+            case 0x14: {
+              return SLOW;
+            }
+            case 0x18: {
+              return SLOW;
+            }
+            case 0x1c: {
+              return SLOW;
+            }
+          }
+          return SLOW;
+        }
+        case 0x3: {
+          switch ((insn >> 27) & 0x1f) {
+            case 0x0: {
+              return SLOW;
+            }
+            case 0x1: {
+              return SLOW;
+            }
+            case 0x2: {
+              if ((insn & 0x1f00000) == 0x0) {
+                return SLOW;
+              }
+              return SLOW;
+            }
+            case 0x3: {
+              return SLOW;
+            }
+            case 0x4: {
+              return SLOW;
+            }
+            case 0x8: {
+              return SLOW;
+            }
+            case 0xc: {
+              return SLOW;
+            }
+            case 0x10: {
+              return SLOW;
+            }
+            case 0x14: {
+              return SLOW;
+            }
+            case 0x18: {
+              return SLOW;
+            }
+            case 0x1c: {
+              return SLOW;
+            }
+          }
+          return SLOW;
+        }
+      }
+      return SLOW;
+    }
+    case 0xc: {
+      switch ((insn >> 12) & 0x7) {
+        case 0x0: {
+          switch ((insn >> 25) & 0x7f) {
+            case 0x0: {
+              return op_add(insn, p);
+            }
+            case 0x1: {
+              return op_mul(insn, p);
+            }
+            case 0x20: {
+              return op_sub(insn, p);
+            }
+          }
+          return SLOW;
+        }
+        case 0x1: {
+          if ((insn & 0xfe000000) == 0x0) {
+            return op_sll(insn, p);
+          }
+          if ((insn & 0xfe000000) == 0x2000000) {
+            return op_mulh(insn, p);
+          }
+          return SLOW;
+        }
+        case 0x2: {
+          if ((insn & 0xfe000000) == 0x0) {
+            return op_slt(insn, p);
+          }
+          if ((insn & 0xfe000000) == 0x2000000) {
+            return op_mulhsu(insn, p);
+          }
+          return SLOW;
+        }
+        case 0x3: {
+          if ((insn & 0xfe000000) == 0x0) {
+            return op_sltu(insn, p);
+          }
+          if ((insn & 0xfe000000) == 0x2000000) {
+            return op_mulhu(insn, p);
+          }
+          return SLOW;
+        }
+        case 0x4: {
+          if ((insn & 0xfe000000) == 0x0) {
+            return op_xor(insn, p);
+          }
+          if ((insn & 0xfe000000) == 0x2000000) {
+            return op_div(insn, p);
+          }
+          return SLOW;
+        }
+        case 0x5: {
+          switch ((insn >> 25) & 0x7f) {
+            case 0x0: {
+              return op_srl(insn, p);
+            }
+            case 0x1: {
+              return op_divu(insn, p);
+            }
+            case 0x20: {
+              return op_sra(insn, p);
+            }
+          }
+          return SLOW;
+        }
+        case 0x6: {
+          if ((insn & 0xfe000000) == 0x0) {
+            return op_or(insn, p);
+          }
+          if ((insn & 0xfe000000) == 0x2000000) {
+            return op_rem(insn, p);
+          }
+          return SLOW;
+        }
+        case 0x7: {
+          if ((insn & 0xfe000000) == 0x0) {
+            return op_and(insn, p);
+          }
+          if ((insn & 0xfe000000) == 0x2000000) {
+            return op_remu(insn, p);
+          }
+          return SLOW;
+        }
+      }
+      return SLOW;
+    }
+    case 0xd: {
+      return op_lui(insn, p);
+    }
+    case 0xe: {
+      switch ((insn >> 12) & 0x7) {
+        case 0x0: {
+          switch ((insn >> 25) & 0x7f) {
+            case 0x0: {
+              return op_addw(insn, p);
+            }
+            case 0x1: {
+              return op_mulw(insn, p);
+            }
+            case 0x20: {
+              return op_subw(insn, p);
+            }
+          }
+          return SLOW;
+        }
+        case 0x1: {
+          if ((insn & 0xfe000000) == 0x0) {
+            return op_sllw(insn, p);
+          }
+          return SLOW;
+        }
+        case 0x4: {
+          if ((insn & 0xfe000000) == 0x2000000) {
+            return op_divw(insn, p);
+          }
+          return SLOW;
+        }
+        case 0x5: {
+          switch ((insn >> 25) & 0x7f) {
+            case 0x0: {
+              return op_srlw(insn, p);
+            }
+            case 0x1: {
+              return op_divuw(insn, p);
+            }
+            case 0x20: {
+              return op_sraw(insn, p);
+            }
+          }
+          return SLOW;
+        }
+        case 0x6: {
+          if ((insn & 0xfe000000) == 0x2000000) {
+            return op_remw(insn, p);
+          }
+          return SLOW;
+        }
+        case 0x7: {
+          if ((insn & 0xfe000000) == 0x2000000) {
+            return op_remuw(insn, p);
+          }
+          return SLOW;
+        }
+      }
+      return SLOW;
+    }
+    case 0x10: {
+      if ((insn & 0x6000000) == 0x0) {
+        return SLOW;
+      }
+      if ((insn & 0x6000000) == 0x2000000) {
+        return SLOW;
+      }
+      return SLOW;
+    }
+    case 0x11: {
+      if ((insn & 0x6000000) == 0x0) {
+        return SLOW;
+      }
+      if ((insn & 0x6000000) == 0x2000000) {
+        return SLOW;
+      }
+      return SLOW;
+    }
+    case 0x12: {
+      if ((insn & 0x6000000) == 0x0) {
+        return SLOW;
+      }
+      if ((insn & 0x6000000) == 0x2000000) {
+        return SLOW;
+      }
+      return SLOW;
+    }
+    case 0x13: {
+      if ((insn & 0x6000000) == 0x0) {
+        return SLOW;
+      }
+      if ((insn & 0x6000000) == 0x2000000) {
+        return SLOW;
+      }
+      return SLOW;
+    }
+    case 0x14: {
+      switch ((insn >> 25) & 0x7f) {
+        case 0x0: {
+          return SLOW;
+        }
+        case 0x1: {
+          return SLOW;
+        }
+        case 0x4: {
+          return SLOW;
+        }
+        case 0x5: {
+          return SLOW;
+        }
+        case 0x8: {
+          return SLOW;
+        }
+        case 0x9: {
+          return SLOW;
+        }
+        case 0xc: {
+          return SLOW;
+        }
+        case 0xd: {
+          return SLOW;
+        }
+        case 0x10: {
+          switch ((insn >> 12) & 0x7) {
+            case 0x0: {
+              return SLOW;
+            }
+            case 0x1: {
+              return SLOW;
+            }
+            case 0x2: {
+              return SLOW;
+            }
+          }
+          return SLOW;
+        }
+        case 0x11: {
+          switch ((insn >> 12) & 0x7) {
+            case 0x0: {
+              return SLOW;
+            }
+            case 0x1: {
+              return SLOW;
+            }
+            case 0x2: {
+              return SLOW;
+            }
+          }
+          return SLOW;
+        }
+        case 0x14: {
+          if ((insn & 0x7000) == 0x0) {
+            return SLOW;
+          }
+          if ((insn & 0x7000) == 0x1000) {
+            return SLOW;
+          }
+          return SLOW;
+        }
+        case 0x15: {
+          if ((insn & 0x7000) == 0x0) {
+            return SLOW;
+          }
+          if ((insn & 0x7000) == 0x1000) {
+            return SLOW;
+          }
+          return SLOW;
+        }
+        case 0x20: {
+          if ((insn & 0x1f00000) == 0x100000) {
+            return SLOW;
+          }
+          return SLOW;
+        }
+        case 0x21: {
+          if ((insn & 0x1f00000) == 0x0) {
+            return SLOW;
+          }
+          return SLOW;
+        }
+        case 0x2c: {
+          if ((insn & 0x1f00000) == 0x0) {
+            return SLOW;
+          }
+          return SLOW;
+        }
+        case 0x2d: {
+          if ((insn & 0x1f00000) == 0x0) {
+            return SLOW;
+          }
+          return SLOW;
+        }
+        case 0x50: {
+          switch ((insn >> 12) & 0x7) {
+            case 0x0: {
+              return SLOW;
+            }
+            case 0x1: {
+              return SLOW;
+            }
+            case 0x2: {
+              return SLOW;
+            }
+          }
+          return SLOW;
+        }
+        case 0x51: {
+          switch ((insn >> 12) & 0x7) {
+            case 0x0: {
+              return SLOW;
+            }
+            case 0x1: {
+              return SLOW;
+            }
+            case 0x2: {
+              return SLOW;
+            }
+          }
+          return SLOW;
+        }
+        case 0x60: {
+          switch ((insn >> 20) & 0x1f) {
+            case 0x0: {
+              return SLOW;
+            }
+            case 0x1: {
+              return SLOW;
+            }
+            case 0x2: {
+              return SLOW;
+            }
+            case 0x3: {
+              return SLOW;
+            }
+          }
+          return SLOW;
+        }
+        case 0x61: {
+          switch ((insn >> 20) & 0x1f) {
+            case 0x0: {
+              return SLOW;
+            }
+            case 0x1: {
+              return SLOW;
+            }
+            case 0x2: {
+              return SLOW;
+            }
+            case 0x3: {
+              return SLOW;
+            }
+          }
+          return SLOW;
+        }
+        case 0x68: {
+          switch ((insn >> 20) & 0x1f) {
+            case 0x0: {
+              return SLOW;
+            }
+            case 0x1: {
+              return SLOW;
+            }
+            case 0x2: {
+              return SLOW;
+            }
+            case 0x3: {
+              return SLOW;
+            }
+          }
+          return SLOW;
+        }
+        case 0x69: {
+          switch ((insn >> 20) & 0x1f) {
+            case 0x0: {
+              return SLOW;
+            }
+            case 0x1: {
+              return SLOW;
+            }
+            case 0x2: {
+              return SLOW;
+            }
+            case 0x3: {
+              return SLOW;
+            }
+          }
+          return SLOW;
+        }
+        case 0x70: {
+          if ((insn & 0x1f07000) == 0x1000) {
+            return SLOW;
+          }
+          if ((insn & 0x1f07000) == 0x0) {
+            return SLOW;
+          }
+          return SLOW;
+        }
+        case 0x71: {
+          if ((insn & 0x1f07000) == 0x1000) {
+            return SLOW;
+          }
+          if ((insn & 0x1f07000) == 0x0) {
+            return SLOW;
+          }
+          return SLOW;
+        }
+        case 0x78: {
+          if ((insn & 0x1f07000) == 0x0) {
+            return SLOW;
+          }
+          return SLOW;
+        }
+        case 0x79: {
+          if ((insn & 0x1f07000) == 0x0) {
+            return SLOW;
+          }
+          return SLOW;
+        }
+      }
+      return SLOW;
+    }
+    case 0x18: {
+      switch ((insn >> 12) & 0x7) {
+        case 0x0: {
+          return op_beq(insn, p);
+        }
+        case 0x1: {
+          return op_bne(insn, p);
+        }
+        case 0x4: {
+          return op_blt(insn, p);
+        }
+        case 0x5: {
+          return op_bge(insn, p);
+        }
+        case 0x6: {
+          return op_bltu(insn, p);
+        }
+        case 0x7: {
+          return op_bgeu(insn, p);
+        }
+      }
+      return SLOW;
+    }
+    case 0x19: {
+      if ((insn & 0x7000) == 0x0) {
+        return op_jalr(insn, p);
+      }
+      return SLOW;
+    }
+    case 0x1b: {
+      return op_jal(insn, p);
+    }
+    case 0x1c: {
+      switch ((insn >> 12) & 0x7) {
+        case 0x0: {
+          switch ((insn >> 7) & 0x1f) {
+            case 0x0: {
+              switch ((insn >> 25) & 0x7f) {
+                case 0x0: {
+                  if ((insn & 0x1ff8000) == 0x0) {
+                    return SLOW;
+                  }
+                  if ((insn & 0x1ff8000) == 0x100000) {
+                    return SLOW;
+                  }
+                  return SLOW;
+                }
+                case 0x8: {
+                  if ((insn & 0x1ff8000) == 0x200000) {
+                    return SLOW;
+                  }
+                  if ((insn & 0x1ff8000) == 0x500000) {
+                    return SLOW;
+                  }
+                  return SLOW;
+                }
+                case 0x9: {
+                  return SLOW;
+                }
+                case 0x18: {
+                  if ((insn & 0x1ff8000) == 0x200000) {
+                    return SLOW;
+                  }
+                  return SLOW;
+                }
+              }
+              return SLOW;
+            }
+          }
+          return SLOW;
+        }
+        case 0x1: {
+          return SLOW;
+        }
+        case 0x2: {
+          return SLOW;
+        }
+        case 0x3: {
+          return SLOW;
+        }
+        case 0x5: {
+          return SLOW;
+        }
+        case 0x6: {
+          return SLOW;
+        }
+        case 0x7: {
+          return SLOW;
+        }
+      }
+      return SLOW;
+    }
+  }
+  return SLOW;
 }
 
 /** The 32-bit instruction a 16-bit one stands for, or 0 when it is illegal or reserved. */
