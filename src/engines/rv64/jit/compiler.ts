@@ -5,6 +5,7 @@
 // translate end the block (the interpreter then runs that instruction). docs/JIT.md has the ABI.
 import { decodeInstruction, type InstructionDef } from '../../../isa/instructions.js';
 import { ByteWriter, Op, I32, I64, VOID } from './wasm-writer.js';
+import { TLB_ENTRIES, TLB_ENTRY_SHIFT, tlbTagMask } from './core-layout.js';
 
 /** Addresses in the core's linear memory the blocks use (docs/CORE-ABI.md, docs/JIT.md). */
 export interface BlockLayout {
@@ -343,10 +344,10 @@ export function compileBlock(
     /** va into L_VA, TLB entry address into L_E, then `hit` is the i32 condition on the stack. */
     function tlbProbe(size: number, tlbLocal: number, imm: number): void {
       readReg(rs1); i64c(imm); op(Op.i64Add); w.byte(Op.localTee).u32(L_VA);
-      i64c(12); op(Op.i64ShrU); op(Op.i32WrapI64); i32c(255); op(Op.i32And); i32c(4); op(Op.i32Shl);
+      i64c(12); op(Op.i64ShrU); op(Op.i32WrapI64); i32c(TLB_ENTRIES - 1); op(Op.i32And); i32c(TLB_ENTRY_SHIFT); op(Op.i32Shl);
       get(tlbLocal); op(Op.i32Add); w.byte(Op.localTee).u32(L_E);
       mem64(Op.i64Load, 3, 0);
-      get(L_VA); i64c(~BigInt(0xfff & ~(size - 1))); op(Op.i64And);
+      get(L_VA); i64c(tlbTagMask(size)); op(Op.i64And);
       op(Op.i64Eq);
     }
 

@@ -4,6 +4,7 @@
 // against the core's memory and helpers, and installs the functions in the core's table.
 import { compileBlock, decodeBlock, callsOf, type BlockLayout, type BlockImports } from './compiler.js';
 import { ModuleWriter, ByteWriter, Op, I32, I64 } from './wasm-writer.js';
+import { CTABLE, XREGS, JIT_STATUS, JIT_PC, JIT_ICOUNT } from './core-layout.js';
 
 /** The core exports the JIT needs (docs/JIT.md). */
 export interface JitCoreExports {
@@ -83,7 +84,6 @@ export interface JitStats {
   endedBy: Record<string, number>;
 }
 
-const CTABLE = 0x40000; // docs/CORE-ABI.md, memory layout
 
 export class Rv64Jit {
   private readonly e: JitCoreExports;
@@ -110,8 +110,11 @@ export class Rv64Jit {
     this.next = this.base;
     this.maxSlots = opts.maxSlots ?? 65536;
     this.maxModules = opts.maxModules ?? 1024;
-    const scratch = exports.jitScratchOffset();
-    this.layout = { xregs: exports.regsOffset(), ctable: CTABLE, status: scratch, trapPc: scratch + 8, icountOut: scratch + 16 };
+    // The generated layout must be the one this core was built with (a stale build would corrupt memory).
+    if (exports.regsOffset() !== XREGS || exports.jitScratchOffset() !== JIT_STATUS) {
+      throw new Error('jit: core-layout.ts does not match the core (run npm run build:core and build:ts)');
+    }
+    this.layout = { xregs: XREGS, ctable: CTABLE, status: JIT_STATUS, trapPc: JIT_PC, icountOut: JIT_ICOUNT };
     // jitLoad, jitStore and every jit_<name> the core exports for called instructions.
     const ex = exports as unknown as Record<string, unknown>;
     this.helpers = {};
