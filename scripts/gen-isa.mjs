@@ -160,22 +160,20 @@ async function main() {
         : `${' '.repeat(ind)}${opName(d.name)}(insn); return pc;\n`,
   }));
 
-  // The interpreter's first dispatch: the instructions the JIT inlines (jit: 'inline' in the
-  // table: they touch nothing but registers, and RAM through a TLB hit); everything else returns
-  // SLOW and the interpreter calls execute() with the globals in place.
+  // The interpreter's first dispatch: only ops that touch nothing but registers and RAM through
+  // a TLB hit; everything else returns SLOW and the interpreter calls execute() with the globals set.
   const fast = INSTRUCTIONS.map((d) => {
     const op = opName(d.name);
     const f = 'opf_' + op.slice(3);
-    if (d.jit === 'inline' && !pcPassing.has(op)) throw new Error(`gen-isa: ${d.name} is jit 'inline' but ${op} is not pc-passing`);
     return {
       mask: d.mask,
       match: d.match,
       leaf: (ind) =>
-        d.jit !== 'inline'
-          ? `${' '.repeat(ind)}return SLOW;\n`
-          : fastForms.has(f)
-            ? `${' '.repeat(ind)}return ${f}(insn, p, tl, ts);\n`
-            : `${' '.repeat(ind)}return ${op}(insn, p);\n`,
+        fastForms.has(f)
+          ? `${' '.repeat(ind)}return ${f}(insn, p, tl, ts);\n`
+          : pcPassing.has(op)
+            ? `${' '.repeat(ind)}return ${op}(insn, p);\n`
+            : `${' '.repeat(ind)}return SLOW;\n`,
     };
   });
 

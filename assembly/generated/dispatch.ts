@@ -956,7 +956,7 @@ export function executeSlow(insn: u32, p: u64): u64 { return execute(insn, p); }
         return op_fence(insn, p);
       }
       if ((insn & 0x7000) == 0x1000) {
-        return SLOW;
+        return op_fence_i(insn, p);
       }
       return SLOW;
     }
