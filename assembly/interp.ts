@@ -6,7 +6,7 @@ import {
   timeDeterministic, insnsPerTick, mtimecmp,
   STOP_BUDGET, STOP_WFI, STOP_HOST, STOP_FATAL,
 } from './state';
-import { executeFast, executeSlow, expandCompressed } from './generated/dispatch';
+import { execute, expandCompressed } from './generated/dispatch';
 import { CTABLE, C_ILLEGAL } from './layout';
 
 /** Fills the table of expanded compressed instructions (pure function of the 16 bits). */
@@ -34,52 +34,30 @@ export let chunks: u64 = 0;
 const CHUNK: u64 = 1 << 16;
 
 function interp(): void {
-  // Everything the loop needs per instruction lives in locals: pc, icount, the chunk end, the
-  // fetch page and the TLBs. Only ops that may read or change those globals (traps, CSRs,
-  // system, A, F/D, TLB misses: executeFast returns SLOW) see them written back and reloaded.
+  // pc lives in a local here; the global is refreshed before each instruction for the code
+  // that reads it (traps, CSR and system instructions, the host during MMIO).
   let p = pc;
-  let ic = icount;
-  let end = stopAt;
-  let page = fetchPage;
-  let add = fetchAdd;
-  let tl = tlbLoad;
-  let ts = tlbStore;
-  while (ic < end) {
-    ic++;
-    if ((p & ~<u64>0xfff) != page) {
-      pc = p;
-      icount = ic;
-      const ok = fetchRefill(p);
-      page = fetchPage;
-      add = fetchAdd;
-      if (!ok) { p = pc; end = stopAt; tl = tlbLoad; ts = tlbStore; continue; }
+  while (icount < stopAt) {
+    icount++;
+    pc = p;
+    let insn: u32;
+    if ((p & ~<u64>0xfff) == fetchPage) {
+      insn = load<u32>(<usize>(p + fetchAdd));
+    } else {
+      if (!fetchRefill(p)) { p = pc; continue; }
+      insn = load<u32>(<usize>(p + fetchAdd));
     }
-    let insn = load<u32>(<usize>(p + add));
     if ((insn & 3) != 3) {
       insn = load<u32>(CTABLE + ((insn & 0xffff) << 2));
     } else if ((<u32>p & 0xfff) == 0xffe) {
       // A 32-bit instruction straddling two pages: the upper half comes from the next page.
-      pc = p;
-      icount = ic;
       const hi = fetchHigh(p);
-      if (fetchFault) {
-        fetchFault = false;
-        p = pc; end = stopAt; page = fetchPage; add = fetchAdd; tl = tlbLoad; ts = tlbStore;
-        continue;
-      }
+      if (fetchFault) { fetchFault = false; p = pc; continue; }
       insn = (insn & 0xffff) | (hi << 16);
     }
-    let np = executeFast(insn, p, tl, ts);
-    if (np & 1) {
-      pc = p;
-      icount = ic;
-      np = executeSlow(insn, p);
-      ic = icount; end = stopAt; page = fetchPage; add = fetchAdd; tl = tlbLoad; ts = tlbStore;
-    }
-    p = np;
+    p = execute(insn, p);
   }
   pc = p;
-  icount = ic;
 }
 
 /**
@@ -88,75 +66,50 @@ function interp(): void {
  * a compiled block runs if it fits the chunk's budget, otherwise the visit is counted.
  */
 function interpJit(): void {
-  // The same locals as interp(); a compiled block may change any global, so all are reloaded after one.
   let p = pc;
-  let ic = icount;
-  let end = stopAt;
-  let page = fetchPage;
-  let add = fetchAdd;
-  let tl = tlbLoad;
-  let ts = tlbStore;
   let chk = true;
   let after = false;
-  while (ic < end) {
-    ic++;
-    if ((p & ~<u64>0xfff) != page) {
-      pc = p;
-      icount = ic;
-      const ok = fetchRefill(p);
-      page = fetchPage;
-      add = fetchAdd;
-      if (!ok) { p = pc; end = stopAt; tl = tlbLoad; ts = tlbStore; chk = true; continue; }
+  while (icount < stopAt) {
+    icount++;
+    pc = p;
+    let insn: u32;
+    if ((p & ~<u64>0xfff) != fetchPage) {
+      if (!fetchRefill(p)) { p = pc; chk = true; continue; }
     }
     if (chk) {
-      const host = <u32>(p + add);
+      const host = <u32>(p + fetchAdd);
       const e = jitEntry(host);
       if (load<u32>(e) == host && load<i32>(e, 4) == ST_COMPILED) {
-        const ic0 = ic - 1;
-        if (ic0 + <u64>load<u32>(e, 12) <= end) {
+        const ic0 = icount - 1;
+        if (ic0 + <u64>load<u32>(e, 12) <= stopAt) {
           jitEntries++;
-          p = call_indirect<u64>(load<u32>(e, 8), p, ic0, end, tl, ts);
-          ic = load<u64>(JIT_ICOUNT);
-          jitInsns += ic - ic0;
-          icount = ic;
-          end = stopAt; page = fetchPage; add = fetchAdd; tl = tlbLoad; ts = tlbStore;
+          p = call_indirect<u64>(load<u32>(e, 8), p, ic0, stopAt, tlbLoad, tlbStore);
+          icount = load<u64>(JIT_ICOUNT);
+          jitInsns += icount - ic0;
           after = true;
           continue;
         }
       } else if (jitCount(e, host)) {
         // The queue is full: stop before this instruction; the host compiles, run() resumes here.
-        ic--;
+        icount--;
         break;
       }
     }
-    let insn = load<u32>(<usize>(p + add));
+    insn = load<u32>(<usize>(p + fetchAdd));
     if ((insn & 3) != 3) {
       insn = load<u32>(CTABLE + ((insn & 0xffff) << 2));
     } else if ((<u32>p & 0xfff) == 0xffe) {
-      pc = p;
-      icount = ic;
       const hi = fetchHigh(p);
-      if (fetchFault) {
-        fetchFault = false;
-        p = pc; end = stopAt; page = fetchPage; add = fetchAdd; tl = tlbLoad; ts = tlbStore; chk = true;
-        continue;
-      }
+      if (fetchFault) { fetchFault = false; p = pc; chk = true; continue; }
       insn = (insn & 0xffff) | (hi << 16);
     }
-    let np = executeFast(insn, p, tl, ts);
-    if (np & 1) {
-      pc = p;
-      icount = ic;
-      np = executeSlow(insn, p);
-      ic = icount; end = stopAt; page = fetchPage; add = fetchAdd; tl = tlbLoad; ts = tlbStore;
-    }
+    const np = execute(insn, p);
     // A block that ended before an instruction it cannot compile: the one after is a block start too.
     chk = after || np != p + ilenOf(insn);
     after = false;
     p = np;
   }
   pc = p;
-  icount = ic;
 }
 
 /**

@@ -62,15 +62,13 @@ import { TLB_ENTRIES } from '../layout';
 
 // ---- loads and stores ----
 // @ts-ignore: decorator
-@inline function loadOp(insn: u32, p: u64, size: u32, signed: bool, tlb: u32, fast: bool): u64 {
+@inline function loadOp(insn: u32, p: u64, size: u32, signed: bool): u64 {
   // The TLB hit path is written out here so only the slow path pays for the trap check.
-  // fast (the interpreter's first dispatch): a miss returns SLOW before anything changed.
   const va = rs1v(insn) + immI(insn);
-  const e = tlb + ((<u32>(va >> 12) & (TLB_ENTRIES - 1)) << 4);
+  const e = tlbLoad + ((<u32>(va >> 12) & (TLB_ENTRIES - 1)) << 4);
   let v: u64;
   if (load<u64>(e) == (va & tagMask(size))) v = ramLoad(<usize>(va + load<u64>(e, 8)), size);
   else {
-    if (fast) return SLOW;
     v = loadSlow(va, size);
     if (memExc) { memExc = false; return pc; }
   }
@@ -83,67 +81,38 @@ import { TLB_ENTRIES } from '../layout';
   return p + ilenOf(insn);
 }
 // @ts-ignore: decorator
-@inline function storeOp(insn: u32, p: u64, size: u32, tlb: u32, fast: bool): u64 {
+@inline function storeOp(insn: u32, p: u64, size: u32): u64 {
   const va = rs1v(insn) + immS(insn);
-  const e = tlb + ((<u32>(va >> 12) & (TLB_ENTRIES - 1)) << 4);
+  const e = tlbStore + ((<u32>(va >> 12) & (TLB_ENTRIES - 1)) << 4);
   if (load<u64>(e) == (va & tagMask(size))) ramStore(<usize>(va + load<u64>(e, 8)), size, rs2v(insn));
   else {
-    if (fast) return SLOW;
     storeSlow(va, size, rs2v(insn));
     if (memExc) { memExc = false; return pc; }
   }
   return p + ilenOf(insn);
 }
-/**
- * What the interpreter's fast dispatch (generated executeFast) returns when the instruction
- * needs the globals (pc, icount) in place: a TLB miss here, or any op that is not pc-passing.
- * Never a real pc: pcs are even.
- */
-export const SLOW: u64 = 1;
 // @ts-ignore: decorator
-@inline export function op_lb(insn: u32, p: u64): u64 { return loadOp(insn, p, 1, true, tlbLoad, false); }
+@inline export function op_lb(insn: u32, p: u64): u64 { return loadOp(insn, p, 1, true); }
 // @ts-ignore: decorator
-@inline export function opf_lb(insn: u32, p: u64, tl: u32, ts: u32): u64 { return loadOp(insn, p, 1, true, tl, true); }
+@inline export function op_lh(insn: u32, p: u64): u64 { return loadOp(insn, p, 2, true); }
 // @ts-ignore: decorator
-@inline export function op_lh(insn: u32, p: u64): u64 { return loadOp(insn, p, 2, true, tlbLoad, false); }
+@inline export function op_lw(insn: u32, p: u64): u64 { return loadOp(insn, p, 4, true); }
 // @ts-ignore: decorator
-@inline export function opf_lh(insn: u32, p: u64, tl: u32, ts: u32): u64 { return loadOp(insn, p, 2, true, tl, true); }
+@inline export function op_ld(insn: u32, p: u64): u64 { return loadOp(insn, p, 8, false); }
 // @ts-ignore: decorator
-@inline export function op_lw(insn: u32, p: u64): u64 { return loadOp(insn, p, 4, true, tlbLoad, false); }
+@inline export function op_lbu(insn: u32, p: u64): u64 { return loadOp(insn, p, 1, false); }
 // @ts-ignore: decorator
-@inline export function opf_lw(insn: u32, p: u64, tl: u32, ts: u32): u64 { return loadOp(insn, p, 4, true, tl, true); }
+@inline export function op_lhu(insn: u32, p: u64): u64 { return loadOp(insn, p, 2, false); }
 // @ts-ignore: decorator
-@inline export function op_ld(insn: u32, p: u64): u64 { return loadOp(insn, p, 8, false, tlbLoad, false); }
+@inline export function op_lwu(insn: u32, p: u64): u64 { return loadOp(insn, p, 4, false); }
 // @ts-ignore: decorator
-@inline export function opf_ld(insn: u32, p: u64, tl: u32, ts: u32): u64 { return loadOp(insn, p, 8, false, tl, true); }
+@inline export function op_sb(insn: u32, p: u64): u64 { return storeOp(insn, p, 1); }
 // @ts-ignore: decorator
-@inline export function op_lbu(insn: u32, p: u64): u64 { return loadOp(insn, p, 1, false, tlbLoad, false); }
+@inline export function op_sh(insn: u32, p: u64): u64 { return storeOp(insn, p, 2); }
 // @ts-ignore: decorator
-@inline export function opf_lbu(insn: u32, p: u64, tl: u32, ts: u32): u64 { return loadOp(insn, p, 1, false, tl, true); }
+@inline export function op_sw(insn: u32, p: u64): u64 { return storeOp(insn, p, 4); }
 // @ts-ignore: decorator
-@inline export function op_lhu(insn: u32, p: u64): u64 { return loadOp(insn, p, 2, false, tlbLoad, false); }
-// @ts-ignore: decorator
-@inline export function opf_lhu(insn: u32, p: u64, tl: u32, ts: u32): u64 { return loadOp(insn, p, 2, false, tl, true); }
-// @ts-ignore: decorator
-@inline export function op_lwu(insn: u32, p: u64): u64 { return loadOp(insn, p, 4, false, tlbLoad, false); }
-// @ts-ignore: decorator
-@inline export function opf_lwu(insn: u32, p: u64, tl: u32, ts: u32): u64 { return loadOp(insn, p, 4, false, tl, true); }
-// @ts-ignore: decorator
-@inline export function op_sb(insn: u32, p: u64): u64 { return storeOp(insn, p, 1, tlbStore, false); }
-// @ts-ignore: decorator
-@inline export function opf_sb(insn: u32, p: u64, tl: u32, ts: u32): u64 { return storeOp(insn, p, 1, ts, true); }
-// @ts-ignore: decorator
-@inline export function op_sh(insn: u32, p: u64): u64 { return storeOp(insn, p, 2, tlbStore, false); }
-// @ts-ignore: decorator
-@inline export function opf_sh(insn: u32, p: u64, tl: u32, ts: u32): u64 { return storeOp(insn, p, 2, ts, true); }
-// @ts-ignore: decorator
-@inline export function op_sw(insn: u32, p: u64): u64 { return storeOp(insn, p, 4, tlbStore, false); }
-// @ts-ignore: decorator
-@inline export function opf_sw(insn: u32, p: u64, tl: u32, ts: u32): u64 { return storeOp(insn, p, 4, ts, true); }
-// @ts-ignore: decorator
-@inline export function op_sd(insn: u32, p: u64): u64 { return storeOp(insn, p, 8, tlbStore, false); }
-// @ts-ignore: decorator
-@inline export function opf_sd(insn: u32, p: u64, tl: u32, ts: u32): u64 { return storeOp(insn, p, 8, ts, true); }
+@inline export function op_sd(insn: u32, p: u64): u64 { return storeOp(insn, p, 8); }
 
 // ---- register-immediate ----
 // @ts-ignore: decorator
