@@ -33,6 +33,7 @@ export interface JitCoreExports {
   statJitFlushes(): bigint;
   statJitCodePageStores(): bigint;
   statJitCalls(): bigint;
+  statJitPageWarmups(): bigint;
 }
 
 export interface JitOptions {
@@ -75,6 +76,8 @@ export interface JitStats {
   codePageStores: bigint;
   /** Instructions compiled code ran by calling the core's jit_<name> (A, F/D, CSR). */
   calls: bigint;
+  /** Block starts on pages not yet hot: counted per page, not looked up. */
+  pageWarmups: bigint;
   /** Full flushes: reset, state load, table full. */
   flushes: bigint;
   /** fence.i checks of every block against its code, and the blocks they dropped. */
@@ -266,6 +269,7 @@ export class Rv64Jit {
       blocksDropped: e.statJitBlocksDropped(),
       codePageStores: e.statJitCodePageStores(),
       calls: e.statJitCalls(),
+      pageWarmups: e.statJitPageWarmups(),
       flushes: e.statJitFlushes(),
     };
   }
