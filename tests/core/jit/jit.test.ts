@@ -67,7 +67,9 @@ function stateOf(c: Rv64Core): string {
  * Runs `elf` on an interpreter core and a JIT core side by side; returns undefined if they
  * agree after every slice, else the first difference. Also returns how much ran translated.
  */
-async function lockstep(elf: string, slice = 997, max = 20_000_000): Promise<{ diff?: string; jitInsns: bigint; total: bigint; calls?: bigint }> {
+async function lockstep(
+  elf: string, slice = 997, max = 20_000_000, jitOpts: JitOptions = ALL_COMPILED,
+): Promise<{ diff?: string; jitInsns: bigint; total: bigint; calls?: bigint; pageWarmups?: bigint }> {
   const module = await loadRv64Module();
   const bytes = new Uint8Array(readFileSync(elf));
   const image = parseElf(bytes);
@@ -80,7 +82,7 @@ async function lockstep(elf: string, slice = 997, max = 20_000_000): Promise<{ d
     return { core: c, board };
   };
   const a = make(false);
-  const b = make(ALL_COMPILED);
+  const b = make(jitOpts);
   for (let n = 0; n < max; n += slice) {
     const ra = a.core.run(slice);
     const rb = b.core.run(slice);
@@ -98,7 +100,7 @@ async function lockstep(elf: string, slice = 997, max = 20_000_000): Promise<{ d
     }
   }
   const st = b.core.jitStats()!;
-  return { jitInsns: st.jitInstructions, total: b.core.instret, calls: st.calls };
+  return { jitInsns: st.jitInstructions, total: b.core.instret, calls: st.calls, pageWarmups: st.pageWarmups };
 }
 
 describe.skipIf(!cross)('JIT cases on QEMU (reference)', () => {
@@ -121,6 +123,16 @@ describe.skipIf(!cross || !core.ok)('JIT cases on our core with every block comp
       expect(Number(l.jitInsns)).toBeGreaterThan(Number(l.total) * 0.9);
       // A, F/D and CSR instructions run as calls from compiled code, not in the interpreter.
       if (file === 'jit_calls.S') expect(Number(l.calls)).toBeGreaterThan(1000);
+    }, 120_000);
+  }
+  // A real threshold: block starts first warm their page (page heat), then count, then get
+  // compiled in the middle of the run; the hot loops must still end up compiled.
+  for (const file of ['jit_cases.S', 'jit_calls.S']) {
+    it(`${file} in lockstep with threshold 50: page heat, then compiled mid-run`, async () => {
+      const l = await lockstep(buildJitCase(file), 997, 20_000_000, { threshold: 50, batch: 4 });
+      expect(l.diff).toBeUndefined();
+      expect(Number(l.pageWarmups)).toBeGreaterThan(0);
+      expect(Number(l.jitInsns)).toBeGreaterThan(Number(l.total) * 0.5);
     }, 120_000);
   }
 });
