@@ -8,7 +8,9 @@
           epc, earlier writes kept, later ones not
    12-15: LR/SC with a block exit between them
    16-18: a called CSR write enabling interrupts: the interrupt is taken right after it
-   19-20: a timer interrupt during a long compiled loop of called FP instructions */
+   19-20: a timer interrupt during a long compiled loop of called FP instructions
+   21:    a called AMO rewrites an instruction later in the running block (QEMU needs the
+          fence.i after it; jit_calls_nofence.S leaves it out and runs only on our core) */
 #include "test.h"
 
   .text
@@ -203,6 +205,35 @@ irq_back:
   sub t1, s1, t0
   li t6, 1
   bgtu t1, t6, fail                   /* the interrupted pass may or may not have added */
+
+  /* ---- 21: a called AMO stores into the running block ---- */
+  li gp, 21
+  la a1, amo_smc_site
+  li a3, 0x00100513                 /* addi a0, zero, 1 */
+  li a4, 0x00200513                 /* addi a0, zero, 2 */
+  li s1, 100
+  li s2, 0
+  .balign 4                         /* the AMO target must be aligned (aligned with RVC on, so the linker keeps it) */
+  .option push
+  .option norvc
+amo_smc_loop:
+  andi t0, s1, 1
+  sub t1, zero, t0                  /* all ones when s1 is odd */
+  xor t2, a3, a4
+  and t2, t2, t1
+  xor a2, a3, t2                    /* odd: a4, even: a3 */
+  amoswap.w zero, a2, (a1)
+#ifndef SMC_NO_FENCE
+  fence.i
+#endif
+amo_smc_site:
+  addi a0, zero, 1
+  add s2, s2, a0
+  addi s1, s1, -1
+  bnez s1, amo_smc_loop
+  .option pop
+  li t6, 150
+  FAIL_UNLESS_EQ s2, t6
 
   mv ra, s0
   ret
