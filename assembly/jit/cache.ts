@@ -142,6 +142,7 @@ export function jitInstall(host: u32, fn: u32, len: u32, bytes: u32): void {
   const page = (host - RAM_HOST) >> 12;
   const a = JIT_CODE + (page >> 3);
   const had = (load<u8>(a) & (<u32>1 << (page & 7))) != 0;
+  if (!had) jitNewCodePages = true;
   store<u8>(a, load<u8>(a) | <u8>(<u32>1 << (page & 7)));
   const le = JIT_LINES + ((page & (JIT_LINE_ENTRIES - 1)) << 4);
   const off = host & 0xfff;
@@ -199,8 +200,16 @@ export function jitRefuse(host: u32): void {
 export function jitInstalled(): void {
   jitQueueLen = 0;
   jitVerifyPending = false;
-  tlbFlushStore();
+  // Only pages that just became code pages may still sit in the store TLB; a drain that added
+  // none (a fence.i check, most of a boot's 386) keeps the store TLB warm.
+  if (jitNewCodePages) {
+    jitNewCodePages = false;
+    tlbFlushStore();
+  }
 }
+
+/** A page got its code bit since the last jitInstalled(): the store TLB must be flushed. */
+let jitNewCodePages: bool = false;
 
 /**
  * Counts a visit to a block start that has no compiled block; queues it once hot. Returns true
