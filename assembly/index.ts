@@ -18,9 +18,13 @@ import { csrRead, csrWrite } from './csr';
 import { exceptionsTaken, interruptsTaken } from './trap';
 import {
   jitFlushAll, jitEnabled, jitThreshold, jitBatch, jitQueueLen, jitGeneration, JIT_QUEUE, JIT_STATUS,
+  jitPageHot, jitPageWarmups,
   jitEntries, jitInsns, jitLookupMisses, jitCodePageStores, jitVerifyPending, jitPageInvalidations, jitBlocksDropped, jitFlushes,
 } from './jit/cache';
 export { jitInstall, jitRefuse, jitInstalled, jitLoad, jitStore, jitDrop, jitHostWrite } from './jit/cache';
+/** jit_<name>(insn, pc, icount): instructions compiled code calls instead of inlining (docs/JIT.md). */
+export * from './generated/jitcalls';
+import { jitCalls } from './jit/calls';
 
 /** ABI version: bump when an export, import or the state block changes incompatibly. */
 export function coreVersion(): u32 {
@@ -192,6 +196,7 @@ export function debugTranslate(va: u64): u64 { return peekTranslate(va); }
 export function jitSetup(on: u32, threshold: u32, batch: u32): void {
   jitEnabled = on != 0;
   jitThreshold = threshold < 1 ? 1 : <i32>threshold;
+  jitPageHot = <u32>jitThreshold - 1;
   jitBatch = batch < 1 ? 1 : batch > 1024 ? 1024 : batch;
   jitFlushAll();
 }
@@ -209,5 +214,7 @@ export function statJitPageInvalidations(): u64 { return jitPageInvalidations; }
 export function statJitBlocksDropped(): u64 { return jitBlocksDropped; }
 export function statJitFlushes(): u64 { return jitFlushes; }
 export function statJitCodePageStores(): u64 { return jitCodePageStores; }
+export function statJitCalls(): u64 { return jitCalls; }
+export function statJitPageWarmups(): u64 { return jitPageWarmups; }
 /** 1 after fence.i until the host called jitInstalled(): compare blocks with their code, jitDrop the changed ones. */
 export function jitVerifyNeeded(): u32 { return jitVerifyPending ? 1 : 0; }

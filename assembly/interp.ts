@@ -21,7 +21,7 @@ import { checkInterrupts, wakeupPending } from './trap';
 import { mtimeNow } from './clint';
 import { tlbLoad, tlbStore } from './mmu';
 import {
-  jitEnabled, jitWant, jitEntry, jitCount, jitEntries, jitInsns, ST_COMPILED, JIT_ICOUNT,
+  jitEnabled, jitWant, jitEntry, jitCount, jitPageCold, jitEntries, jitInsns, ST_COMPILED, JIT_ICOUNT,
 } from './jit/cache';
 
 /** run() stopped so the host can compile the queued hot blocks (only with the JIT on; Rv64Core handles it). */
@@ -76,7 +76,7 @@ function interpJit(): void {
     if ((p & ~<u64>0xfff) != fetchPage) {
       if (!fetchRefill(p)) { p = pc; chk = true; continue; }
     }
-    if (chk) {
+    if (chk && !jitPageCold(<u32>(p + fetchAdd))) {
       const host = <u32>(p + fetchAdd);
       const e = jitEntry(host);
       if (load<u32>(e) == host && load<i32>(e, 4) == ST_COMPILED) {

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // JIT against interpreter on the same program in the same process: bench-mips's C mix
 // (tests/core/unit/programs/mips.c) run with the JIT off, then on; prints MIPS per CPU-second
-// and the JIT counters; then the Linux boot of tests/core/unit/linux-boot.test.ts (OpenSBI +
+// and the JIT counters; then bench/cpu.js's guest (bench/programs/cpu.c: hashing, heap sort,
+// double matrix multiply: F/D and CSR instructions in hot loops), the same way; then the Linux boot of tests/core/unit/linux-boot.test.ts (OpenSBI +
 // Linux 6.1 + BusyBox to the ready marker, bare board, deterministic time) off and on.
-// Usage: node bench/jit.js [rounds=400] [repeat=2] [--no-boot] [--threshold=N]   (needs npm run build; the
+// Usage: node bench/jit.js [rounds=400] [repeat=2] [--no-cpu] [--no-boot] [--threshold=N]   (needs npm run build; the
 // boot needs .cache/core-unit/linux.dts.dtb, written by that test)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -42,6 +43,27 @@ for (let i = 0; i < repeat; i++) {
         `MIPS(cpu)=${(r.instructions / cpuMs / 1000).toFixed(1)}`,
     );
     if (r.jit && i === repeat - 1) console.log('  jit counters:', fmt(r.jit));
+  }
+}
+
+// bench/cpu.js's guest: MIPS per CPU-second (bench/cpu.js compares wall time with QEMU).
+if (!process.argv.includes('--no-cpu')) {
+  const { buildProgram } = await import(join(root, 'tests', 'core', 'lib', 'toolchain.mjs'));
+  const cpuElf = buildProgram({
+    name: 'bench-cpu-s32',
+    sources: [join(root, 'bench', 'programs', 'crt0.S'), join(root, 'bench', 'programs', 'cpu.c')],
+    cflags: ['-O2', '-ffreestanding', '-fno-builtin', '-DSCALE=32'],
+  });
+  const cpuBytes = new Uint8Array(readFileSync(cpuElf));
+  for (let i = 0; i < repeat; i++) {
+    for (const jit of [false, jitOn]) {
+      const cpu0 = process.cpuUsage();
+      const r = await runBareProgram({ elf: cpuBytes, memoryMiB: 64, jit, stdout: () => {} });
+      const cpu = process.cpuUsage(cpu0);
+      const cpuMs = (cpu.user + cpu.system) / 1000;
+      console.log(`cpu.c jit=${jit ? 'on ' : 'off'} ${r.reason} instructions=${r.instructions} cpu=${cpuMs.toFixed(0)}ms MIPS(cpu)=${(r.instructions / cpuMs / 1000).toFixed(1)}`);
+      if (r.jit && i === repeat - 1) console.log('  jit counters:', fmt(r.jit));
+    }
   }
 }
 

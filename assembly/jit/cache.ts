@@ -21,6 +21,18 @@ export const JIT_STATUS: u32 = 0xF0000;
 export const JIT_PC: u32 = 0xF0008;
 export const JIT_ICOUNT: u32 = 0xF0010;
 
+/**
+ * Heat of code pages (hashed by host page, JIT_HEAT_ENTRIES u32 counters): block starts on a
+ * page are looked up in the hash table only once the page saw jitPageHot of them, so code
+ * that never gets hot (most of a boot) costs one counter per block start, not a lookup.
+ */
+export const JIT_HEAT: u32 = 0xF1000;
+export const JIT_HEAT_ENTRIES: u32 = 4096;
+/** threshold - 1: with threshold 1 (tests) every block start is looked up from the first visit. */
+export let jitPageHot: u32 = 0;
+/** Block starts that only warmed their page (no lookup). */
+export let jitPageWarmups: u64 = 0;
+
 /** Entry states (>= 0: a hotness count). */
 export const ST_QUEUED: i32 = -1;
 export const ST_COMPILED: i32 = -2;
@@ -49,6 +61,17 @@ export let jitPageInvalidations: u64 = 0;
 export let jitBlocksDropped: u64 = 0;
 export let jitFlushes: u64 = 0;
 
+/** Counts a block start on a page still cold; false once the page is hot (then look the block up). */
+// @ts-ignore: decorator
+@inline export function jitPageCold(host: u32): bool {
+  const h = JIT_HEAT + (((host >> 12) & (JIT_HEAT_ENTRIES - 1)) << 2);
+  const heat = load<u32>(h);
+  if (heat >= jitPageHot) return false;
+  store<u32>(h, heat + 1);
+  jitPageWarmups++;
+  return true;
+}
+
 // @ts-ignore: decorator
 @inline export function jitEntry(host: u32): u32 {
   return JIT_HASH + (((host >> 1) & (JIT_ENTRIES - 1)) << 4);
@@ -57,6 +80,7 @@ export let jitFlushes: u64 = 0;
 /** Drops every block and counter (fence.i, reset, state load). */
 export function jitFlushAll(): void {
   memory.fill(JIT_HASH, 0, JIT_ENTRIES << 4);
+  memory.fill(JIT_HEAT, 0, JIT_HEAT_ENTRIES << 2);
   memory.fill(JIT_CODE, 0, <u32>(ramSize >> 15) + 1);
   memory.fill(JIT_LINES, 0, JIT_LINE_ENTRIES << 4);
   jitQueueLen = 0;
@@ -118,6 +142,7 @@ export function jitInstall(host: u32, fn: u32, len: u32, bytes: u32): void {
   const page = (host - RAM_HOST) >> 12;
   const a = JIT_CODE + (page >> 3);
   const had = (load<u8>(a) & (<u32>1 << (page & 7))) != 0;
+  if (!had) jitNewCodePages = true;
   store<u8>(a, load<u8>(a) | <u8>(<u32>1 << (page & 7)));
   const le = JIT_LINES + ((page & (JIT_LINE_ENTRIES - 1)) << 4);
   const off = host & 0xfff;
@@ -175,8 +200,16 @@ export function jitRefuse(host: u32): void {
 export function jitInstalled(): void {
   jitQueueLen = 0;
   jitVerifyPending = false;
-  tlbFlushStore();
+  // Only pages that just became code pages may still sit in the store TLB; a drain that added
+  // none (a fence.i check, most of a boot's 386) keeps the store TLB warm.
+  if (jitNewCodePages) {
+    jitNewCodePages = false;
+    tlbFlushStore();
+  }
 }
+
+/** A page got its code bit since the last jitInstalled(): the store TLB must be flushed. */
+let jitNewCodePages: bool = false;
 
 /**
  * Counts a visit to a block start that has no compiled block; queues it once hot. Returns true

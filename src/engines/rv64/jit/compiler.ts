@@ -3,8 +3,9 @@
 // page; conditional branches are side exits, a jump or branch back to the block start becomes
 // a wasm loop (with a budget check per iteration), jal/jalr and anything the JIT does not
 // translate end the block (the interpreter then runs that instruction). docs/JIT.md has the ABI.
-import { decodeInstruction } from '../../../isa/instructions.js';
+import { decodeInstruction, type InstructionDef } from '../../../isa/instructions.js';
 import { ByteWriter, Op, I32, I64, VOID } from './wasm-writer.js';
+import { TLB_ENTRIES, TLB_ENTRY_SHIFT, tlbTagMask } from './core-layout.js';
 
 /** Addresses in the core's linear memory the blocks use (docs/CORE-ABI.md, docs/JIT.md). */
 export interface BlockLayout {
@@ -20,6 +21,8 @@ export interface BlockImports {
   load: number;
   store: number;
   mulhu: number;
+  /** Function index of the imported core export jit_<name> (imported before any function is added). */
+  call(name: string): number;
 }
 
 export interface CompiledBlock {
@@ -36,29 +39,26 @@ export interface CompiledBlock {
 /** Longest block, in guest instructions. */
 export const MAX_BLOCK = 128;
 
-/** Instructions the JIT translates (everything else ends a block). */
-const SUPPORTED = new Set([
-  'lui', 'auipc', 'jal', 'jalr', 'beq', 'bne', 'blt', 'bge', 'bltu', 'bgeu',
-  'lb', 'lh', 'lw', 'ld', 'lbu', 'lhu', 'lwu', 'sb', 'sh', 'sw', 'sd',
-  'addi', 'slti', 'sltiu', 'xori', 'ori', 'andi', 'slli', 'srli', 'srai', 'addiw', 'slliw', 'srliw', 'sraiw',
-  'add', 'sub', 'sll', 'slt', 'sltu', 'xor', 'srl', 'sra', 'or', 'and', 'addw', 'subw', 'sllw', 'srlw', 'sraw',
-  'mul', 'mulh', 'mulhsu', 'mulhu', 'mulw', 'div', 'divu', 'rem', 'remu', 'divw', 'divuw', 'remw', 'remuw',
-  'fence',
-]);
-
-const nameCache = new Map<number, string | null>();
-function mnemonic(insn: number): string | null {
-  let n = nameCache.get(insn);
-  if (n === undefined) {
-    const d = decodeInstruction(insn);
-    n = d && SUPPORTED.has(d.name) ? d.name : null;
-    if (nameCache.size > 1 << 16) nameCache.clear();
-    nameCache.set(insn, n);
+/** The table's entry for an instruction (cached: blocks decode the same words again and again). */
+const defCache = new Map<number, InstructionDef | null>();
+function lookup(insn: number): InstructionDef | null {
+  let d = defCache.get(insn);
+  if (d === undefined) {
+    d = decodeInstruction(insn) ?? null;
+    if (defCache.size > 1 << 16) defCache.clear();
+    defCache.set(insn, d);
   }
-  return n;
+  return d;
 }
 
-interface Decoded { insn: number; len: number; off: number; name: string }
+export interface Decoded {
+  /** The 32-bit form (a compressed instruction expanded, bits 1:0 = 11). */
+  insn: number;
+  len: number;
+  off: number;
+  name: string;
+  def: InstructionDef;
+}
 
 const immI = (i: number): number => i >> 20;
 const immS = (i: number): number => ((i >> 20) & ~31) | ((i >>> 7) & 31);
@@ -68,8 +68,16 @@ const immU = (i: number): number => i & 0xfffff000;
 const immJ = (i: number): number =>
   ((i >> 11) & ~0xfffff) | (i & 0xff000) | ((i >>> 9) & 0x800) | ((i >>> 20) & 0x7fe);
 
+export interface DecodedBlock { insns: Decoded[]; endedBy: string }
+
+/** Names of the core functions (jit_<name>) a decoded block calls. */
+export function callsOf(b: DecodedBlock): string[] {
+  return b.insns.filter((d) => d.def.jit === 'call').map((d) => callName(d.name));
+}
+export const callName = (name: string): string => 'jit_' + name.replace(/\./g, '_');
+
 /** Decodes the block at `host` (a linear-memory offset) from the core's memory. */
-export function decodeBlock(mem: Uint8Array, layout: BlockLayout, host: number): { insns: Decoded[]; endedBy: string } {
+export function decodeBlock(mem: Uint8Array, layout: BlockLayout, host: number): DecodedBlock {
   const insns: Decoded[] = [];
   const dv = new DataView(mem.buffer, mem.byteOffset, mem.byteLength);
   let off = 0;
@@ -88,9 +96,11 @@ export function decodeBlock(mem: Uint8Array, layout: BlockLayout, host: number):
       insn = dv.getUint32(host + off, true);
       len = 4;
     }
-    const name = mnemonic(insn);
-    if (name === null) return { insns, endedBy: decodeInstruction(insn)?.name ?? 'illegal' };
-    insns.push({ insn, len, off, name });
+    const def = lookup(insn);
+    // Only what can change the translation context (or always traps) ends a block (src/isa jit: 'end').
+    if (def === null || def.jit === 'end') return { insns, endedBy: def?.name ?? 'illegal' };
+    const name = def.name;
+    insns.push({ insn, len, off, name, def });
     off += len;
     if (name === 'jal' || name === 'jalr') return { insns, endedBy: name };
   }
@@ -103,8 +113,10 @@ const L_NEXT = 5, L_ICF = 6, L_VA = 7, L_T = 8, L_T2 = 9, L_E = 10;
 const FIRST_REG_LOCAL = 11;
 
 /** Emits the body of one block function; null if the first instruction cannot be translated. */
-export function compileBlock(mem: Uint8Array, layout: BlockLayout, host: number, imp: BlockImports): CompiledBlock | null {
-  const { insns, endedBy } = decodeBlock(mem, layout, host);
+export function compileBlock(
+  mem: Uint8Array, layout: BlockLayout, host: number, imp: BlockImports, decoded = decodeBlock(mem, layout, host),
+): CompiledBlock | null {
+  const { insns, endedBy } = decoded;
   if (insns.length === 0) return null;
   const n = insns.length;
 
@@ -116,10 +128,9 @@ export function compileBlock(mem: Uint8Array, layout: BlockLayout, host: number,
   };
   for (const d of insns) {
     const rd = (d.insn >>> 7) & 31, rs1 = (d.insn >>> 15) & 31, rs2 = (d.insn >>> 20) & 31;
-    const f = fmt(d.name);
-    if (f.rs1) use(rs1);
-    if (f.rs2) use(rs2);
-    if (f.rd && rd !== 0) { use(rd); written.add(rd); }
+    if (d.def.xReads.includes('rs1')) use(rs1);
+    if (d.def.xReads.includes('rs2')) use(rs2);
+    if (d.def.xWrites.length > 0 && rd !== 0) { use(rd); written.add(rd); }
   }
   const locals: number[] = [I64, I64, I64, I64, I64, I32];
   for (let i = 0; i < regLocal.size; i++) locals.push(I64);
@@ -181,6 +192,7 @@ export function compileBlock(mem: Uint8Array, layout: BlockLayout, host: number,
     const cmp = (o: number, imm?: number): void => {
       readReg(rs1); if (imm === undefined) readReg(rs2); else i64c(imm); op(o); op(Op.i64ExtendI32U); writeReg(rd);
     };
+    if (d.def.jit === 'call') { emitCall(); continue; }
     switch (d.name) {
       case 'lui': i64c(immU(i)); writeReg(rd); break;
       case 'auipc': pcPlus(d.off + immU(i)); writeReg(rd); break;
@@ -269,6 +281,29 @@ export function compileBlock(mem: Uint8Array, layout: BlockLayout, host: number,
         throw new Error(`jit: no translation for ${d.name}`);
     }
 
+    /**
+     * The core's own jit_<name>: the registers it reads (and rd, so a trap leaves the newest
+     * value in memory) go to memory first, rd comes back after; status 1 = leave at its pc.
+     */
+    function emitCall(): void {
+      const regs = new Set<number>();
+      if (d.def.xReads.includes('rs1')) regs.add(rs1);
+      if (d.def.xReads.includes('rs2')) regs.add(rs2);
+      const writes = d.def.xWrites.length > 0 && rd !== 0;
+      if (writes) regs.add(rd);
+      regs.delete(0);
+      for (const r of regs) { i32c(0); get(regLocal.get(r)!); mem64(Op.i64Store, 3, layout.xregs + r * 8); }
+      // Compressed instructions go in with bits 1:0 = 01, so the core sees their length (ilenOf).
+      i32c(d.len === 2 ? (i & ~2) : i); pcPlus(d.off); get(L_IC); i64c(count); op(Op.i64Add);
+      w.byte(Op.call).u32(imp.call(callName(d.name)));
+      set(L_T);
+      if (writes) { i32c(0); mem64(Op.i64Load, 3, layout.xregs + rd * 8); set(regLocal.get(rd)!); }
+      status();
+      open(Op.if);
+      exit(() => get(L_T), count);
+      close();
+    }
+
     function emitDiv(name: string, word: boolean): void {
       // RISC-V never traps on division (unpriv spec 13.2): x/0 = -1 (unsigned: all ones), x%0 = x,
       // MIN/-1 = MIN, MIN%-1 = 0. wasm traps on both, so those cases are tested first.
@@ -309,10 +344,10 @@ export function compileBlock(mem: Uint8Array, layout: BlockLayout, host: number,
     /** va into L_VA, TLB entry address into L_E, then `hit` is the i32 condition on the stack. */
     function tlbProbe(size: number, tlbLocal: number, imm: number): void {
       readReg(rs1); i64c(imm); op(Op.i64Add); w.byte(Op.localTee).u32(L_VA);
-      i64c(12); op(Op.i64ShrU); op(Op.i32WrapI64); i32c(255); op(Op.i32And); i32c(4); op(Op.i32Shl);
+      i64c(12); op(Op.i64ShrU); op(Op.i32WrapI64); i32c(TLB_ENTRIES - 1); op(Op.i32And); i32c(TLB_ENTRY_SHIFT); op(Op.i32Shl);
       get(tlbLocal); op(Op.i32Add); w.byte(Op.localTee).u32(L_E);
       mem64(Op.i64Load, 3, 0);
-      get(L_VA); i64c(~BigInt(0xfff & ~(size - 1))); op(Op.i64And);
+      get(L_VA); i64c(tlbTagMask(size)); op(Op.i64And);
       op(Op.i64Eq);
     }
 
@@ -373,21 +408,4 @@ export function compileBlock(mem: Uint8Array, layout: BlockLayout, host: number,
   get(L_NEXT);
   const last = insns[n - 1]!;
   return { length: n, bytes: last.off + last.len, locals, code: w.result(), endedBy };
-}
-
-/** Which register fields an instruction uses. */
-function fmt(name: string): { rd: boolean; rs1: boolean; rs2: boolean } {
-  switch (name) {
-    case 'lui': case 'auipc': case 'jal': return { rd: true, rs1: false, rs2: false };
-    case 'fence': return { rd: false, rs1: false, rs2: false };
-    case 'beq': case 'bne': case 'blt': case 'bge': case 'bltu': case 'bgeu':
-    case 'sb': case 'sh': case 'sw': case 'sd':
-      return { rd: false, rs1: true, rs2: true };
-    case 'jalr': case 'lb': case 'lh': case 'lw': case 'ld': case 'lbu': case 'lhu': case 'lwu':
-    case 'addi': case 'slti': case 'sltiu': case 'xori': case 'ori': case 'andi': case 'slli': case 'srli':
-    case 'srai': case 'addiw': case 'slliw': case 'srliw': case 'sraiw':
-      return { rd: true, rs1: true, rs2: false };
-    default:
-      return { rd: true, rs1: true, rs2: true };
-  }
 }

@@ -2,8 +2,9 @@
 // drains the core's queue of hot block starts, translates each block into a wasm function
 // (compiler.ts), emits one module per batch (wasm-writer.ts), instantiates it synchronously
 // against the core's memory and helpers, and installs the functions in the core's table.
-import { compileBlock, type BlockLayout, type BlockImports } from './compiler.js';
+import { compileBlock, decodeBlock, callsOf, type BlockLayout, type BlockImports } from './compiler.js';
 import { ModuleWriter, ByteWriter, Op, I32, I64 } from './wasm-writer.js';
+import { CTABLE, XREGS, JIT_STATUS, JIT_PC, JIT_ICOUNT } from './core-layout.js';
 
 /** The core exports the JIT needs (docs/JIT.md). */
 export interface JitCoreExports {
@@ -31,6 +32,8 @@ export interface JitCoreExports {
   statJitBlocksDropped(): bigint;
   statJitFlushes(): bigint;
   statJitCodePageStores(): bigint;
+  statJitCalls(): bigint;
+  statJitPageWarmups(): bigint;
 }
 
 export interface JitOptions {
@@ -71,6 +74,10 @@ export interface JitStats {
   blocksDropped: bigint;
   /** Stores to a code page that missed its compiled code (each a slow-path store). */
   codePageStores: bigint;
+  /** Instructions compiled code ran by calling the core's jit_<name> (A, F/D, CSR). */
+  calls: bigint;
+  /** Block starts on pages not yet hot: counted per page, not looked up. */
+  pageWarmups: bigint;
   /** Full flushes: reset, state load, table full. */
   flushes: bigint;
   /** fence.i checks of every block against its code, and the blocks they dropped. */
@@ -80,7 +87,6 @@ export interface JitStats {
   endedBy: Record<string, number>;
 }
 
-const CTABLE = 0x40000; // docs/CORE-ABI.md, memory layout
 
 export class Rv64Jit {
   private readonly e: JitCoreExports;
@@ -91,7 +97,7 @@ export class Rv64Jit {
   private readonly maxModules: number;
   private modulesAlive = 0;
   private readonly layout: BlockLayout;
-  private readonly helpers: { jitLoad: Function; jitStore: Function };
+  private readonly helpers: Record<string, Function>;
   private readonly st = {
     blocksCompiled: 0, blocksRefused: 0, modules: 0, wasmBytes: 0, guestInsns: 0, compileMs: 0, wasmCompileMs: 0, verifyMs: 0, verifies: 0, verifyDropped: 0,
     endedBy: {} as Record<string, number>,
@@ -107,9 +113,15 @@ export class Rv64Jit {
     this.next = this.base;
     this.maxSlots = opts.maxSlots ?? 65536;
     this.maxModules = opts.maxModules ?? 1024;
-    const scratch = exports.jitScratchOffset();
-    this.layout = { xregs: exports.regsOffset(), ctable: CTABLE, status: scratch, trapPc: scratch + 8, icountOut: scratch + 16 };
-    this.helpers = { jitLoad: exports.jitLoad, jitStore: exports.jitStore };
+    // The generated layout must be the one this core was built with (a stale build would corrupt memory).
+    if (exports.regsOffset() !== XREGS || exports.jitScratchOffset() !== JIT_STATUS) {
+      throw new Error('jit: core-layout.ts does not match the core (run npm run build:core and build:ts)');
+    }
+    this.layout = { xregs: XREGS, ctable: CTABLE, status: JIT_STATUS, trapPc: JIT_PC, icountOut: JIT_ICOUNT };
+    // jitLoad, jitStore and every jit_<name> the core exports for called instructions.
+    const ex = exports as unknown as Record<string, unknown>;
+    this.helpers = {};
+    for (const k of Object.keys(ex)) if (k === 'jitLoad' || k === 'jitStore' || k.startsWith('jit_')) this.helpers[k] = ex[k] as Function;
     this.batch = opts.batch ?? 64;
     exports.jitSetup(1, opts.threshold ?? 20000, this.batch);
     this.generation = exports.jitGenerationNow();
@@ -155,15 +167,29 @@ export class Rv64Jit {
     const tStore = m.type([I64, I32, I64, I64, I64], []);
     const tMulhu = m.type([I64, I64], [I64]);
     const tBlock = m.type([I64, I64, I64, I32, I32], [I64]);
+    const tCall = m.type([I32, I64, I64], [I64]);
+    // Decode first: every core function the batch calls is imported before any function is added.
+    const decoded = Array.from(q, (host) => decodeBlock(mem, this.layout, host));
+    const callIdx = new Map<string, number>();
+    for (const d of decoded) {
+      for (const name of callsOf(d)) {
+        if (!callIdx.has(name)) {
+          if (!this.helpers[name]) throw new Error(`jit: the core does not export ${name} (rebuild the core)`);
+          callIdx.set(name, m.importFunc('env', name, tCall));
+        }
+      }
+    }
     const imp: BlockImports = {
       load: m.importFunc('env', 'jitLoad', tLoad),
       store: m.importFunc('env', 'jitStore', tStore),
       mulhu: 0,
+      call: (name) => callIdx.get(name)!,
     };
     imp.mulhu = m.addFunc(mulhuFunc(tMulhu));
     const installs: Array<{ host: number; len: number; bytes: number }> = [];
-    for (const host of q) {
-      const b = compileBlock(mem, this.layout, host, imp);
+    for (let qi = 0; qi < q.length; qi++) {
+      const host = q[qi]!;
+      const b = compileBlock(mem, this.layout, host, imp, decoded[qi]);
       if (!b) {
         e.jitRefuse(host);
         this.st.blocksRefused++;
@@ -242,6 +268,8 @@ export class Rv64Jit {
       pageInvalidations: e.statJitPageInvalidations(),
       blocksDropped: e.statJitBlocksDropped(),
       codePageStores: e.statJitCodePageStores(),
+      calls: e.statJitCalls(),
+      pageWarmups: e.statJitPageWarmups(),
       flushes: e.statJitFlushes(),
     };
   }
