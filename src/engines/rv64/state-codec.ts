@@ -139,6 +139,11 @@ class Reader {
     this.pos += 8;
     return v;
   }
+  /** Steps over `n` bytes without copying them. */
+  skip(n: number): void {
+    this.need(n);
+    this.pos += n;
+  }
   bytes(): Uint8Array {
     const n = this.u32();
     this.need(n);
@@ -199,4 +204,49 @@ export function decodeState(bytes: Uint8Array): StateValue {
   const v = read(r, 0);
   if (r.pos !== bytes.length) throw new StateFormatError('machine state has trailing bytes');
   return v;
+}
+
+/** Steps over one encoded value without building it (for peekState). */
+function skipValue(r: Reader, depth: number): void {
+  if (depth > MAX_DEPTH) throw new StateFormatError('machine state nests too deeply');
+  const tag = r.u8();
+  switch (tag) {
+    case T_NULL: case T_FALSE: case T_TRUE: return;
+    case T_NUMBER: r.skip(8); return;
+    case T_STRING: case T_BIGINT: case T_BYTES: r.skip(r.u32()); return;
+    case T_ARRAY: {
+      const n = r.u32();
+      for (let i = 0; i < n; i++) skipValue(r, depth + 1);
+      return;
+    }
+    case T_OBJECT: {
+      const n = r.u32();
+      for (let i = 0; i < n; i++) {
+        r.skip(r.u32());
+        skipValue(r, depth + 1);
+      }
+      return;
+    }
+    default:
+      throw new StateFormatError(`machine state holds an unknown value tag ${tag}`);
+  }
+}
+
+/**
+ * The value at `path` (object keys from the top) without decoding the rest: the RAM pages and
+ * disk chunks on the way are stepped over, not copied. undefined when a key is missing.
+ */
+export function peekState(bytes: Uint8Array, path: readonly string[]): StateValue | undefined {
+  const r = new Reader(bytes);
+  for (let depth = 0; depth < path.length; depth++) {
+    if (r.u8() !== T_OBJECT) return undefined;
+    const n = r.u32();
+    let found = false;
+    for (let i = 0; i < n && !found; i++) {
+      if (r.string() === path[depth]) found = true;
+      else skipValue(r, depth + 1);
+    }
+    if (!found) return undefined;
+  }
+  return read(r, path.length);
 }
