@@ -86,3 +86,41 @@ export function v86StateInfo(state: Uint8Array): V86StateInfo {
   }
   return { memoryBytes, info };
 }
+
+/** JSON kind of a value, for comparing the shape of two v86 states. */
+function kindOf(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
+}
+
+/**
+ * Where `state` differs in shape from `reference` (both v86 info-block `state` trees): the path of
+ * the first value of another JSON kind, another array length or another set of keys, down to
+ * `depth` levels; undefined when they agree. Two states of one v86 build and machine
+ * configuration always agree; v86 itself would take many mismatches silently.
+ */
+export function v86ShapeMismatch(state: unknown, reference: unknown, depth = 3, path = 'state'): string | undefined {
+  const k = kindOf(state);
+  if (k !== kindOf(reference)) return path;
+  if (depth === 0) return undefined;
+  if (k === 'array') {
+    const a = state as unknown[];
+    const b = reference as unknown[];
+    if (a.length !== b.length) return `${path}.length`;
+    for (let i = 0; i < a.length; i++) {
+      const m = v86ShapeMismatch(a[i], b[i], depth - 1, `${path}[${i}]`);
+      if (m) return m;
+    }
+  } else if (k === 'object') {
+    const a = state as Record<string, unknown>;
+    const b = reference as Record<string, unknown>;
+    const keys = Object.keys(b);
+    if (Object.keys(a).length !== keys.length) return `${path} (keys)`;
+    for (const key of keys) {
+      if (!(key in a)) return `${path}.${key}`;
+      // Typed arrays are saved as {__state_type__, buffer_id}: their lengths come from buffer_infos.
+      const m = v86ShapeMismatch(a[key], b[key], depth - 1, `${path}.${key}`);
+      if (m) return m;
+    }
+  }
+  return undefined;
+}

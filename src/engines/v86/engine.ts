@@ -6,7 +6,8 @@ import type { V86, V86Options } from 'v86';
 import type {
   AssetLoader, BootConfig, Engine, EngineStats, ExitReason,
 } from '../engine.js';
-import { EngineConfigError } from '../create.js';
+import { BadStateError, EngineConfigError } from '../create.js';
+import { v86ShapeMismatch, v86StateInfo } from '../state-memory.js';
 
 /** Where v86's wasm lives, relative to the project root. */
 export const V86_WASM_PATH = 'node_modules/v86/build/v86.wasm';
@@ -69,6 +70,7 @@ export class V86Engine implements Engine {
 
   async start(): Promise<void> {
     if (this.emulator || this.destroyed) throw new Error('v86 engine: start() called twice');
+    if (this.config.state) this.checkState(this.config.state);
     const [{ V86: V86Class }, wasmFn] = await Promise.all([
       import('v86') as Promise<unknown> as Promise<V86Module>,
       this.wasmInstantiator(),
@@ -137,12 +139,44 @@ export class V86Engine implements Engine {
     return new Uint8Array(await emulator.save_state());
   }
 
+  /**
+   * Replaces the machine with `state`. The state's frame and memory size are checked first; v86's
+   * own restore is not atomic, so the current machine is saved before and put back if v86 throws:
+   * a refused state (BadStateError) leaves the guest as it was, able to keep running.
+   */
   async loadState(state: Uint8Array): Promise<void> {
     const emulator = this.requireEmulator();
     if (this.isRunning) throw new Error('v86 engine: pause the machine before loading a state');
-    await this.restoreInto(emulator, state);
+    const current = await emulator.save_state();
+    this.checkState(state, new Uint8Array(current));
+    try {
+      await this.restoreInto(emulator, state);
+    } catch (err) {
+      try {
+        await emulator.restore_state(current);
+      } catch (again) {
+        this.finish({ kind: 'crash', message: `v86: the machine could not be put back after a refused state: ${again instanceof Error ? again.message : String(again)}` });
+      }
+      throw err;
+    }
     this.exited = false;
     this.lastCounter = emulator.get_instruction_counter();
+  }
+
+  /**
+   * Refuses a state that is not a v86 state this build restores, whose memory is not this VM's,
+   * or (given the machine's own current state) whose fields are not shaped like this machine's.
+   */
+  private checkState(state: Uint8Array, current?: Uint8Array): void {
+    const { memoryBytes, info } = v86StateInfo(state);
+    if (memoryBytes !== this.config.memoryMiB * MiB) {
+      throw new BadStateError(`the state holds ${memoryBytes / MiB} MiB of RAM but this VM has ${this.config.memoryMiB} MiB`);
+    }
+    if (current) {
+      const ref = v86StateInfo(current).info;
+      const where = v86ShapeMismatch(info.state, ref.state);
+      if (where) throw new BadStateError(`the v86 state does not match this machine (at ${where})`);
+    }
   }
 
   async destroy(): Promise<void> {
@@ -211,7 +245,7 @@ export class V86Engine implements Engine {
     try {
       await emulator.restore_state(exactBuffer(state));
     } catch (err) {
-      throw new EngineConfigError(`the saved v86 state does not load: ${err instanceof Error ? err.message : String(err)}`);
+      throw new BadStateError(`the saved v86 state does not load: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 
