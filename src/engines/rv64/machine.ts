@@ -5,7 +5,7 @@
 // directly. The machine runs synchronously in slices; the engine (engine.ts) owns time and events.
 
 import { Rv64Core, StopReason, TIMEBASE_HZ } from './core.js';
-import { parseElf, loadElfInto, ElfError, type ElfImage } from './elf.js';
+import { parseElf, loadElfInto, checkElfInRam, ElfError, type ElfImage } from './elf.js';
 import {
   BootLayoutError, FW_JUMP_FDT_ADDR, KERNEL_BASE, RAM_BASE, parseLinuxImage, placeElf, planBootLayout, type BootLayout,
 } from './boot-layout.js';
@@ -234,6 +234,14 @@ export class Rv64Machine {
       }
     }
     if (image && !o.firmware) throw new MachineConfigError('a Linux Image needs firmware (OpenSBI fw_jump.bin) to boot');
+    // Without firmware the hart starts at the ELF's entry point, which must then be in RAM.
+    if (elf && !o.firmware) {
+      try {
+        checkElfInRam(placeElf(elf), BigInt(RAM_BASE), this.memoryBytes);
+      } catch (e) {
+        throw new MachineConfigError(e instanceof Error ? e.message : String(e));
+      }
+    }
     if (o.firmware && o.firmware.length > KERNEL_BASE - RAM_BASE) {
       throw new MachineConfigError(`the firmware (${o.firmware.length} bytes) is larger than the 2 MiB below the kernel`);
     }
