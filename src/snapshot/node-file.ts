@@ -1,10 +1,12 @@
 // Snapshot files on a Node file system. A write never leaves a half-written file under the
 // target name: bytes go to a temporary file in the same folder, are fsynced, then renamed over.
 
-import { open, rename, unlink, readFile } from 'node:fs/promises';
+import { open, rename, unlink, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { readSnapshot, SnapshotFormatError, type Snapshot } from './format.js';
+import {
+  readSnapshot, SnapshotFormatError, SNAPSHOT_DEFAULT_MAX_PAYLOAD_BYTES, type Snapshot, type SnapshotLimits,
+} from './format.js';
 
 /** A snapshot file that cannot be opened or read (missing, a folder, no permission). */
 export class SnapshotFileError extends Error {
@@ -56,16 +58,26 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** Reads and verifies a snapshot file; throws SnapshotFileError or SnapshotFormatError with one clear line. */
-export async function readSnapshotFile(path: string): Promise<Snapshot> {
+/**
+ * Reads and verifies a snapshot file; throws SnapshotFileError or SnapshotFormatError with one clear
+ * line. A file larger than any payload `limits` allow (deflate never grows data by more than a
+ * fraction of a percent) is refused from its size, before it is read.
+ */
+export async function readSnapshotFile(path: string, limits: SnapshotLimits = {}): Promise<Snapshot> {
   let bytes: Uint8Array;
   try {
+    const maxPayload = limits.maxPayloadBytes ?? SNAPSHOT_DEFAULT_MAX_PAYLOAD_BYTES;
+    const size = (await stat(path)).size;
+    if (size > maxPayload * 1.01 + (1 << 20)) {
+      throw new SnapshotFormatError(`${path}: snapshot is too large (${Math.round(size / 2 ** 20)} MiB file)`);
+    }
     bytes = await readFile(path);
   } catch (err) {
+    if (err instanceof SnapshotFormatError) throw err;
     throw new SnapshotFileError(`cannot read snapshot '${path}': ${describeFsError(err)}`);
   }
   try {
-    return await readSnapshot(bytes);
+    return await readSnapshot(bytes, limits);
   } catch (err) {
     if (err instanceof SnapshotFormatError) throw new SnapshotFormatError(`${path}: ${err.message}`);
     throw err;

@@ -28,6 +28,8 @@ const T_BYTES = 6;
 const T_ARRAY = 7;
 const T_OBJECT = 8;
 const MAX_DEPTH = 64;
+/** Byte arrays at least this long decode as views into the input (see Reader.bytes). */
+const SHARE_BYTES = 1 << 16;
 
 class Writer {
   private buf = new Uint8Array(1 << 16);
@@ -147,7 +149,10 @@ class Reader {
   bytes(): Uint8Array {
     const n = this.u32();
     this.need(n);
-    const b = this.buf.slice(this.pos, this.pos + n);
+    // Large arrays (RAM and disk pages, read once by the loader) are views into the input, so a
+    // restore does not hold the RAM twice; small ones are copies, so a device that keeps one
+    // (a MAC address) does not keep the whole input alive.
+    const b = n >= SHARE_BYTES ? this.buf.subarray(this.pos, this.pos + n) : this.buf.slice(this.pos, this.pos + n);
     this.pos += n;
     return b;
   }
