@@ -156,7 +156,7 @@ describe('v86 configuration checks', () => {
   it('refuses a state that is not a v86 state', async () => {
     const engine = await createEngine({ engine: 'v86', memoryMiB: 128, state: new Uint8Array(4096).fill(9) }, assets);
     engines.push(engine);
-    await expect(engine.start()).rejects.toThrow(/bad snapshot: the saved state is not a v86 state/);
+    await expect(engine.start()).rejects.toThrow(/saved v86 state does not load/);
   });
 
   it('says the rv64 Linux engine is not there yet instead of pretending', async () => {

@@ -168,7 +168,14 @@ export class V86Engine implements Engine {
    * or (given the machine's own current state) whose fields are not shaped like this machine's.
    */
   private checkState(state: Uint8Array, current?: Uint8Array): void {
-    const { memoryBytes, info } = v86StateInfo(state);
+    let parsed;
+    try {
+      parsed = v86StateInfo(state);
+    } catch (e) {
+      const why = e instanceof Error ? e.message.replace(/^bad snapshot: /, '') : String(e);
+      throw new BadStateError(`the saved v86 state does not load: ${why}`);
+    }
+    const { memoryBytes, info } = parsed;
     if (memoryBytes !== this.config.memoryMiB * MiB) {
       throw new BadStateError(`the state holds ${memoryBytes / MiB} MiB of RAM but this VM has ${this.config.memoryMiB} MiB`);
     }
