@@ -62,6 +62,7 @@ describe('ELF parser against malformed files', () => {
     expect(outcome(craft(RAM_BASE, [[1, body, RAM_BASE + BigInt(RAM_BYTES) - 8n, 16, 16]]))).toMatch(/outside RAM/);
     expect(outcome(craft(0x1000n, [[1, body, RAM_BASE, 16, 16]]))).toMatch(/entry point 0x1000 is outside RAM/);
     expect(outcome(craft(RAM_BASE + BigInt(RAM_BYTES), [[1, body, RAM_BASE, 16, 16]]))).toMatch(/entry point/);
+    expect(outcome(craft(RAM_BASE + 1n, [[1, body, RAM_BASE, 16, 16]]))).toMatch(/entry point 0x80000001 is odd/);
     expect(outcome(craft(RAM_BASE, [[1, body, 0xffff_ffff_ffff_f000n, 16, 0x2000]]))).toMatch(/wraps|outside RAM/);
     expect(outcome(craft(RAM_BASE, [[1, body, RAM_BASE, 16, 2 ** 40]]))).toMatch(/larger than any RAM/);
     expect(outcome(craft(RAM_BASE, [[1, 2 ** 52, RAM_BASE, 16, 16]]))).toMatch(/past the end/);

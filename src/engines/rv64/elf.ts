@@ -164,6 +164,7 @@ export function checkElfInRam(image: ElfImage, ramBase: bigint, ramBytes: number
   if (image.entry < ramBase || image.entry >= ramEnd) {
     throw new ElfError(`the entry point 0x${image.entry.toString(16)} is outside RAM (${range})`);
   }
+  if ((image.entry & 1n) !== 0n) throw new ElfError(`the entry point 0x${image.entry.toString(16)} is odd (instructions are 2-byte aligned)`);
 }
 
 /** Copies the segments into RAM (ramBase = guest physical address of ram[0]); zeroes bss. */
