@@ -69,6 +69,15 @@ const BAD: [string, (s: Rec) => void][] = [
     const queues = rec(v[0]!.state).queues as Rec[];
     queues[0] = { ...queues[0]!, ready: true, size: 16, descAddr: '4096' };
   }],
+  ['a UART interrupt enable with bits the guest cannot set', (s) => { rec(rec(s.devices).uart).ier = 0xff; }],
+  ['a UART receive FIFO of 300 bytes', (s) => { rec(rec(s.devices).uart).rxFifo = new Array(300).fill(65); }],
+  ['a UART register that is a string', (s) => { rec(rec(s.devices).uart).lcr = 'x'; }],
+  ['a PLIC priority of 99', (s) => { (rec(rec(s.devices).plic).priority as number[])[1] = 99; }],
+  ['a PLIC enable bit for source 0', (s) => {
+    const enable = rec(rec(s.devices).plic).enable as number[][];
+    enable[0]![0] = enable[0]![0]! | 1;
+  }],
+  ['a PLIC with its arrays cut short', (s) => { (rec(rec(s.devices).plic).pending as boolean[]).length = 3; }],
   ['an unknown MMU type', (s) => { rec(s.config).mmuType = 'sv57'; }],
   ['deterministic time in the board but not in the core', (s) => { rec(s.config).deterministic = true; }],
   ['another format', (s) => { s.format = 'something-else'; }],
