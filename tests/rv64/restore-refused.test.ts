@@ -78,6 +78,19 @@ const BAD: [string, (s: Rec) => void][] = [
     enable[0]![0] = enable[0]![0]! | 1;
   }],
   ['a PLIC with its arrays cut short', (s) => { (rec(rec(s.devices).plic).pending as boolean[]).length = 3; }],
+  ['a virtio status DRIVER_OK without FEATURES_OK', (s) => {
+    const v = rec(s.devices).virtio as Rec[];
+    rec(v[0]!.state).status = 4;
+  }],
+  ['virtio driver features that are not a number', (s) => {
+    const v = rec(s.devices).virtio as Rec[];
+    rec(v[0]!.state).driverFeatures = 'abc';
+  }],
+  ['a virtqueue size that is a string', (s) => {
+    const v = rec(s.devices).virtio as Rec[];
+    const queues = rec(v[0]!.state).queues as Rec[];
+    queues[0] = { ...queues[0]!, ready: false, size: 'big' };
+  }],
   ['an unknown MMU type', (s) => { rec(s.config).mmuType = 'sv57'; }],
   ['deterministic time in the board but not in the core', (s) => { rec(s.config).deterministic = true; }],
   ['another format', (s) => { s.format = 'something-else'; }],
