@@ -5,11 +5,12 @@ import {
 import {
   pc, priv, icount, untaken, ramSize, tohostAddr, hostEvent, stopAt, meipLine, seipLine, mmioFaultFlag,
   timeDeterministic, insnsPerTick, mtimecmp, mstatus, waiting, fatal, irqCheck, requestCheck,
-  saveFields, loadFields, getX, setX, getF, setF, PRIV_M, STOP_FATAL, FATAL_NO_INIT,
+  saveFields, loadFields, isOurBlock, getX, setX, getF, setF, PRIV_M, STOP_FATAL, FATAL_NO_INIT,
   medeleg, mideleg, mie, mipSw, mtvec, mepc, mcause, mtval, mscratch, stvec, sepc, scause, stval,
   sscratch, satp, mcounteren, scounteren, menvcfg, senvcfg, mcountinhibit, fcsr, cycleBase,
   instretBase, cycleFrozen, instretFrozen, resValid, resAddr, msip, memExc,
 } from './state';
+import { checkStateBlock } from './state-check';
 import { runInstructions, buildCompressedTable, chunks } from './interp';
 import { expandCompressed } from './generated/dispatch';
 import { tlbFlushAll, tlbFlushStore, tlbSelect, tlbMisses, tlbFlushes, peekTranslate } from './mmu';
@@ -161,10 +162,24 @@ export function saveState(): u32 {
   saveFields(mtimeNow());
   return STATE;
 }
-/** After the host copied a saved block to stateOffset(): makes it live. Returns 0, or 1 for a foreign block. */
+/**
+ * Checks the block at stateOffset() without loading it: 0 if legal, 1 for a foreign magic or
+ * version, 0x100 + n for an illegal field (n: its slot, or 100 x0, 101 pmpcfg, 102 pmpaddr).
+ */
+export function stateCheck(): u32 {
+  if (!isOurBlock()) return 1;
+  const bad = checkStateBlock();
+  return bad < 0 ? 0 : 0x100 + <u32>bad;
+}
+
+/**
+ * After the host copied a saved block to stateOffset(): makes it live if stateCheck() finds it
+ * legal, and returns stateCheck()'s code (the hart is unchanged unless it is 0).
+ */
 export function loadState(): u32 {
+  const rc = stateCheck();
+  if (rc != 0) return rc;
   const t = loadFields();
-  if (t == -1) return 1;
   setMtime(<u64>t);
   tlbFlushAll();
   jitFlushAll();

@@ -44,8 +44,12 @@ export let tlbFetch: u32 = TLB_BASE + 2 * 3 * TLB_TABLE_BYTES;
 export let tlbLoad: u32 = TLB_BASE + (2 * 3 + 1) * TLB_TABLE_BYTES;
 export let tlbStore: u32 = TLB_BASE + (2 * 3 + 2) * TLB_TABLE_BYTES;
 
+/**
+ * TLB context of a privilege: U 0, S 1, M 2. Any other value (which no legal state holds) maps to
+ * 2 as well, so a table address is always inside the TLB area whatever priv or MPP say.
+ */
 // @ts-ignore: decorator
-@inline function ctxOf(p: u32): u32 { return p == PRIV_M ? 2 : p; }
+@inline function ctxOf(p: u32): u32 { return p == PRIV_U ? 0 : p == PRIV_S ? 1 : 2; }
 // @ts-ignore: decorator
 @inline function table(ctx: u32, kind: u32): u32 { return TLB_BASE + (ctx * 3 + kind) * TLB_TABLE_BYTES; }
 

@@ -183,18 +183,23 @@ export const STATE_MAGIC: u32 = 0x34365652; // "RV64"
 export const STATE_VERSION: u32 = 1;
 
 // Slot numbers of FIELDS (8 bytes each). Append only; never reorder (state files depend on it).
-const F_PC = 0, F_PRIV = 1, F_ICOUNT = 2, F_MSTATUS = 3, F_MEDELEG = 4, F_MIDELEG = 5, F_MIE = 6;
-const F_MIPSW = 7, F_MTVEC = 8, F_MEPC = 9, F_MCAUSE = 10, F_MTVAL = 11, F_MSCRATCH = 12;
-const F_STVEC = 13, F_SEPC = 14, F_SCAUSE = 15, F_STVAL = 16, F_SSCRATCH = 17, F_SATP = 18;
-const F_MCOUNTEREN = 19, F_SCOUNTEREN = 20, F_MENVCFG = 21, F_SENVCFG = 22, F_MCOUNTINHIBIT = 23;
-const F_FCSR = 24, F_CYCLEBASE = 25, F_INSTRETBASE = 26, F_CYCLEFROZEN = 27, F_INSTRETFROZEN = 28;
-const F_RESVALID = 29, F_RESADDR = 30, F_MSIP = 31, F_MTIMECMP = 32, F_MTIME = 33, F_TIMEDET = 34;
-const F_IPT = 35, F_MEIP = 36, F_SEIP = 37, F_WAITING = 38, F_TOHOST = 39, F_UNTAKEN = 40;
+// state-check.ts validates each of them before loadFields() may run.
+export const F_PC = 0, F_PRIV = 1, F_ICOUNT = 2, F_MSTATUS = 3, F_MEDELEG = 4, F_MIDELEG = 5, F_MIE = 6;
+export const F_MIPSW = 7, F_MTVEC = 8, F_MEPC = 9, F_MCAUSE = 10, F_MTVAL = 11, F_MSCRATCH = 12;
+export const F_STVEC = 13, F_SEPC = 14, F_SCAUSE = 15, F_STVAL = 16, F_SSCRATCH = 17, F_SATP = 18;
+export const F_MCOUNTEREN = 19, F_SCOUNTEREN = 20, F_MENVCFG = 21, F_SENVCFG = 22, F_MCOUNTINHIBIT = 23;
+export const F_FCSR = 24, F_CYCLEBASE = 25, F_INSTRETBASE = 26, F_CYCLEFROZEN = 27, F_INSTRETFROZEN = 28;
+export const F_RESVALID = 29, F_RESADDR = 30, F_MSIP = 31, F_MTIMECMP = 32, F_MTIME = 33, F_TIMEDET = 34;
+export const F_IPT = 35, F_MEIP = 36, F_SEIP = 37, F_WAITING = 38, F_TOHOST = 39, F_UNTAKEN = 40;
+/** Number of slots in use. */
+export const F_COUNT = 41;
 
 // @ts-ignore: decorator
 @inline function put(slot: u32, v: u64): void { store<u64>(FIELDS + (slot << 3), v); }
 // @ts-ignore: decorator
-@inline function get(slot: u32): u64 { return load<u64>(FIELDS + (slot << 3)); }
+@inline export function getField(slot: u32): u64 { return load<u64>(FIELDS + (slot << 3)); }
+// @ts-ignore: decorator
+@inline function get(slot: u32): u64 { return getField(slot); }
 
 /** Writes the globals into the state block (mtime is stored as its current value). */
 export function saveFields(mtimeNow: u64): void {
@@ -215,9 +220,16 @@ export function saveFields(mtimeNow: u64): void {
   put(F_TOHOST, tohostAddr); put(F_UNTAKEN, untaken);
 }
 
-/** Reads the globals back from the state block. Returns the saved mtime, or -1 if the block is not ours. */
+/** Is the block at STATE one of ours (magic and version)? */
+export function isOurBlock(): bool {
+  return load<u32>(STATE) == STATE_MAGIC && load<u32>(STATE, 4) == STATE_VERSION;
+}
+
+/**
+ * Reads the globals back from the state block, which state-check.ts checkStateBlock() has found
+ * legal (the only caller, index.ts loadState, makes sure). Returns the saved mtime.
+ */
 export function loadFields(): i64 {
-  if (load<u32>(STATE) != STATE_MAGIC || load<u32>(STATE, 4) != STATE_VERSION) return -1;
   pc = get(F_PC); priv = <u32>get(F_PRIV); icount = get(F_ICOUNT); mstatus = get(F_MSTATUS);
   medeleg = get(F_MEDELEG); mideleg = get(F_MIDELEG); mie = get(F_MIE); mipSw = get(F_MIPSW);
   mtvec = get(F_MTVEC); mepc = get(F_MEPC); mcause = get(F_MCAUSE); mtval = get(F_MTVAL);
@@ -229,7 +241,6 @@ export function loadFields(): i64 {
   instretFrozen = get(F_INSTRETFROZEN); resValid = get(F_RESVALID) != 0; resAddr = get(F_RESADDR);
   msip = <u32>get(F_MSIP); mtimecmp = get(F_MTIMECMP);
   timeDeterministic = get(F_TIMEDET) != 0; insnsPerTick = get(F_IPT);
-  if (insnsPerTick == 0) insnsPerTick = 1;
   meipLine = get(F_MEIP) != 0; seipLine = get(F_SEIP) != 0; waiting = get(F_WAITING) != 0;
   tohostAddr = get(F_TOHOST); untaken = get(F_UNTAKEN);
   return <i64>get(F_MTIME);

@@ -4,6 +4,7 @@
 // 0x20_0000 + 0x1000*ctx. Inputs are level-triggered through the gateway: a source is pending while its
 // line is high and it is not claimed; completing it re-arms the gateway.
 
+import { arrayField, boolItem, DeviceStateError, intItem } from './state-fields.js';
 import type { IrqLine, MmioDevice } from './bus.js';
 import { low32 } from './mmio-bus.js';
 
@@ -218,21 +219,42 @@ export class Plic implements MmioDevice {
     };
   }
 
+  /** Loads a saved state; every field must be one this PLIC can hold (else DeviceStateError, nothing changed). */
   loadState(s: object): void {
-    const st = s as Partial<PlicState>;
+    const st = s as Partial<PlicState> & Record<string, unknown>;
     if (st.version !== 1) throw new Error(`Plic: unsupported state version ${String(st.version)}`);
-    const nums = (x: unknown, i: number): number => (Array.isArray(x) && typeof x[i] === 'number' ? x[i] : 0);
-    for (let n = 0; n < this.numSources; n++) {
-      this.priority[n] = n === 0 ? 0 : nums(st.priority, n) & PLIC_MAX_PRIORITY;
-      this.levels[n] = Array.isArray(st.levels) && st.levels[n] === true ? 1 : 0;
-      this.pending[n] = Array.isArray(st.pending) && st.pending[n] === true ? 1 : 0;
-      this.claimed[n] = Array.isArray(st.claimed) && st.claimed[n] === true ? 1 : 0;
+    const who = 'Plic';
+    const n = this.numSources;
+    const priority = arrayField(st, 'priority', n, intItem(PLIC_MAX_PRIORITY, 'PLIC priority'), who);
+    const levels = arrayField(st, 'levels', n, boolItem('PLIC level'), who);
+    const pending = arrayField(st, 'pending', n, boolItem('PLIC pending bit'), who);
+    const claimed = arrayField(st, 'claimed', n, boolItem('PLIC claimed bit'), who);
+    const enable = arrayField(st, 'enable', this.numContexts, (row) => {
+      if (!Array.isArray(row) || row.length !== this.words) throw new DeviceStateError('Plic state: bad enable row');
+      return row.map(intItem(0xffff_ffff, 'PLIC enable word'));
+    }, who);
+    const threshold = arrayField(st, 'threshold', this.numContexts, intItem(PLIC_MAX_PRIORITY, 'PLIC threshold'), who);
+    // Source 0 does not exist: the guest can neither prioritise nor enable it.
+    if (priority[0] !== 0 || levels[0] || pending[0] || claimed[0]) throw new DeviceStateError('Plic state: source 0 is used');
+    // Enable bits as write() leaves them: never source 0, never sources beyond the last.
+    for (const row of enable) {
+      for (let w = 0; w < this.words; w++) {
+        let mask = 0xffff_ffff;
+        if (w === 0) mask &= ~1;
+        const top = this.numSources - w * 32;
+        if (top < 32) mask &= (1 << top) - 1;
+        if ((row[w]! & ~mask) !== 0) throw new DeviceStateError('Plic state: enable bit of a source that does not exist');
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      this.priority[i] = priority[i]!;
+      this.levels[i] = levels[i] ? 1 : 0;
+      this.pending[i] = pending[i] ? 1 : 0;
+      this.claimed[i] = claimed[i] ? 1 : 0;
     }
     for (let ctx = 0; ctx < this.numContexts; ctx++) {
-      const row = Array.isArray(st.enable) ? st.enable[ctx] : undefined;
-      for (let w = 0; w < this.words; w++) this.enable[ctx][w] = nums(row, w) >>> 0;
-      this.enable[ctx][0] &= ~1;
-      this.threshold[ctx] = nums(st.threshold, ctx) & PLIC_MAX_PRIORITY;
+      for (let w = 0; w < this.words; w++) this.enable[ctx]![w] = enable[ctx]![w]!;
+      this.threshold[ctx] = threshold[ctx]!;
     }
     this.outputLevels.fill(false);
     for (let ctx = 0; ctx < this.numContexts; ctx++) this.outputs[ctx](false);

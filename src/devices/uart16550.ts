@@ -4,6 +4,7 @@
 // (but capped) queue and is moved into the 16-byte receive FIFO as the guest drains it, so pasted text
 // is never lost to overrun.
 
+import { arrayField, boolField, DeviceStateError, intField, intItem } from './state-fields.js';
 import type { IrqLine, MmioDevice } from './bus.js';
 import type { ConsoleBackend } from './backends/console.js';
 import { ByteQueue } from './byte-queue.js';
@@ -310,22 +311,35 @@ export class Uart16550 implements MmioDevice {
     };
   }
 
+  /** Loads a saved state; every field must be one this UART can hold (else DeviceStateError, nothing changed). */
   loadState(s: object): void {
-    const st = s as Partial<Uart16550State>;
+    const st = s as Partial<Uart16550State> & Record<string, unknown>;
     if (st.version !== 1) throw new Error(`Uart16550: unsupported state version ${String(st.version)}`);
-    const byte = (x: unknown): number => (typeof x === 'number' ? x & 0xff : 0);
-    const bytes = (x: unknown, max: number): number[] => (Array.isArray(x) ? x.slice(0, max).map(byte) : []);
-    this.ier = byte(st.ier) & 0x0f;
-    this.lcr = byte(st.lcr);
-    this.mcr = byte(st.mcr) & 0x1f;
-    this.msr = byte(st.msr);
-    this.scr = byte(st.scr);
-    this.fcr = byte(st.fcr) & 0xc1;
-    this.dll = byte(st.dll);
-    this.dlm = byte(st.dlm);
-    this.lsrErrors = byte(st.lsrErrors) & (LSR_OE | LSR_BI);
-    this.thrInterruptPending = st.thrInterruptPending === true;
-    this.rxFifo = bytes(st.rxFifo, FIFO_SIZE);
+    const who = 'Uart16550';
+    const ier = intField(st, 'ier', 0xff, 0x0f, who);
+    const lcr = intField(st, 'lcr', 0xff, 0xff, who);
+    const mcr = intField(st, 'mcr', 0xff, 0x1f, who);
+    const msr = intField(st, 'msr', 0xff, 0xff, who);
+    const scr = intField(st, 'scr', 0xff, 0xff, who);
+    const fcr = intField(st, 'fcr', 0xff, 0xc1, who);
+    const dll = intField(st, 'dll', 0xff, 0xff, who);
+    const dlm = intField(st, 'dlm', 0xff, 0xff, who);
+    const lsrErrors = intField(st, 'lsrErrors', 0xff, LSR_OE | LSR_BI, who);
+    const thr = boolField(st, 'thrInterruptPending', who);
+    const rx = arrayField(st, 'rxFifo', undefined, intItem(0xff, 'UART receive FIFO byte'), who);
+    if (rx.length > FIFO_SIZE) throw new DeviceStateError(`${who} state: receive FIFO longer than ${FIFO_SIZE}`);
+    if (st.pendingInput !== undefined && !(st.pendingInput instanceof Uint8Array)) throw new DeviceStateError(`${who} state: bad pendingInput`);
+    this.ier = ier;
+    this.lcr = lcr;
+    this.mcr = mcr;
+    this.msr = msr;
+    this.scr = scr;
+    this.fcr = fcr;
+    this.dll = dll;
+    this.dlm = dlm;
+    this.lsrErrors = lsrErrors;
+    this.thrInterruptPending = thr;
+    this.rxFifo = rx;
     this.pendingInput.clear();
     if (st.pendingInput instanceof Uint8Array) this.pendingInput.push(st.pendingInput);
     this.irqLevel = this.interruptId() !== IIR_NONE;

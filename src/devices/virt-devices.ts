@@ -96,6 +96,8 @@ export class VirtDevices {
     if (saved.length !== slots.length || saved.some((v) => this.transports[v.slot]?.device.deviceId !== v.deviceId)) {
       throw new Error('VirtDevices: saved state has different virtio devices');
     }
+    // One entry per slot: a slot twice (and so another one missing) is not a state this board saves.
+    if (new Set(saved.map((v) => v.slot)).size !== saved.length) throw new Error('VirtDevices: saved state names a virtio slot twice');
     this.plic.loadState(st.plic ?? {});
     this.syscon.loadState(st.syscon ?? {});
     this.uart.loadState(st.uart ?? {});

@@ -14,6 +14,18 @@ export class EngineConfigError extends Error {
   }
 }
 
+/**
+ * A saved machine state that cannot be loaded: damaged, hostile, for another memory size, or one
+ * this build cannot read. The engine that refused it is unchanged and can keep running. The
+ * hypervisor maps it to `bad-snapshot`; its message (one line) starts with "bad snapshot: ".
+ */
+export class BadStateError extends EngineConfigError {
+  constructor(message: string) {
+    super(message.startsWith('bad snapshot: ') ? message : `bad snapshot: ${message}`);
+    this.name = 'BadStateError';
+  }
+}
+
 /** Creates (but does not start) an engine for `config.engine`. */
 export async function createEngine(config: BootConfig, assets: AssetLoader): Promise<Engine> {
   switch (config.engine) {

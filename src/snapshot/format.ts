@@ -28,6 +28,15 @@ export const SNAPSHOT_TRAILER_BYTES = 32;
 export const ENGINE_STATE_SECTION = 'engine-state';
 
 const COMPRESSION_DEFLATE_RAW = 1;
+const MiB = 1024 * 1024;
+/** Largest guest memory of any engine (--mem 2048). */
+export const SNAPSHOT_MAX_MEMORY_MIB = 2048;
+/** Room for device state, the disk overlay and metadata on top of guest RAM. */
+export const SNAPSHOT_DEVICE_ALLOWANCE_BYTES = 256 * MiB;
+/** Without a caller's limit: the largest machine plus the allowance. */
+export const SNAPSHOT_DEFAULT_MAX_PAYLOAD_BYTES = SNAPSHOT_MAX_MEMORY_MIB * MiB + SNAPSHOT_DEVICE_ALLOWANCE_BYTES;
+/** Compressed bytes handed to the decompressor at a time: bounds what one step can expand to (~1000:1). */
+const INFLATE_INPUT_CHUNK = 16 * 1024;
 const ENGINE_FIELD_BYTES = 8;
 const MAX_SECTIONS = 4096;
 
@@ -127,14 +136,38 @@ export function peekSnapshotEngine(bytes: Uint8Array): EngineKind {
   return engineField(bytes);
 }
 
+/** Limits for readSnapshot: a snapshot that declares more is refused before it is decompressed. */
+export interface SnapshotLimits {
+  /** Largest decompressed payload (default SNAPSHOT_DEFAULT_MAX_PAYLOAD_BYTES); see snapshotPayloadLimit. */
+  maxPayloadBytes?: number;
+  /** Largest guest memory the metadata may declare (default SNAPSHOT_MAX_MEMORY_MIB). */
+  maxMemoryMiB?: number;
+}
+
+/**
+ * The payload limit for restoring into a VM of `memoryMiB` (its RAM plus the device allowance),
+ * plus `extraBytes` for a caller that knows of more (e.g. a disk image carried in the state).
+ */
+export function snapshotPayloadLimit(memoryMiB: number, extraBytes = 0): number {
+  return memoryMiB * MiB + SNAPSHOT_DEVICE_ALLOWANCE_BYTES + extraBytes;
+}
+
 /**
  * Decodes and verifies a snapshot. Throws SnapshotFormatError saying what is wrong:
- * not a snapshot (magic), unsupported version, truncated, or corrupted (checksum or structure).
+ * not a snapshot (magic), unsupported version, truncated, corrupted (checksum or structure), or
+ * larger than `limits` allow. Declared sizes are checked before anything is decompressed, and
+ * decompression stops at the first byte past the declared length (a small file that inflates to
+ * gigabytes costs at most the declared length, which the limit bounds).
  */
-export async function readSnapshot(bytes: Uint8Array): Promise<Snapshot> {
+export async function readSnapshot(bytes: Uint8Array, limits: SnapshotLimits = {}): Promise<Snapshot> {
   const view = checkHeader(bytes);
   const storedLength = Number(view.getBigUint64(20, true));
   const rawLength = Number(view.getBigUint64(28, true));
+  const maxPayload = limits.maxPayloadBytes ?? SNAPSHOT_DEFAULT_MAX_PAYLOAD_BYTES;
+  if (rawLength > maxPayload) {
+    throw new SnapshotFormatError(
+      `snapshot is too large (its payload is ${mib(rawLength)} MiB; at most ${mib(maxPayload)} MiB may be restored here)`);
+  }
   const expected = SNAPSHOT_HEADER_BYTES + storedLength + SNAPSHOT_TRAILER_BYTES;
   if (bytes.length < expected) {
     throw new SnapshotFormatError(`snapshot is truncated (${bytes.length} of ${expected} bytes)`);
@@ -147,15 +180,61 @@ export async function readSnapshot(bytes: Uint8Array): Promise<Snapshot> {
   const stored = bytes.subarray(SNAPSHOT_HEADER_BYTES + storedLength);
   if (!equalBytes(digest, stored)) throw new SnapshotFormatError('snapshot is corrupted (checksum mismatch)');
 
-  let raw: Uint8Array;
+  const raw = await inflateCapped(bytes.subarray(SNAPSHOT_HEADER_BYTES, SNAPSHOT_HEADER_BYTES + storedLength), rawLength);
+  return parsePayload(raw, engineField(bytes), view.getUint16(8, true), limits.maxMemoryMiB ?? SNAPSHOT_MAX_MEMORY_MIB);
+}
+
+function mib(n: number): string {
+  return (n / MiB).toFixed(n % MiB === 0 ? 0 : 1);
+}
+
+/**
+ * Inflates `input` into exactly `declared` bytes. Input goes in small pieces and output is
+ * counted as it comes: the first byte past `declared` ends decoding (the stream is cancelled),
+ * so memory never exceeds the declared length plus one step's expansion.
+ */
+async function inflateCapped(input: Uint8Array, declared: number): Promise<Uint8Array> {
+  let pos = 0;
+  const source = new ReadableStream<BufferSource>({
+    pull(controller) {
+      if (pos >= input.length) {
+        controller.close();
+        return;
+      }
+      const end = Math.min(input.length, pos + INFLATE_INPUT_CHUNK);
+      controller.enqueue(input.slice(pos, end));
+      pos = end;
+    },
+  }, { highWaterMark: 0 });
+  const reader = source.pipeThrough(new DecompressionStream('deflate-raw')).getReader();
+  let out = new Uint8Array(Math.min(declared, MiB));
+  let n = 0;
   try {
-    raw = await transform([bytes.subarray(SNAPSHOT_HEADER_BYTES, SNAPSHOT_HEADER_BYTES + storedLength)],
-      new DecompressionStream('deflate-raw'));
-  } catch {
-    throw new SnapshotFormatError('snapshot is corrupted (payload does not decompress)');
+    for (;;) {
+      let step: ReadableStreamReadResult<Uint8Array>;
+      try {
+        step = await reader.read();
+      } catch {
+        throw new SnapshotFormatError('snapshot is corrupted (payload does not decompress)');
+      }
+      if (step.done) break;
+      const chunk = step.value;
+      if (n + chunk.length > declared) {
+        throw new SnapshotFormatError(`snapshot is corrupted (payload inflates past its declared ${declared} bytes)`);
+      }
+      if (n + chunk.length > out.length) {
+        const grown = new Uint8Array(Math.min(declared, Math.max(out.length * 2, n + chunk.length)));
+        grown.set(out.subarray(0, n));
+        out = grown;
+      }
+      out.set(chunk, n);
+      n += chunk.length;
+    }
+  } finally {
+    reader.cancel().catch(() => {});
   }
-  if (raw.length !== rawLength) throw new SnapshotFormatError('snapshot is corrupted (payload length mismatch)');
-  return parsePayload(raw, engineField(bytes), view.getUint16(8, true));
+  if (n !== declared) throw new SnapshotFormatError('snapshot is corrupted (payload length mismatch)');
+  return out.length === n ? out : out.subarray(0, n);
 }
 
 function checkHeader(bytes: Uint8Array): DataView {
@@ -195,7 +274,7 @@ function engineField(bytes: Uint8Array): EngineKind {
   return name;
 }
 
-function parsePayload(raw: Uint8Array, engine: EngineKind, formatVersion: number): Snapshot {
+function parsePayload(raw: Uint8Array, engine: EngineKind, formatVersion: number, maxMemoryMiB: number): Snapshot {
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   let pos = 0;
   const need = (n: number): void => {
@@ -215,6 +294,9 @@ function parsePayload(raw: Uint8Array, engine: EngineKind, formatVersion: number
   if (typeof metadata !== 'object' || metadata === null || metadata.engine !== engine ||
       typeof metadata.memoryMiB !== 'number') {
     throw new SnapshotFormatError('snapshot is corrupted (metadata does not match the header)');
+  }
+  if (!Number.isInteger(metadata.memoryMiB) || metadata.memoryMiB < 1 || metadata.memoryMiB > maxMemoryMiB) {
+    throw new SnapshotFormatError(`snapshot declares ${metadata.memoryMiB} MiB of guest memory (at most ${maxMemoryMiB} MiB may be restored here)`);
   }
   need(4);
   const count = view.getUint32(pos, true);

@@ -9,7 +9,9 @@ import { open, rename, unlink, lstat, readdir, readlink, realpath, stat, constan
 import type { Stats } from 'node:fs';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { readSnapshot, SnapshotFormatError, type Snapshot } from './format.js';
+import {
+  readSnapshot, SnapshotFormatError, SNAPSHOT_DEFAULT_MAX_PAYLOAD_BYTES, type Snapshot, type SnapshotLimits,
+} from './format.js';
 
 /** A snapshot file that cannot be opened or read (missing, a folder, no permission, too big). */
 export class SnapshotFileError extends Error {
@@ -226,16 +228,22 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** Reads and verifies a snapshot file; throws SnapshotFileError or SnapshotFormatError with one clear line. */
-export async function readSnapshotFile(path: string): Promise<Snapshot> {
+/**
+ * Reads and verifies a snapshot file; throws SnapshotFileError or SnapshotFormatError with one clear
+ * line. A file larger than any payload `limits` allow (deflate never grows data by more than a
+ * fraction of a percent) is refused from its size, before it is read.
+ */
+export async function readSnapshotFile(path: string, limits: SnapshotLimits = {}): Promise<Snapshot> {
   let bytes: Uint8Array;
   try {
-    bytes = await readRegularFile(path, MAX_SNAPSHOT_BYTES);
+    // A compressed snapshot is never much larger than its payload: refuse a bigger file unread.
+    const maxPayload = limits.maxPayloadBytes ?? SNAPSHOT_DEFAULT_MAX_PAYLOAD_BYTES;
+    bytes = await readRegularFile(path, Math.min(MAX_SNAPSHOT_BYTES, Math.floor(maxPayload * 1.01) + (1 << 20)));
   } catch (err) {
     throw new SnapshotFileError(`cannot read snapshot '${path}': ${err instanceof Error ? err.message : String(err)}`);
   }
   try {
-    return await readSnapshot(bytes);
+    return await readSnapshot(bytes, limits);
   } catch (err) {
     if (err instanceof SnapshotFormatError) throw new SnapshotFormatError(`${path}: ${err.message}`);
     throw err;

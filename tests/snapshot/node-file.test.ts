@@ -53,4 +53,15 @@ describe('snapshot files', () => {
     await expect(readSnapshotFile(join(dir, 'text.tvsnap'))).rejects.toThrow(SnapshotFormatError);
     await expect(readSnapshotFile(join(dir, 'text.tvsnap'))).rejects.toThrow(/text\.tvsnap: not a Tabvisor snapshot/);
   });
+
+  it('refuses a file larger than the payload limit from its size, before reading it', async () => {
+    const path = join(dir, 'huge.tvsnap');
+    const { open } = await import('node:fs/promises');
+    const h = await open(path, 'w');
+    await h.truncate(64 * 2 ** 20); // sparse: costs no disk
+    await h.close();
+    const err = await readSnapshotFile(path, { maxPayloadBytes: 16 * 2 ** 20 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SnapshotFormatError);
+    expect((err as Error).message).toMatch(/too large \(64 MiB file\)/);
+  });
 });

@@ -5,6 +5,7 @@
 
 import { GuestMemoryError, type GuestMemory, type IrqLine, type MmioDevice } from '../bus.js';
 import { low32 } from '../mmio-bus.js';
+import { DeviceStateError, intField } from '../state-fields.js';
 import {
   STATUS_ACKNOWLEDGE,
   STATUS_DEVICE_NEEDS_RESET,
@@ -411,33 +412,47 @@ export class VirtioMmioTransport implements MmioDevice, VirtioHost {
   loadState(s: object): void {
     const st = s as Partial<VirtioMmioState>;
     if (st.version !== 1) throw new Error(`VirtioMmioTransport: unsupported state version ${String(st.version)}`);
-    const num = (x: unknown): number => (typeof x === 'number' ? x >>> 0 : 0);
-    this.reset();
-    this.deviceFeaturesSel = num(st.deviceFeaturesSel);
-    this.driverFeaturesSel = num(st.driverFeaturesSel);
-    try {
-      this.driverFeaturesValue = BigInt.asUintN(64, BigInt(st.driverFeatures ?? '0')) & this.offeredFeatures;
-    } catch {
-      this.driverFeaturesValue = 0n;
+    // Every register as the driver could have left it, or the state is refused (nothing changed yet).
+    const f = st as Record<string, unknown>;
+    const who = 'virtio transport';
+    const u32 = 0xffff_ffff;
+    const deviceFeaturesSel = intField(f, 'deviceFeaturesSel', u32, u32, who);
+    const driverFeaturesSel = intField(f, 'driverFeaturesSel', u32, u32, who);
+    const queueSel = intField(f, 'queueSel', u32, u32, who);
+    const configGeneration = intField(f, 'configGeneration', u32, u32, who);
+    const status = intField(f, 'status', 0xff, 0xff, who);
+    const interruptStatus = intField(f, 'interruptStatus', 0xff, INT_USED_BUFFER | INT_CONFIG_CHANGE, who);
+    if (typeof st.driverFeatures !== 'string' || !/^[0-9]{1,20}$/.test(st.driverFeatures) || BigInt(st.driverFeatures) >= 1n << 64n) {
+      throw new DeviceStateError(`${who} state: bad driverFeatures`);
     }
-    this.queueSel = num(st.queueSel);
-    this.configGeneration = num(st.configGeneration);
-    this.status = num(st.status) & 0xff;
+    const driverFeatures = BigInt(st.driverFeatures);
+    // FEATURES_OK is only granted for offered features with VERSION_1; DRIVER_OK only after it.
+    if ((status & STATUS_FEATURES_OK) !== 0 && ((driverFeatures & ~this.offeredFeatures) !== 0n || (driverFeatures & VIRTIO_F_VERSION_1) === 0n)) {
+      throw new DeviceStateError(`${who} state: FEATURES_OK with features the device does not offer`);
+    }
+    if ((status & STATUS_DRIVER_OK) !== 0 && (status & STATUS_FEATURES_OK) === 0) throw new DeviceStateError(`${who} state: DRIVER_OK without FEATURES_OK`);
+    if (st.failure !== undefined && st.failure !== null && typeof st.failure !== 'string') throw new DeviceStateError(`${who} state: bad failure`);
+    if (st.queues !== undefined && (!Array.isArray(st.queues) || st.queues.length > this.queues.length)) throw new DeviceStateError(`${who} state: bad queues`);
+    this.reset();
+    this.deviceFeaturesSel = deviceFeaturesSel;
+    this.driverFeaturesSel = driverFeaturesSel;
+    this.driverFeaturesValue = driverFeatures;
+    this.queueSel = queueSel;
+    this.configGeneration = configGeneration;
+    this.status = status;
     const features = this.driverFeaturesValue;
     const saved = Array.isArray(st.queues) ? st.queues : [];
     this.queues.forEach((q, i) => {
       const qs = saved[i] as object | undefined;
-      try {
-        if (qs !== undefined) q.loadState(qs);
-      } catch (e) {
-        this.fail(e instanceof Error ? e.message : String(e));
-      }
+      // A ready queue passed the same checks when the guest enabled it, in RAM of the same size:
+      // one that fails them now was not saved by this board, so the whole state is refused.
+      if (qs !== undefined) q.loadState(qs);
       q.indirectEnabled = (features & VIRTIO_F_INDIRECT_DESC) !== 0n;
       q.eventIdxEnabled = (features & VIRTIO_F_EVENT_IDX) !== 0n;
     });
     if (st.device !== undefined) this.device.loadState(st.device);
     if (typeof st.failure === 'string') this.fail(st.failure);
-    this.interruptStatus = num(st.interruptStatus) & (INT_USED_BUFFER | INT_CONFIG_CHANGE);
+    this.interruptStatus = interruptStatus;
     // Drive the line unconditionally: the PLIC restored from the same snapshot must agree.
     this.irqLevel = this.interruptStatus !== 0;
     this.irq.set(this.irqLevel);

@@ -6,6 +6,7 @@
 // the device into DEVICE_NEEDS_RESET. Nothing here loops without a bound.
 
 import type { GuestMemory } from '../bus.js';
+import { boolField, DeviceStateError, intField } from '../state-fields.js';
 
 export class VirtqueueError extends Error {
   constructor(message: string) {
@@ -246,24 +247,28 @@ export class Virtqueue {
   loadState(s: object): void {
     const st = s as Partial<VirtqueueState>;
     if (st.version !== 1) throw new Error(`Virtqueue: unsupported state version ${String(st.version)}`);
-    const big = (x: unknown): bigint => {
-      try {
-        return typeof x === 'string' ? BigInt.asUintN(64, BigInt(x)) : 0n;
-      } catch {
-        return 0n;
-      }
+    // Fields as the driver could have written them (addresses u64 as decimal strings, sizes u32,
+    // indices u16), else the state is refused.
+    const f = st as Record<string, unknown>;
+    const big = (name: string): bigint => {
+      const x = f[name];
+      if (typeof x !== 'string' || !/^[0-9]{1,20}$/.test(x) || BigInt(x) >= 1n << 64n) throw new DeviceStateError(`virtqueue state: bad ${name}`);
+      return BigInt(x);
     };
-    const u16 = (x: unknown): number => (typeof x === 'number' ? x & 0xffff : 0);
-    this.size = typeof st.size === 'number' ? st.size : this.maxSize;
-    this.descAddr = big(st.descAddr);
-    this.driverAddr = big(st.driverAddr);
-    this.deviceAddr = big(st.deviceAddr);
+    const size = intField(f, 'size', 0xffff_ffff, 0xffff_ffff, 'virtqueue');
+    const descAddr = big('descAddr');
+    const driverAddr = big('driverAddr');
+    const deviceAddr = big('deviceAddr');
+    const ready = boolField(f, 'ready', 'virtqueue');
+    const idx = ready ? ['lastAvailIdx', 'usedIdx', 'signalledUsedIdx'].map((n) => intField(f, n, 0xffff, 0xffff, 'virtqueue')) : [];
+    this.size = size;
+    this.descAddr = descAddr;
+    this.driverAddr = driverAddr;
+    this.deviceAddr = deviceAddr;
     this.ready = false;
-    if (st.ready === true) {
+    if (ready) {
       this.enable();
-      this.lastAvailIdx = u16(st.lastAvailIdx);
-      this.usedIdx = u16(st.usedIdx);
-      this.signalledUsedIdx = u16(st.signalledUsedIdx);
+      [this.lastAvailIdx, this.usedIdx, this.signalledUsedIdx] = idx as [number, number, number];
     }
   }
 }

@@ -3,7 +3,8 @@
 // 0x1000_0000 and the QEMU virt test/syscon device at 0x10_0000. Programs linked at
 // 0x8000_0000 behave as under `qemu-system-riscv64 -M virt -bios none -kernel prog.elf`.
 import { Rv64Core, StopReason, RAM_BASE, type Rv64Bus } from './core.js';
-import { parseElf, loadElfInto } from './elf.js';
+import { parseElf, loadElfInto, checkElfInRam } from './elf.js';
+import { EngineConfigError } from '../create.js';
 import { loadRv64Module } from './wasm-node.js';
 import type { JitOptions, JitStats } from './jit/jit.js';
 
@@ -23,7 +24,13 @@ export interface BareRunResult {
   instructions: number;
   wallMs: number;
   firstOutputMs?: number;
-  reason: 'pass' | 'fail' | 'poweroff' | 'timeout' | 'limit' | 'fault';
+  /**
+   * pass/fail: HTIF exit or a riscv-tests result; poweroff: syscon; timeout: timeoutMs passed
+   * while the program still ran; limit: maxInstructions; fault: the core failed; wfi: the hart
+   * waits in wfi for an interrupt nothing on the bare board can raise (no timer armed or the
+   * timer interrupt disabled), so the run ended at once instead of waiting for the timeout.
+   */
+  reason: 'pass' | 'fail' | 'poweroff' | 'timeout' | 'limit' | 'fault' | 'wfi';
   failCase?: number;
   message?: string;
   /** JIT counters when the JIT was on. */
@@ -33,6 +40,8 @@ export interface BareRunResult {
 export const UART_BASE = 0x1000_0000n;
 export const SYSCON_BASE = 0x10_0000n;
 const SLICE = 100_000;
+/** The largest RAM (the documented --mem maximum, 2048 MiB). */
+const MAX_MEMORY_MIB = 2048;
 /** Deterministic time for bare programs: mtime advances one 10 MHz tick every 10 instructions. */
 const INSNS_PER_TICK = 10;
 
@@ -84,10 +93,14 @@ export class BareBoard implements Rv64Bus {
 /** Runs the program to completion (pass/fail/poweroff), a limit, a timeout or a core fault. */
 export async function runBareProgram(opts: BareRunOptions): Promise<BareRunResult> {
   const start = performance.now();
+  if (!Number.isInteger(opts.memoryMiB) || opts.memoryMiB < 1 || opts.memoryMiB > MAX_MEMORY_MIB) {
+    throw new EngineConfigError(`bare-metal memory must be a whole number of MiB between 1 and ${MAX_MEMORY_MIB} (got ${opts.memoryMiB})`);
+  }
+  const ramBytes = opts.memoryMiB * 1024 * 1024;
   const image = parseElf(opts.elf);
+  checkElfInRam(image, RAM_BASE, ramBytes);
   const module = await loadRv64Module();
   const board = new BareBoard();
-  const ramBytes = Math.floor(opts.memoryMiB) * 1024 * 1024;
   const core = Rv64Core.fromModule(module, {
     ramBytes, bus: board, deterministic: { insnsPerTick: INSNS_PER_TICK }, ...(opts.jit !== undefined ? { jit: opts.jit } : {}),
   });
@@ -184,9 +197,10 @@ export async function runBareProgram(opts: BareRunOptions): Promise<BareRunResul
       const mie = core.readCsr(0x304);
       if (ticks === undefined || (mie & 0x80n) === 0n) {
         return done({
-          exitCode: 124,
-          reason: 'timeout',
-          message: `hart waits (wfi) at pc 0x${core.pc.toString(16)} for an interrupt that cannot arrive`,
+          exitCode: 1,
+          reason: 'wfi',
+          message: `the hart waits (wfi) at pc 0x${core.pc.toString(16)} for an interrupt that cannot arrive ` +
+            `(${ticks === undefined ? 'no timer is armed' : 'the timer interrupt is disabled in mie'})`,
         });
       }
       core.advanceTime(ticks);

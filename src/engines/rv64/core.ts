@@ -70,6 +70,7 @@ export interface Rv64Exports {
   stateOffset(): number;
   stateSize(): number;
   saveState(): number;
+  stateCheck(): number;
   loadState(): number;
   statTlbMisses(): bigint;
   statTlbFlushes(): bigint;
@@ -82,6 +83,28 @@ export interface Rv64Exports {
 }
 
 export const CORE_ABI_VERSION = 2;
+
+/** A core state block that this core could not have saved (foreign, damaged or hostile). */
+export class CoreStateError extends Error {
+  override name = 'CoreStateError';
+}
+
+/** Names of the state block's field slots (assembly/state.ts F_*), for messages. */
+const STATE_FIELD_NAMES = [
+  'pc', 'privilege', 'icount', 'mstatus', 'medeleg', 'mideleg', 'mie', 'mip', 'mtvec', 'mepc', 'mcause',
+  'mtval', 'mscratch', 'stvec', 'sepc', 'scause', 'stval', 'sscratch', 'satp', 'mcounteren', 'scounteren',
+  'menvcfg', 'senvcfg', 'mcountinhibit', 'fcsr', 'cycle base', 'instret base', 'frozen cycle',
+  'frozen instret', 'reservation flag', 'reservation address', 'msip', 'mtimecmp', 'mtime', 'time mode',
+  'instructions per tick', 'MEIP line', 'SEIP line', 'wfi flag', 'tohost address', 'untaken count',
+];
+
+/** The message for a stateCheck()/loadState() code (docs/CORE-ABI.md). */
+export function stateBlockProblem(rc: number): string {
+  if (rc === 1) return 'state block has a foreign magic or version';
+  const n = rc - 0x100;
+  const what = n === 100 ? 'x0 (not zero)' : n === 101 ? 'pmpcfg' : n === 102 ? 'pmpaddr' : STATE_FIELD_NAMES[n] ?? `field ${n}`;
+  return `state block holds an illegal ${what} (a value this hart cannot have)`;
+}
 
 const NO_TIMER = 0xffff_ffff_ffff_ffffn;
 
@@ -191,13 +214,14 @@ export class Rv64Core {
   get ram(): Uint8Array {
     const buf = this.exports.memory.buffer;
     if (!this.ramView || this.ramView.buffer !== buf) {
-      this.ramView = new Uint8Array(buf, this.exports.ramOffset(), this.exports.ramBytes());
+      this.ramView = new Uint8Array(buf, this.exports.ramOffset(), this.ramBytes);
     }
     return this.ramView;
   }
 
+  /** RAM size; the export is a u32, which JS sees as negative from 2 GiB on. */
   get ramBytes(): number {
-    return this.exports.ramBytes();
+    return this.exports.ramBytes() >>> 0;
   }
 
   /** Copies bytes into guest physical memory; throws if the range is outside RAM. */
@@ -355,11 +379,34 @@ export class Rv64Core {
     const off = this.exports.saveState();
     return new Uint8Array(this.exports.memory.buffer, off, this.exports.stateSize()).slice();
   }
+  /**
+   * Makes a saved block live. A block this core could not have saved (foreign, or any field the
+   * guest could not have set: see stateBlockProblem) throws CoreStateError and leaves the hart
+   * exactly as it was (registers included: they live in the block's area).
+   */
   loadState(state: Uint8Array): void {
     const size = this.exports.stateSize();
-    if (state.length !== size) throw new Error(`rv64 core: state block is ${state.length} bytes, expected ${size}`);
-    new Uint8Array(this.exports.memory.buffer, this.exports.stateOffset(), size).set(state);
-    if (this.exports.loadState() !== 0) throw new Error('rv64 core: state block has a foreign magic or version');
+    if (state.length !== size) throw new CoreStateError(`rv64 core: state block is ${state.length} bytes, expected ${size}`);
+    const live = new Uint8Array(this.exports.memory.buffer, this.exports.stateOffset(), size);
+    const before = live.slice();
+    live.set(state);
+    const rc = this.exports.loadState();
+    if (rc !== 0) {
+      live.set(before);
+      throw new CoreStateError(`rv64 core: ${stateBlockProblem(rc)}`);
+    }
+  }
+
+  /** Why the core would refuse `state` (undefined: it would load it); the hart is not changed. */
+  checkState(state: Uint8Array): string | undefined {
+    const size = this.exports.stateSize();
+    if (state.length !== size) return `state block is ${state.length} bytes, expected ${size}`;
+    const live = new Uint8Array(this.exports.memory.buffer, this.exports.stateOffset(), size);
+    const before = live.slice();
+    live.set(state);
+    const rc = this.exports.stateCheck();
+    live.set(before);
+    return rc === 0 ? undefined : stateBlockProblem(rc);
   }
 
   /** Physical address of `va` as fetch sees it now (no side effects), or undefined if unmapped. */

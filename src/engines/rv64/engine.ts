@@ -5,7 +5,9 @@
 // timer deadline or a device interrupt (an idle shell costs the host almost nothing).
 
 import type { AssetLoader, BootConfig, Engine, EngineStats, ExitReason } from '../engine.js';
-import { EngineConfigError } from '../create.js';
+import { BadStateError, EngineConfigError } from '../create.js';
+import { rv64StateMemoryBytes } from '../state-memory.js';
+import { CoreStateError } from './core.js';
 import { Rv64Machine, MachineConfigError, type SliceResult } from './machine.js';
 import { KERNEL_BASE, RAM_BASE, parseLinuxImage, placeElf, planBootLayout, BootLayoutError } from './boot-layout.js';
 import { decodeState, encodeState, StateFormatError, type StateValue } from './state-codec.js';
@@ -122,28 +124,32 @@ export class Rv64Engine implements Engine {
     if (this.options.trace) this.tracer = await import('./trace.js');
     const module = await this.compile();
     const c = this.config;
-    try {
-      if (c.state) {
+    if (c.state) {
+      try {
         this.machine = this.machineFromState(module, c.state);
-        this.activateNet();
-      } else {
-        this.machine = new Rv64Machine({
-          ...this.machineCommon(module),
-          memoryBytes: c.memoryMiB * MiB,
-          ...(c.firmware ? { firmware: c.firmware } : {}),
-          ...(c.kernel ? { kernel: c.kernel } : {}),
-          ...(c.initrd ? { initrd: c.initrd } : {}),
-          ...(c.cmdline !== undefined ? { cmdline: c.cmdline } : {}),
-          ...(c.disk ? { disk: c.disk } : {}),
-          ...(this.options.net ? { net: this.netPort() } : {}),
-          ...(this.options.mac ? { mac: this.options.mac } : {}),
-          ...(c.share ? { share: c.share } : {}),
-          ...(c.deterministic ? { deterministic: true } : {}),
-          ...(this.options.insnsPerTick ? { insnsPerTick: this.options.insnsPerTick } : {}),
-          ...(this.options.mmuType ? { mmuType: this.options.mmuType } : {}),
-        });
-        this.activateNet();
+      } catch (e) {
+        throw toBadState(e);
       }
+      this.activateNet();
+      return;
+    }
+    try {
+      this.machine = new Rv64Machine({
+        ...this.machineCommon(module),
+        memoryBytes: c.memoryMiB * MiB,
+        ...(c.firmware ? { firmware: c.firmware } : {}),
+        ...(c.kernel ? { kernel: c.kernel } : {}),
+        ...(c.initrd ? { initrd: c.initrd } : {}),
+        ...(c.cmdline !== undefined ? { cmdline: c.cmdline } : {}),
+        ...(c.disk ? { disk: c.disk } : {}),
+        ...(this.options.net ? { net: this.netPort() } : {}),
+        ...(this.options.mac ? { mac: this.options.mac } : {}),
+        ...(c.share ? { share: c.share } : {}),
+        ...(c.deterministic ? { deterministic: true } : {}),
+        ...(this.options.insnsPerTick ? { insnsPerTick: this.options.insnsPerTick } : {}),
+        ...(this.options.mmuType ? { mmuType: this.options.mmuType } : {}),
+      });
+      this.activateNet();
     } catch (e) {
       throw toConfigError(e);
     }
@@ -158,7 +164,17 @@ export class Rv64Engine implements Engine {
     };
   }
 
+  /**
+   * A new machine holding the state in `bytes`, or an error; the running machine (if any) is not
+   * touched either way. The state's RAM size must be this VM's memoryMiB: it is read first, before
+   * anything is decoded or allocated, so a state cannot get more memory than the VM was given.
+   */
   private machineFromState(module: WebAssembly.Module, bytes: Uint8Array): Rv64Machine {
+    const memoryBytes = rv64StateMemoryBytes(bytes);
+    const want = this.config.memoryMiB * MiB;
+    if (memoryBytes !== want) {
+      throw new BadStateError(`the state holds ${memoryBytes / MiB} MiB of RAM but this VM has ${this.config.memoryMiB} MiB`);
+    }
     const state = readStateBytes(bytes);
     const saved = Rv64Machine.configFromState(state);
     const disk = Rv64Machine.diskFromState(state);
@@ -261,10 +277,12 @@ export class Rv64Engine implements Engine {
     if (this.isRunning) throw new Error('rv64 engine: pause the machine before loading a state');
     const module = await this.compile();
     try {
+      // Built and checked whole (core fields, devices, RAM pages) before it replaces the machine:
+      // a state that fails leaves the running machine exactly as it was.
       this.machine = this.machineFromState(module, state);
     } catch (e) {
       this.pendingNetRx = undefined; // the machine that failed to load never gets the host's frames
-      throw toConfigError(e);
+      throw toBadState(e);
     }
     this.activateNet();
     this.exited = this.machine.exit !== undefined;
@@ -578,6 +596,18 @@ function hasMagic(bytes: Uint8Array): boolean {
 function readStateBytes(bytes: Uint8Array): StateValue {
   if (!hasMagic(bytes)) throw new StateFormatError('the saved state is not an rv64 machine state');
   return decodeState(bytes.subarray(STATE_MAGIC.length));
+}
+
+/** Any failure to build a machine from a state: the state is bad (the old machine is untouched). */
+function toBadState(e: unknown): BadStateError {
+  if (e instanceof BadStateError) return e;
+  if (e instanceof MachineConfigError || e instanceof StateFormatError || e instanceof CoreStateError || e instanceof EngineConfigError) {
+    return new BadStateError(e.message);
+  }
+  if (e instanceof RangeError && /memory|allocat|array buffer/i.test(e.message)) {
+    return new BadStateError(`the host cannot allocate the state's memory (${e.message})`);
+  }
+  return new BadStateError(`the state does not load: ${e instanceof Error ? e.message : String(e)}`);
 }
 
 function toConfigError(e: unknown): unknown {

@@ -5,7 +5,7 @@
 // directly. The machine runs synchronously in slices; the engine (engine.ts) owns time and events.
 
 import { Rv64Core, StopReason, TIMEBASE_HZ } from './core.js';
-import { parseElf, loadElfInto, ElfError, type ElfImage } from './elf.js';
+import { parseElf, loadElfInto, checkElfInRam, ElfError, type ElfImage } from './elf.js';
 import {
   BootLayoutError, FW_JUMP_FDT_ADDR, KERNEL_BASE, RAM_BASE, parseLinuxImage, placeElf, planBootLayout, type BootLayout,
 } from './boot-layout.js';
@@ -264,6 +264,14 @@ export class Rv64Machine {
       }
     }
     if (image && !o.firmware) throw new MachineConfigError('a Linux Image needs firmware (OpenSBI fw_jump.bin) to boot');
+    // Without firmware the hart starts at the ELF's entry point, which must then be in RAM.
+    if (elf && !o.firmware) {
+      try {
+        checkElfInRam(placeElf(elf), BigInt(RAM_BASE), this.memoryBytes);
+      } catch (e) {
+        throw new MachineConfigError(e instanceof Error ? e.message : String(e));
+      }
+    }
     if (o.firmware && o.firmware.length > KERNEL_BASE - RAM_BASE) {
       throw new MachineConfigError(`the firmware (${o.firmware.length} bytes) is larger than the 2 MiB below the kernel`);
     }
@@ -533,17 +541,24 @@ export class Rv64Machine {
     const c = asObject(s.config, 'config');
     const memoryBytes = c.memoryBytes;
     if (typeof memoryBytes !== 'number' || !Number.isInteger(memoryBytes) || memoryBytes <= 0) throw new StateFormatError('state: bad memory size');
+    if (memoryBytes % 4096 !== 0 || memoryBytes > MAX_MEMORY_BYTES) throw new StateFormatError('state: bad memory size');
+    // Every field as saveState() writes it: anything else is refused, not guessed at.
+    if (c.mmuType !== 'sv39' && c.mmuType !== 'sv48') throw new StateFormatError('state: bad MMU type');
+    if (typeof c.deterministic !== 'boolean' || typeof c.disk !== 'boolean' || typeof c.net !== 'boolean') {
+      throw new StateFormatError('state: bad board flags');
+    }
+    const ipt = c.insnsPerTick;
+    if (typeof ipt !== 'number' || !Number.isInteger(ipt) || ipt < 1 || ipt > 0xffff_ffff) throw new StateFormatError('state: bad instructions per tick');
     const out: SavedMachineConfig = {
-      memoryBytes,
-      mmuType: c.mmuType === 'sv39' ? 'sv39' : 'sv48',
-      deterministic: c.deterministic === true,
-      insnsPerTick: typeof c.insnsPerTick === 'number' && c.insnsPerTick >= 1 ? Math.floor(c.insnsPerTick) : DEFAULT_INSNS_PER_TICK,
-      disk: c.disk === true,
-      net: c.net === true,
+      memoryBytes, mmuType: c.mmuType, deterministic: c.deterministic, insnsPerTick: ipt, disk: c.disk, net: c.net,
+      // Added after the first states were written: absent means the machine had none.
       share: c.share === true,
       balloon: c.balloon === true,
     };
-    if (c.mac instanceof Uint8Array && c.mac.length === 6) out.mac = c.mac;
+    if (c.mac !== undefined) {
+      if (!(c.mac instanceof Uint8Array) || c.mac.length !== 6) throw new StateFormatError('state: bad MAC address');
+      out.mac = c.mac;
+    }
     return out;
   }
 
@@ -565,12 +580,22 @@ export class Rv64Machine {
     const core = asObject(s.core, 'core');
     if (core.abi !== CORE_ABI_VERSION) throw new StateFormatError(`state was saved by rv64 core ABI ${String(core.abi)}; this build has ${CORE_ABI_VERSION}`);
     if (!(core.block instanceof Uint8Array)) throw new StateFormatError('state: core block missing');
+    // Everything that can be checked without loading is checked first: the core block (every
+    // field as the guest could have set it) and its time mode against the board's.
+    const problem = this.core.checkState(core.block);
+    if (problem !== undefined) throw new StateFormatError(`state: ${problem}`);
+    const block = new DataView(core.block.buffer, core.block.byteOffset, core.block.byteLength);
+    const timeDet = block.getBigUint64(BLOCK_TIMEDET, true) === 1n;
+    if (timeDet !== this.deterministic || (timeDet && block.getBigUint64(BLOCK_IPT, true) !== BigInt(this.insnsPerTick))) {
+      throw new StateFormatError('state: the core\'s time mode differs from the board\'s');
+    }
+    checkPages(s.ram as StateValue, this.core.ramBytes, 4096, 'RAM');
     const ram = this.core.ram;
     ram.fill(0);
     loadPages(ram, s.ram as StateValue, 'RAM');
     try {
       this.core.loadState(core.block);
-      this.devices.loadState(s.devices as object);
+      this.devices.loadState(asObject(s.devices, 'devices'));
     } catch (e) {
       if (e instanceof StateFormatError) throw e;
       throw new StateFormatError(`state does not load: ${e instanceof Error ? e.message : String(e)}`);
@@ -595,6 +620,11 @@ export class Rv64Machine {
 
 export const MACHINE_STATE_FORMAT = 'tabvisor-rv64-machine';
 export const MACHINE_STATE_VERSION = 1;
+/** The board's largest RAM (the core's wasm memory holds up to 4 GiB; the CLI documents 2048 MiB). */
+const MAX_MEMORY_BYTES = 2048 * 1024 * 1024;
+/** Byte offsets in the core block of the time mode and instructions-per-tick slots (assembly/state.ts). */
+const BLOCK_TIMEDET = 0x300 + 34 * 8;
+const BLOCK_IPT = 0x300 + 35 * 8;
 /** Largest disk a state may carry (it is rebuilt in memory). */
 const MAX_DISK_BYTES = 2 ** 31;
 
@@ -645,6 +675,27 @@ function savePages(bytes: Uint8Array, pageSize: number): StateValue {
     data.set(bytes.subarray(start, Math.min(start + pageSize, bytes.length)), i * pageSize);
   });
   return { pageSize, count: indices.length, index, data };
+}
+
+/** Refuses a page set that loadPages would not take whole: malformed, a page past `size`, or a page twice. */
+function checkPages(v: StateValue | undefined, size: number, pageSize: number, what: string): void {
+  const s = asObject(v, what);
+  const { index, data } = s;
+  if (s.pageSize !== pageSize || !(index instanceof Uint8Array) || !(data instanceof Uint8Array) || index.length % 4 !== 0 ||
+      data.length !== (index.length / 4) * pageSize || s.count !== index.length / 4) {
+    throw new StateFormatError(`state: ${what} pages are malformed`);
+  }
+  const pages = Math.ceil(size / pageSize);
+  if (index.length / 4 > pages) throw new StateFormatError(`state: more ${what} pages than ${what} has`);
+  const dv = new DataView(index.buffer, index.byteOffset, index.byteLength);
+  let last = -1;
+  for (let i = 0; i < index.length / 4; i++) {
+    const p = dv.getUint32(i * 4, true);
+    // savePages writes indices in increasing order.
+    if (p >= pages) throw new StateFormatError(`state: ${what} page beyond the end`);
+    if (p <= last) throw new StateFormatError(`state: ${what} pages out of order or repeated`);
+    last = p;
+  }
 }
 
 function loadPages(into: Uint8Array, v: StateValue | undefined, what: string): void {

@@ -28,6 +28,8 @@ const T_BYTES = 6;
 const T_ARRAY = 7;
 const T_OBJECT = 8;
 const MAX_DEPTH = 64;
+/** Byte arrays at least this long decode as views into the input (see Reader.bytes). */
+const SHARE_BYTES = 1 << 16;
 
 class Writer {
   private buf = new Uint8Array(1 << 16);
@@ -139,10 +141,18 @@ class Reader {
     this.pos += 8;
     return v;
   }
+  /** Steps over `n` bytes without copying them. */
+  skip(n: number): void {
+    this.need(n);
+    this.pos += n;
+  }
   bytes(): Uint8Array {
     const n = this.u32();
     this.need(n);
-    const b = this.buf.slice(this.pos, this.pos + n);
+    // Large arrays (RAM and disk pages, read once by the loader) are views into the input, so a
+    // restore does not hold the RAM twice; small ones are copies, so a device that keeps one
+    // (a MAC address) does not keep the whole input alive.
+    const b = n >= SHARE_BYTES ? this.buf.subarray(this.pos, this.pos + n) : this.buf.slice(this.pos, this.pos + n);
     this.pos += n;
     return b;
   }
@@ -199,4 +209,49 @@ export function decodeState(bytes: Uint8Array): StateValue {
   const v = read(r, 0);
   if (r.pos !== bytes.length) throw new StateFormatError('machine state has trailing bytes');
   return v;
+}
+
+/** Steps over one encoded value without building it (for peekState). */
+function skipValue(r: Reader, depth: number): void {
+  if (depth > MAX_DEPTH) throw new StateFormatError('machine state nests too deeply');
+  const tag = r.u8();
+  switch (tag) {
+    case T_NULL: case T_FALSE: case T_TRUE: return;
+    case T_NUMBER: r.skip(8); return;
+    case T_STRING: case T_BIGINT: case T_BYTES: r.skip(r.u32()); return;
+    case T_ARRAY: {
+      const n = r.u32();
+      for (let i = 0; i < n; i++) skipValue(r, depth + 1);
+      return;
+    }
+    case T_OBJECT: {
+      const n = r.u32();
+      for (let i = 0; i < n; i++) {
+        r.skip(r.u32());
+        skipValue(r, depth + 1);
+      }
+      return;
+    }
+    default:
+      throw new StateFormatError(`machine state holds an unknown value tag ${tag}`);
+  }
+}
+
+/**
+ * The value at `path` (object keys from the top) without decoding the rest: the RAM pages and
+ * disk chunks on the way are stepped over, not copied. undefined when a key is missing.
+ */
+export function peekState(bytes: Uint8Array, path: readonly string[]): StateValue | undefined {
+  const r = new Reader(bytes);
+  for (let depth = 0; depth < path.length; depth++) {
+    if (r.u8() !== T_OBJECT) return undefined;
+    const n = r.u32();
+    let found = false;
+    for (let i = 0; i < n && !found; i++) {
+      if (r.string() === path[depth]) found = true;
+      else skipValue(r, depth + 1);
+    }
+    if (!found) return undefined;
+  }
+  return read(r, path.length);
 }

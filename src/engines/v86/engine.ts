@@ -7,7 +7,8 @@ import { MAX_MSIZE, P9Server } from '../../devices/p9/server.js';
 import type {
   AssetLoader, BootConfig, Engine, EngineStats, ExitReason,
 } from '../engine.js';
-import { EngineConfigError } from '../create.js';
+import { BadStateError, EngineConfigError } from '../create.js';
+import { v86ShapeMismatch, v86StateInfo } from '../state-memory.js';
 import { PanicWatch } from './panic-watch.js';
 import { memoryMismatch, panicReason, V86Messages } from './v86-console.js';
 
@@ -94,6 +95,7 @@ export class V86Engine implements Engine {
 
   async start(): Promise<void> {
     if (this.emulator || this.destroyed) throw new Error('v86 engine: start() called twice');
+    if (this.config.state) this.checkState(this.config.state);
     const [{ V86: V86Class }, wasmFn] = await Promise.all([
       import('v86') as Promise<unknown> as Promise<V86Module>,
       this.wasmInstantiator(),
@@ -175,10 +177,26 @@ export class V86Engine implements Engine {
     return new Uint8Array(await emulator.save_state());
   }
 
+  /**
+   * Replaces the machine with `state`. The state's frame and memory size are checked first; v86's
+   * own restore is not atomic, so the current machine is saved before and put back if v86 throws:
+   * a refused state (BadStateError) leaves the guest as it was, able to keep running.
+   */
   async loadState(state: Uint8Array): Promise<void> {
     const emulator = this.requireEmulator();
     if (this.isRunning) throw new Error('v86 engine: pause the machine before loading a state');
-    await this.restoreInto(emulator, state);
+    const current = await emulator.save_state();
+    this.checkState(state, new Uint8Array(current));
+    try {
+      await this.restoreInto(emulator, state);
+    } catch (err) {
+      try {
+        await emulator.restore_state(current);
+      } catch (again) {
+        this.finish({ kind: 'crash', message: `v86: the machine could not be put back after a refused state: ${again instanceof Error ? again.message : String(again)}` });
+      }
+      throw err;
+    }
     this.exited = false;
     this.lastCounter = emulator.get_instruction_counter();
   }
@@ -190,6 +208,29 @@ export class V86Engine implements Engine {
   consoleReceiving(): boolean {
     const uart = (this.emulator as unknown as V86Internals | undefined)?.v86?.cpu?.devices?.uart0;
     return uart !== undefined && ((uart.ier ?? 0) & UART_IER_RDI) !== 0;
+  }
+
+  /**
+   * Refuses a state that is not a v86 state this build restores, whose memory is not this VM's,
+   * or (given the machine's own current state) whose fields are not shaped like this machine's.
+   */
+  private checkState(state: Uint8Array, current?: Uint8Array): void {
+    let parsed;
+    try {
+      parsed = v86StateInfo(state);
+    } catch (e) {
+      const why = e instanceof Error ? e.message.replace(/^bad snapshot: /, '') : String(e);
+      throw new BadStateError(`the saved v86 state does not load: ${why}`);
+    }
+    const { memoryBytes, info } = parsed;
+    if (memoryBytes !== this.config.memoryMiB * MiB) {
+      throw new BadStateError(`the state holds ${memoryBytes / MiB} MiB of RAM but this VM has ${this.config.memoryMiB} MiB`);
+    }
+    if (current) {
+      const ref = v86StateInfo(current).info;
+      const where = v86ShapeMismatch(info.state, ref.state);
+      if (where) throw new BadStateError(`the v86 state does not match this machine (at ${where})`);
+    }
   }
 
   async destroy(): Promise<void> {
@@ -264,7 +305,7 @@ export class V86Engine implements Engine {
       const sizes = memoryMismatch(this.v86Messages.take());
       const why = sizes ? `it is for a ${sizes.state / MiB} MiB machine, this one has ${sizes.machine / MiB} MiB` :
         err instanceof Error ? err.message : String(err);
-      throw new EngineConfigError(`the saved v86 state does not load: ${why}`);
+      throw new BadStateError(`the saved v86 state does not load: ${why}`);
     }
     // A state smaller than the machine loads fine (v86 takes the state's size): nothing to say.
     this.v86Messages.take();

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { runBareProgram, type BareRunResult } from '../../../src/engines/rv64/bare.js';
 import { ElfError } from '../../../src/engines/rv64/elf.js';
+import { EngineConfigError } from '../../../src/engines/create.js';
 import { assemble, haveToolchain, readElf } from './toolchain.js';
 
 const HTIF = `
@@ -114,11 +115,19 @@ ${HTIF}`);
     expect(r.message).toMatch(/at pc 0x80000000 \(c\.j 0x80000000\)/);
   });
 
-  it('wfi with no possible wake-up ends with exit 124 and says why', async () => {
+  it('wfi with no possible wake-up ends at once with its own result (not a timeout) and says why', async () => {
     const r = await run(`${START}\n1: wfi\n  j 1b\n`);
-    expect(r.reason).toBe('timeout');
-    expect(r.exitCode).toBe(124);
-    expect(r.message).toMatch(/wfi/);
+    expect(r.reason).toBe('wfi');
+    expect(r.exitCode).toBe(1);
+    expect(r.message).toMatch(/waits \(wfi\) at pc 0x8000000[04] for an interrupt that cannot arrive \(no timer is armed\)/);
+    const masked = await run(`${START}
+  li t0, 0x2004000
+  sd zero, 0(t0)           # timer armed (due at once) but MTIE stays off
+1: wfi
+  j 1b
+`);
+    expect(masked.reason).toBe('wfi');
+    expect(masked.message).toMatch(/timer interrupt is disabled/);
   });
 
   it('wfi with the timer armed sleeps until it fires (deterministic time)', async () => {
@@ -166,5 +175,7 @@ bad:
     expect(String(await bad(x86))).toMatch(/not RISC-V/);
     const big = readElf(assemble(`${START}\n  j .\n  .data\n  .space 4 << 20\n`));
     expect(String(await bad(big, 2))).toMatch(/outside RAM/);
+    expect(await bad(good, 4096)).toBeInstanceOf(EngineConfigError);
+    expect(await bad(good, 0.5)).toBeInstanceOf(EngineConfigError);
   });
 });
