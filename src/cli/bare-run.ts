@@ -27,6 +27,7 @@ export async function runBare(plan: BarePlan, o: RunOptions, io: Io, deadline: D
       code = EXIT_TEST_FAILED;
       io.stderr.write(`tabvisor: test failed${result.failCase !== undefined ? ` (case ${result.failCase})` : ''}\n`);
       break;
+    case 'wfi':
     case 'timeout':
       code = EXIT_TIMEOUT;
       // The worker runs without a clock of its own (the deadline here is the only one), so this is
