@@ -11,9 +11,14 @@ import type { MemoryUsage } from '../hypervisor/memory-budget.js';
 import { VM_RULES, type VmAction, type VmState } from '../hypervisor/state-machine.js';
 import type { TemplateStore } from '../hypervisor/template-store.js';
 import { FigureHistory } from './figures.js';
+import { pageMessage, pageWording } from './page-wording.js';
+import { budgetProblem, capProblem, weightProblem } from './schedule-limits.js';
+import { greeting, needsSize, quietCmdline, type Arrival, type TerminalSize } from './shell-greeting.js';
 
 /** The lab a page without `?lab=` opens (labs/default.json). */
 export const DEFAULT_LAB = 'default';
+/** Guest memory all VMs of the page may reserve together, unless the user set another budget. */
+export const DEFAULT_BUDGET_MIB = 768;
 const LAB_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** What the page shows for one VM: a live VM, or a lab VM that is loading or could not start. */
@@ -43,6 +48,8 @@ export interface VmView {
   busy?: string;
   /** Actions the lifecycle table allows in this state. */
   allowed: ReadonlySet<VmUiAction>;
+  /** Dim one-line notes for its console ("restored snapshot 12:03:04"), oldest first; only grows. */
+  notes: readonly string[];
 }
 
 export type VmUiAction = 'start' | 'pause' | 'resume' | 'stop' | 'reset' | 'delete' | 'snapshot' | 'restore' | 'clone' | 'export';
@@ -55,6 +62,8 @@ export interface PageView {
   vms: VmView[];
   images: ImageEntry[];
   memory?: MemoryUsage;
+  /** The memory budget in MiB (the user can change it). */
+  budgetMiB: number;
   keepWork: boolean;
   /** What happened to the saved work last ("saved at 10:02:03"). */
   workStatus: string;
@@ -73,7 +82,9 @@ export interface LabControllerOptions {
   loadJson(path: string): Promise<unknown>;
   /** The lab to open (?lab=NAME); the default lab when null or empty. */
   labName: string | null;
-  makeHypervisor(images: ImageEntry[]): Hypervisor;
+  /** The labs this build has, named in the message when the asked one does not exist. */
+  labNames?: readonly string[];
+  makeHypervisor(images: ImageEntry[], memoryBudgetBytes: number): Hypervisor;
   /** Template snapshots (OPFS in the page). */
   templates: TemplateStore;
   /** Saved work (OPFS in the page, another folder). */
@@ -106,13 +117,27 @@ export function allowedActions(state: VmView['state'], hasSnapshot: boolean): Se
   return allowed;
 }
 
+/** Why `action` is not possible now, for the title and the click of a disabled button. */
+export function actionHint(action: VmUiAction, vmName: string, state: VmView['state'], hasSnapshot: boolean): string {
+  if (state === 'loading' || state === 'unavailable' || state === 'failed') return `${vmName} is ${state}`;
+  const rule = VM_RULES[action === 'export' ? 'snapshot' : action];
+  const verb = action === 'export' ? 'Export' : action[0]!.toUpperCase() + action.slice(1);
+  if (!rule.allowedIn.includes(state)) return `${verb} is possible when the VM is ${joinOr(rule.allowedIn)}; ${vmName} is ${state}`;
+  if (action === 'restore' && !hasSnapshot) return `Restore needs a snapshot of ${vmName}: take one with Snapshot first`;
+  return '';
+}
+
+function joinOr(words: readonly string[]): string {
+  return words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
+}
+
 interface LabSlot {
   state: 'loading' | 'unavailable' | 'failed';
   message: string;
 }
 
 export class LabController {
-  readonly view: PageView = { phase: 'loading', message: 'Starting', vms: [], images: [], keepWork: false, workStatus: '' };
+  readonly view: PageView = { phase: 'loading', message: 'Starting', vms: [], images: [], budgetMiB: DEFAULT_BUDGET_MIB, keepWork: false, workStatus: '' };
   private hv: Hypervisor | undefined;
   private lab: Lab | undefined;
   /** Lab VMs that have no VM (yet): loading, or why they could not start. */
@@ -122,6 +147,15 @@ export class LabController {
   private readonly figures = new Map<string, FigureHistory>();
   private readonly snapshots = new Map<string, { bytes: Uint8Array; at: string }>();
   private readonly busy = new Map<string, string>();
+  private readonly notes = new Map<string, string[]>();
+  /** Console sizes the panels measured, per VM id. */
+  private readonly sizes = new Map<string, TerminalSize>();
+  /** VMs that arrived at their shell and wait for the page's greeting (shell-greeting.ts). */
+  private readonly arrivals = new Map<string, Arrival>();
+  /** VMs whose console the user typed into since they last arrived at their shell. */
+  private readonly typed = new Set<string>();
+  /** Something was done since the lab loaded (keep my work off) or since the last save (on). */
+  private changedSinceSave = false;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
   private saveInterval: ReturnType<typeof setInterval> | undefined;
   private saving: Promise<void> | undefined;
@@ -144,15 +178,16 @@ export class LabController {
       this.status('loading', 'Loading the image list');
       const manifest = (await this.options.loadJson('images/manifest.json')) as { images?: ImageEntry[] };
       if (!Array.isArray(manifest?.images)) throw new Error('images/manifest.json has no "images" list');
-      this.view.images = manifest.images;
+      // The page boots quietly: kernel warnings printed after the prompt would bury it.
+      this.view.images = manifest.images.map((image) => ({ ...image, cmdline: quietCmdline(image.cmdline ?? '') }));
       const name = this.options.labName || DEFAULT_LAB;
-      if (!LAB_NAME.test(name)) throw new Error(`"${name}" is not a lab name (letters, digits, '.', '_' or '-')`);
+      if (!LAB_NAME.test(name)) throw new Error(`"${name}" is not a lab name (letters, digits, '.', '_' or '-')${this.labList()}`);
       this.status('loading', `Loading lab ${name}`);
       let json: unknown;
       try {
         json = await this.options.loadJson(`labs/${name}.json`);
       } catch (error) {
-        throw new Error(`no lab named "${name}" (labs/${name}.json: ${messageOf(error)})`);
+        throw new Error(`no lab named "${name}" (labs/${name}.json: ${messageOf(error)})${this.labList()}`);
       }
       lab = parseLab(json, manifest.images, { allowMissingImages: true });
     } catch (error) {
@@ -161,19 +196,31 @@ export class LabController {
     }
     this.lab = lab;
     this.view.lab = { name: lab.name, ...(lab.title ? { title: lab.title } : {}), ...(lab.description ? { description: lab.description } : {}) };
-    const hv = this.options.makeHypervisor(this.view.images);
+    const budget = Number(this.options.settings.getItem(BUDGET_KEY) ?? DEFAULT_BUDGET_MIB);
+    this.view.budgetMiB = budgetProblem(budget) ? DEFAULT_BUDGET_MIB : budget;
+    const hv = this.options.makeHypervisor(this.view.images, this.view.budgetMiB * MiB);
     this.hv = hv;
     hv.events.on('transition', (t) => {
-      if (t.to === 'crashed') this.messages.set(t.vmName, t.detail ?? 'no reason given');
-      else if (t.input === 'restore' || t.input === 'reset' || t.input === 'start') this.messages.delete(t.vmName);
+      if (t.to === 'crashed') {
+        this.messages.set(t.vmName, t.detail ?? 'no reason given');
+        this.note(t.vmId, `crashed: ${t.detail ?? 'no reason given'}`);
+      } else if (t.input === 'restore' || t.input === 'reset' || t.input === 'start') this.messages.delete(t.vmName);
+      if (t.to === 'stopped' && t.input === 'poweroff') this.note(t.vmId, 'the guest powered off');
       if (t.to === 'deleted') {
         this.figures.delete(t.vmId);
         this.snapshots.delete(t.vmId);
+        this.notes.delete(t.vmId);
+        this.sizes.delete(t.vmId);
+        this.arrivals.delete(t.vmId);
       }
       // Not at once: 'create' is emitted while the hypervisor is still registering the VM.
       queueMicrotask(() => this.refresh());
     });
-    hv.events.on('ready', () => this.refresh());
+    // A booted shell is up: give it the terminal's size and show a clean prompt.
+    hv.events.on('ready', (r) => {
+      this.arrive(r.vmId, 'booted');
+      this.refresh();
+    });
     hv.events.on('progress', (p) => {
       const slot = this.slots.get(p.vmName);
       if (slot?.state === 'loading') slot.message = p.message;
@@ -195,13 +242,13 @@ export class LabController {
       else {
         this.slots.delete(vm.name);
         if (!this.messages.has(vm.name)) this.messages.set(vm.name, vm.message);
-        // A template was saved at the shell, after its prompt: an empty line shows a fresh one.
-        if (vm.status === 'restored' && vm.vmId) hv.sendConsole(vm.vmId, '\r').catch(() => undefined);
+        // A restored console starts blank: the shell is told to show its prompt (shell-greeting.ts).
+        if (vm.status === 'restored' && vm.vmId) this.arrive(vm.vmId, 'template');
+        if (vm.status === 'resumed' && vm.vmId) this.arrive(vm.vmId, 'work');
       }
     }
-    const running = report.vms.filter((v) => v.vmId).length;
     this.view.phase = 'ready';
-    this.view.message = `Lab ${lab.name}: ${running} of ${report.vms.length} VMs running`;
+    this.changedSinceSave = false;
     this.refresh();
     if (this.view.keepWork) this.startAutosave();
     return report;
@@ -213,11 +260,11 @@ export class LabController {
   async act(vmId: string, action: Exclude<VmUiAction, 'export'>): Promise<void> {
     await this.attempt(vmId, action, async (hv) => {
       switch (action) {
-        case 'start': await hv.start(vmId); break;
-        case 'pause': await hv.pause(vmId); break;
-        case 'resume': await hv.resume(vmId); break;
-        case 'stop': await hv.stop(vmId); break;
-        case 'reset': await hv.reset(vmId); break;
+        case 'start': await hv.start(vmId); this.note(vmId, `started ${this.time()}`); break;
+        case 'pause': await hv.pause(vmId); this.note(vmId, `paused ${this.time()}: what you type waits for Resume`); break;
+        case 'resume': await hv.resume(vmId); this.note(vmId, `resumed ${this.time()}`); break;
+        case 'stop': await hv.stop(vmId); this.note(vmId, `stopped ${this.time()}`); break;
+        case 'reset': await hv.reset(vmId); this.note(vmId, `reset ${this.time()}: booting again`); break;
         case 'delete': await hv.delete(vmId); break;
         case 'snapshot': {
           const bytes = await hv.snapshot(vmId);
@@ -229,12 +276,17 @@ export class LabController {
           const snap = this.snapshots.get(vmId);
           if (!snap) throw new HypervisorError('bad-argument', `VM '${hv.get(vmId).name}' has no snapshot yet: take one first`);
           await hv.restore(vmId, snap.bytes);
-          this.info(`${hv.get(vmId).name} restored to its snapshot of ${snap.at.slice(11, 19)}`);
+          const at = new Date(snap.at).toTimeString().slice(0, 8);
+          this.note(vmId, `restored snapshot ${at}`);
+          this.arrive(vmId, 'restore');
+          this.info(`${hv.get(vmId).name} restored to its snapshot of ${at}`);
           break;
         }
         case 'clone': {
           const copy = await hv.clone(vmId);
           this.messages.set(copy.name, `a clone of ${hv.get(vmId).name}`);
+          this.note(copy.id, `a clone of ${hv.get(vmId).name}, made ${this.time()}`);
+          this.arrive(copy.id, 'clone');
           break;
         }
       }
@@ -255,9 +307,13 @@ export class LabController {
     const hv = this.hv;
     if (!hv) return undefined;
     try {
-      const vm = await hv.importSnapshot(bytes, { identity: 'new' });
+      const name = this.importName(fileName);
+      const vm = await hv.importSnapshot(bytes, { identity: 'new', ...(name ? { name } : {}) });
       this.messages.set(vm.name, `imported from ${fileName}`);
+      this.note(vm.id, `imported from ${fileName} ${this.time()}`);
+      this.arrive(vm.id, 'import');
       this.info(`Imported ${fileName} as ${vm.name}`);
+      this.changedSinceSave = true;
       return vm;
     } catch (error) {
       this.error(error);
@@ -271,6 +327,8 @@ export class LabController {
   async createVm(request: { image: string; name?: string; memoryMiB?: number; weight?: number; capPercent?: number }): Promise<string | undefined> {
     const hv = this.hv;
     if (!hv) return 'the lab is not loaded';
+    const problem = weightProblem(request.weight) ?? capProblem(request.capPercent);
+    if (problem) return problem;
     try {
       const vm = await hv.create({
         image: request.image,
@@ -282,10 +340,12 @@ export class LabController {
       this.messages.set(vm.name, 'booted from its image');
       this.refresh();
       await hv.start(vm.id);
+      this.changedSinceSave = true;
+      this.clearError();
       return undefined;
     } catch (error) {
-      this.error(error);
-      return messageOf(error);
+      // The dialog shows the refusal; the bar behind it stays as it was.
+      return pageMessage(error);
     } finally {
       this.refresh();
     }
@@ -302,8 +362,67 @@ export class LabController {
   sendConsole(vmId: string, data: string): void {
     const hv = this.hv;
     if (!hv?.has(vmId)) return;
+    // The user is typing: the page's own greeting must not land inside their command.
+    this.arrivals.delete(vmId);
+    this.typed.add(vmId);
     hv.sendConsole(vmId, data).catch((error: unknown) => this.error(error));
+    this.changedSinceSave = true;
     if (this.view.keepWork) this.scheduleSave();
+  }
+
+  /** The size a panel fitted its console to; the shell is told once it is at its prompt. */
+  consoleResized(vmId: string, size: TerminalSize): void {
+    this.sizes.set(vmId, size);
+    this.greet(vmId);
+  }
+
+  /** Changes a VM's CPU weight and cap (undefined cap: none), within the page's ranges. */
+  async setSchedule(vmId: string, weight: number, capPercent: number | undefined): Promise<string | undefined> {
+    const problem = weightProblem(weight) ?? capProblem(capPercent);
+    if (problem) {
+      this.view.notice = { kind: 'error', text: problem };
+      this.refresh();
+      return problem;
+    }
+    let refusal: string | undefined;
+    await this.attempt(vmId, 'schedule', async (hv) => {
+      const result = await hv.setSchedule(vmId, { weight, capPercent });
+      const cap = capPercent === undefined ? 'no CPU cap' : `a CPU cap of ${capPercent}%`;
+      this.info(`${result.name} now has weight ${weight} and ${cap}${result.enforced ? '' : ' (the weight counts only when VMs share a worker)'}`);
+    });
+    if (this.view.notice?.kind === 'error') refusal = this.view.notice.text;
+    return refusal;
+  }
+
+  /** Changes the memory budget of the page's VMs (MiB); remembered for the next load. */
+  setMemoryBudget(mib: number): string | undefined {
+    const hv = this.hv;
+    const problem = budgetProblem(mib) ?? (hv ? undefined : 'the lab is not loaded');
+    try {
+      if (problem) throw new Error(problem);
+      hv!.memory.setTotal(mib * MiB);
+    } catch (error) {
+      this.error(error);
+      return pageMessage(error);
+    }
+    this.view.budgetMiB = mib;
+    this.options.settings.setItem(BUDGET_KEY, String(mib));
+    this.info(`The memory budget is now ${mib} MiB`);
+    this.refresh();
+    return undefined;
+  }
+
+  /**
+   * True when closing or reloading the page now would lose something: with keep my work off,
+   * anything done since the lab loaded; with it on, anything done since the last save.
+   */
+  wouldLoseWork(): boolean {
+    return this.changedSinceSave;
+  }
+
+  /** True when keep my work is on and saved work exists (switching it off deletes it). */
+  get hasSavedWork(): boolean {
+    return this.view.keepWork && this.view.workStatus.startsWith('Work saved');
   }
 
   /** Samples CPU share, MIPS and memory of every live VM (once a second in the page). */
@@ -359,6 +478,7 @@ export class LabController {
     this.saving = (async () => {
       do {
         this.saveAgain = false;
+        this.changedSinceSave = false;
         const results = await saveLabWork(hv, lab, this.options.work);
         if (!this.view.keepWork) break;
         const saved = results.filter((r) => r.saved).map((r) => r.name);
@@ -417,7 +537,8 @@ export class LabController {
     this.refresh();
     try {
       await body(hv);
-      if (this.view.notice?.kind === 'error') this.view.notice = undefined;
+      this.clearError();
+      if (action !== 'export') this.changedSinceSave = true;
       if (this.view.keepWork && action !== 'export') this.scheduleSave();
     } catch (error) {
       this.error(error);
@@ -432,8 +553,56 @@ export class LabController {
   }
 
   private error(error: unknown): void {
-    this.view.notice = { kind: 'error', text: messageOf(error) };
+    this.view.notice = { kind: 'error', text: pageMessage(error) };
     this.refresh();
+  }
+
+  /** A success makes an old error stale. */
+  private clearError(): void {
+    if (this.view.notice?.kind === 'error') this.view.notice = undefined;
+  }
+
+  /** A dim line for the VM's console. */
+  private note(vmId: string, text: string): void {
+    let list = this.notes.get(vmId);
+    if (!list) this.notes.set(vmId, (list = []));
+    list.push(pageWording(text));
+  }
+
+  private time(): string {
+    return new Date(this.clock()).toTimeString().slice(0, 8);
+  }
+
+  /** The VM's shell is (again) at its prompt: greet it as soon as its console's size is known. */
+  private arrive(vmId: string, arrival: Arrival): void {
+    this.typed.delete(vmId);
+    this.arrivals.set(vmId, arrival);
+    this.greet(vmId);
+  }
+
+  private greet(vmId: string): void {
+    const arrival = this.arrivals.get(vmId);
+    const hv = this.hv;
+    if (!arrival || !hv?.has(vmId)) return;
+    const size = this.sizes.get(vmId);
+    if (needsSize(arrival) && !size) return;
+    this.arrivals.delete(vmId);
+    const bytes = greeting(arrival, size, this.typed.has(vmId));
+    if (bytes) hv.sendConsole(vmId, bytes).catch(() => undefined);
+  }
+
+  /** ' (labs here: a, b)' for a message about a lab that cannot be opened. */
+  private labList(): string {
+    const names = this.options.labNames ?? [];
+    return names.length ? `; labs here: ${names.join(', ')}` : '';
+  }
+
+  /** An imported VM is named after the VM in the file (`riscv-2026-...tvsnap` → riscv, riscv-copy-1). */
+  private importName(fileName: string): string | undefined {
+    const base = /^([A-Za-z0-9][A-Za-z0-9._-]*?)(-\d{4}-\d\d-\d\dT[\d-]+Z)?\.tvsnap$/i.exec(fileName)?.[1];
+    if (!base || !LAB_NAME.test(base) || !this.hv) return undefined;
+    if (!this.hv.has(base)) return base;
+    for (let n = 1; ; n++) if (!this.hv.has(`${base}-copy-${n}`)) return `${base}-copy-${n}`;
   }
 
   private status(phase: PageView['phase'], message: string): void {
@@ -471,19 +640,33 @@ export class LabController {
         ...(snap ? { snapshotAt: snap.at } : {}),
         ...(busy ? { busy } : {}),
         allowed: allowedActions(vm.state, snap !== undefined),
+        notes: this.notes.get(vm.id) ?? [],
       };
     };
     for (const spec of this.lab?.vms ?? []) {
       const vm = byName.get(spec.name);
       const slot = this.slots.get(spec.name);
       if (vm) views.push(liveView(vm));
-      else if (slot) views.push({ key: `lab:${spec.name}`, name: spec.name, image: spec.image, state: slot.state, ready: false, message: slot.message, allowed: new Set() });
+      else if (slot) views.push({ key: `lab:${spec.name}`, name: spec.name, image: spec.image, state: slot.state, ready: false, message: slot.message, allowed: new Set(), notes: [] });
     }
     for (const vm of live) if (!seen.has(vm.id)) views.push(liveView(vm));
     this.view.vms = views;
     this.view.memory = hv.memoryUsage();
+    if (this.view.phase === 'ready' && this.lab) this.view.message = labLine(this.lab, byName, this.slots);
     this.options.onChange();
   }
+}
+
+const MiB = 1024 * 1024;
+const BUDGET_KEY = 'tabvisor.memoryBudgetMiB';
+
+/** "Lab default: 1 of 2 VMs running (x86 crashed)": the lab's VMs as they are now. */
+function labLine(lab: Lab, live: ReadonlyMap<string, VmSummary>, slots: ReadonlyMap<string, LabSlot>): string {
+  const running = lab.vms.filter((spec) => live.get(spec.name)?.state === 'running').length;
+  const others = lab.vms
+    .filter((spec) => live.get(spec.name)?.state !== 'running')
+    .map((spec) => `${spec.name} ${live.get(spec.name)?.state ?? slots.get(spec.name)?.state ?? 'deleted'}`);
+  return `Lab ${lab.name}: ${running} of ${lab.vms.length} VMs running${others.length ? ` (${others.join(', ')})` : ''}`;
 }
 
 function keepWorkKey(lab: Lab): string {
