@@ -494,6 +494,12 @@ export class LabController {
     return this.saving;
   }
 
+  /** A line of guidance in the notice bar (why a button cannot be used now). */
+  showHint(text: string): void {
+    this.view.notice = { kind: 'info', text };
+    this.options.onChange();
+  }
+
   /** Test hook with a real effect: terminates the worker running this VM. */
   terminateWorkerOf(vmRef: string): number {
     const host = this.hv?.get(vmRef).host;

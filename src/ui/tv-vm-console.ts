@@ -2,13 +2,14 @@
 //   write(bytes)            guest output (UTF-8) into the terminal
 //   'console-input' event   detail: string typed or pasted by the user, for the guest
 //   'console-resize' event  detail: { cols, rows } after the terminal was fitted to its box
+//   screenReader            xterm.js's screen-reader mode (an accessible copy of the rows)
 // Copy: select with the mouse, then Ctrl+Shift+C (or the browser's copy). Paste: Ctrl+Shift+V
 // (or the browser's paste). Plain Ctrl+C and Ctrl+V stay terminal keys (interrupt, literal next).
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
 import xtermCss from '@xterm/xterm/css/xterm.css?inline';
 import { LitElement, css, html, unsafeCSS } from 'lit';
-import { customElement } from 'lit/decorators.js';
+import { customElement, property } from 'lit/decorators.js';
 
 export interface ConsoleSize {
   cols: number;
@@ -29,6 +30,10 @@ export class TvVmConsole extends LitElement {
         padding: 6px;
         box-sizing: border-box;
       }
+      :host(:focus-within) {
+        outline: 2px solid #84adff;
+        outline-offset: 2px;
+      }
       .terminal-box {
         position: absolute;
         inset: 6px;
@@ -36,10 +41,13 @@ export class TvVmConsole extends LitElement {
     `,
   ];
 
+  /** xterm.js's screen-reader mode: rows mirrored into an accessible tree, output announced. */
+  @property({ type: Boolean }) screenReader = false;
   private terminal: Terminal | null = null;
   private fitAddon: FitAddon | null = null;
   private resizeObserver: ResizeObserver | null = null;
   private fitScheduled = false;
+  private reported: ConsoleSize | undefined;
   /** Output that arrived before the terminal existed. */
   private early: Uint8Array[] = [];
 
@@ -53,7 +61,11 @@ export class TvVmConsole extends LitElement {
     const terminal = new Terminal({
       fontFamily: '"DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, monospace',
       fontSize: 14,
+      // At line height 1 the row box is exactly the font's ascent + descent, and the underscore of
+      // DejaVu/Liberation Mono is drawn at or below the descent: rows clip it (a_b shows as "a b").
+      lineHeight: 1.2,
       cursorBlink: true,
+      screenReaderMode: this.screenReader,
       scrollback: 5000,
       convertEol: false,
       theme: { background: '#16181d', foreground: '#e6e6e6', cursor: '#e6e6e6', selectionBackground: '#3e5c8a' },
@@ -65,9 +77,7 @@ export class TvVmConsole extends LitElement {
     terminal.onData((data) => this.emitInput(data));
     // Binary data (some mouse reports) is latin-1, one byte per char.
     terminal.onBinary((data) => this.emitInput(data));
-    terminal.onResize(({ cols, rows }) => {
-      this.dispatchEvent(new CustomEvent<ConsoleSize>('console-resize', { detail: { cols, rows }, bubbles: true, composed: true }));
-    });
+    terminal.onResize(() => this.reportSize());
     this.terminal = terminal;
     this.fitAddon = fitAddon;
     for (const chunk of this.early) terminal.write(chunk);
@@ -75,6 +85,10 @@ export class TvVmConsole extends LitElement {
     this.resizeObserver = new ResizeObserver(() => this.scheduleFit());
     this.resizeObserver.observe(this);
     this.scheduleFit();
+  }
+
+  override updated(changed: Map<string, unknown>): void {
+    if (changed.has('screenReader') && this.terminal) this.terminal.options.screenReaderMode = this.screenReader;
   }
 
   override disconnectedCallback(): void {
@@ -122,6 +136,29 @@ export class TvVmConsole extends LitElement {
     return lines.join('\n');
   }
 
+  /**
+   * Where a cell of the visible screen is, in page coordinates (row 0 is the top visible row).
+   * Tests use it to look at the pixels of one character.
+   */
+  cellRect(row: number, col: number): { x: number; y: number; width: number; height: number } | null {
+    const screen = this.renderRoot.querySelector('.xterm-screen');
+    if (!this.terminal || !screen) return null;
+    const box = screen.getBoundingClientRect();
+    const width = box.width / this.terminal.cols;
+    const height = box.height / this.terminal.rows;
+    return { x: box.x + col * width, y: box.y + row * height, width, height };
+  }
+
+  /** The visible row (0 = top) whose text is exactly `text`, the last one when several are. */
+  visibleRowOf(text: string): number {
+    const buffer = this.terminal?.buffer.active;
+    if (!buffer || !this.terminal) return -1;
+    for (let row = this.terminal.rows - 1; row >= 0; row--) {
+      if (buffer.getLine(buffer.viewportY + row)?.translateToString(true) === text) return row;
+    }
+    return -1;
+  }
+
   get size(): ConsoleSize | null {
     return this.terminal ? { cols: this.terminal.cols, rows: this.terminal.rows } : null;
   }
@@ -159,8 +196,18 @@ export class TvVmConsole extends LitElement {
     requestAnimationFrame(() => {
       this.fitScheduled = false;
       // fit() measures the box; a hidden (display: none) console has no size to fit to.
-      if (this.terminal && this.offsetWidth > 0 && this.offsetHeight > 0) this.fitAddon?.fit();
+      if (this.terminal && this.offsetWidth > 0 && this.offsetHeight > 0) {
+        this.fitAddon?.fit();
+        this.reportSize(); // also when the fitted size is the terminal's first one
+      }
     });
+  }
+
+  private reportSize(): void {
+    const size = this.size;
+    if (!size || (this.reported && this.reported.cols === size.cols && this.reported.rows === size.rows)) return;
+    this.reported = size;
+    this.dispatchEvent(new CustomEvent<ConsoleSize>('console-resize', { detail: size, bubbles: true, composed: true }));
   }
 }
 
