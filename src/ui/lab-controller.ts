@@ -216,9 +216,13 @@ export class LabController {
       // Not at once: 'create' is emitted while the hypervisor is still registering the VM.
       queueMicrotask(() => this.refresh());
     });
-    // A booted shell is up: give it the terminal's size and show a clean prompt.
+    // A booted guest printed its ready marker: once the shell's prompt is out, tell it the size.
     hv.events.on('ready', (r) => {
-      this.arrive(r.vmId, 'booted');
+      this.typed.delete(r.vmId);
+      const from = hv.has(r.vmId) ? hv.consoleOffset(r.vmId) : 0;
+      hv.waitForConsole(r.vmId, '# ', { from, timeoutMs: 30_000 })
+        .then(() => this.arrive(r.vmId, 'booted', false))
+        .catch(() => undefined); // no prompt (another shell, or the VM went away): nothing to do
       this.refresh();
     });
     hv.events.on('progress', (p) => {
@@ -285,7 +289,6 @@ export class LabController {
         case 'clone': {
           const copy = await hv.clone(vmId);
           this.messages.set(copy.name, `a clone of ${hv.get(vmId).name}`);
-          this.note(copy.id, `a clone of ${hv.get(vmId).name}, made ${this.time()}`);
           this.arrive(copy.id, 'clone');
           break;
         }
@@ -310,7 +313,6 @@ export class LabController {
       const name = this.importName(fileName);
       const vm = await hv.importSnapshot(bytes, { identity: 'new', ...(name ? { name } : {}) });
       this.messages.set(vm.name, `imported from ${fileName}`);
-      this.note(vm.id, `imported from ${fileName} ${this.time()}`);
       this.arrive(vm.id, 'import');
       this.info(`Imported ${fileName} as ${vm.name}`);
       this.changedSinceSave = true;
@@ -580,8 +582,8 @@ export class LabController {
   }
 
   /** The VM's shell is (again) at its prompt: greet it as soon as its console's size is known. */
-  private arrive(vmId: string, arrival: Arrival): void {
-    this.typed.delete(vmId);
+  private arrive(vmId: string, arrival: Arrival, fresh = true): void {
+    if (fresh) this.typed.delete(vmId);
     this.arrivals.set(vmId, arrival);
     this.greet(vmId);
   }

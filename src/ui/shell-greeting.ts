@@ -6,8 +6,12 @@
 // - Nothing is sent once the user has typed into that console since the VM arrived: their typing
 //   already brought a prompt, and our bytes must never land inside their command.
 // - A command (stty) is typed only where the shell is known to sit at an empty prompt: right after
-//   boot and in a template, which is saved at the prompt of a fresh boot. It is followed by
-//   Ctrl+L, which clears the screen and redraws the prompt, so the console shows just a prompt.
+//   boot (once the prompt is out) and in a template, which is saved at the prompt of a fresh boot.
+//   The command ends by erasing its own echo, so the console shows a prompt and nothing of it:
+//   after a boot, cursor up over the rows of the echo and clear below (the boot log and the page's
+//   notes above stay); in a restored template, whose console was blank, clear the whole screen.
+//   It is kept under 80 columns: BusyBox's line editor breaks longer lines itself (at 80 columns
+//   while the tty has no size yet), which would make the rows of the echo hard to count.
 // - Where the shell may hold a half-typed line (saved work, a clone, an import), only Ctrl+L is
 //   sent: the shell redraws its prompt and that line, and runs nothing.
 // - After the user's own Restore, one Enter: the snapshot was taken from the page at a prompt, and
@@ -25,7 +29,7 @@ export const REDRAW = '\x0c';
 
 /** The shell command that gives the tty the terminal's size and sets COLUMNS and LINES. */
 export function sizeCommand(size: TerminalSize): string {
-  return `stty rows ${size.rows} cols ${size.cols}; export COLUMNS=${size.cols} LINES=${size.rows}`;
+  return `stty rows ${size.rows} cols ${size.cols};export COLUMNS=${size.cols} LINES=${size.rows}`;
 }
 
 /**
@@ -36,8 +40,11 @@ export function greeting(arrival: Arrival, size: TerminalSize | undefined, userT
   if (userTyped) return undefined;
   switch (arrival) {
     case 'booted':
+      // A fresh boot's prompt is "/ # " (4 columns) and the echo follows it.
+      return size ? selfErasing(sizeCommand(size), size.cols, 4) : undefined;
     case 'template':
-      return size ? `${sizeCommand(size)}\r${REDRAW}` : undefined;
+      // A restored console is blank: the prompt was printed before the snapshot; the echo starts at column 0.
+      return size ? `${sizeCommand(size)};printf '\\33[H\\33[J'\r` : undefined;
     case 'work':
     case 'clone':
     case 'import':
@@ -45,6 +52,18 @@ export function greeting(arrival: Arrival, size: TerminalSize | undefined, userT
     case 'restore':
       return '\r';
   }
+}
+
+/**
+ * `command` typed with Enter, followed by a printf that moves the cursor back over the rows its echo
+ * took (after a prompt of `promptColumns`) and clears from there: the next prompt takes its place.
+ */
+export function selfErasing(command: string, cols: number, promptColumns: number): string {
+  const line = (up: number) => `${command};printf '\\33[${up}A\\r\\33[J'`;
+  // The printf's length depends on the count it holds: settle the count (it converges at once).
+  let rows = 1;
+  for (let i = 0; i < 3; i++) rows = Math.max(1, Math.ceil((promptColumns + line(rows).length) / Math.max(1, cols)));
+  return `${line(rows)}\r`;
 }
 
 /** True when the greeting for `arrival` must wait for the console's size. */

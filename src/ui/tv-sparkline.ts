@@ -10,7 +10,8 @@ const HEIGHT = 24;
 export class TvSparkline extends LitElement {
   static override styles = css`
     :host { display: inline-flex; align-items: center; gap: 0.4rem; font-size: 0.8rem; color: #475467; }
-    .value { font-variant-numeric: tabular-nums; color: #1d2939; min-width: 3.8rem; }
+    /* Fixed width, digits of equal width: "0.6 MIPS" and "157 MIPS" take the same room. */
+    .value { font-variant-numeric: tabular-nums; color: #1d2939; width: 9ch; text-align: right; white-space: nowrap; }
     svg { display: block; background: #f2f4f7; border-radius: 3px; }
     polyline { fill: none; stroke: #2e6bd6; stroke-width: 1.5; stroke-linejoin: round; }
   `;
