@@ -15,7 +15,10 @@ const CHROMIUM = '/usr/bin/chromium';
 const isRoot = process.getuid?.() === 0;
 const skipReason = !existsSync(CHROMIUM) && !isRoot ? `${CHROMIUM} is missing (run scripts/setup-system.sh test as root)` : null;
 const BOOT = { timeout: 120_000 };
-const ANSWER = { timeout: 30_000 };
+// Generous: the test machine may be shared by several busy builds at once.
+const ANSWER = { timeout: 60_000 };
+/** Per test: each boots or restores VMs and waits for several answers. */
+const TEST_TIMEOUT = 300_000;
 
 /** Starts `node scripts/start.js` (builds when stale) on a free port; resolves with its URL. */
 function startServer(): Promise<{ url: string; server: ChildProcess }> {
@@ -101,7 +104,7 @@ async function brightPixelsOfCell(page: Page, vm: string, rowText: string, col: 
 
 /** The last non-empty line of a VM's console. */
 async function lastLine(page: Page, vm: string): Promise<string> {
-  const lines = (await screen(page, vm)).split('\n').filter((l) => l.trim() !== '');
+  const lines = (await screen(page, vm)).split('\n').map((l) => l.trimEnd()).filter((l) => l !== '');
   return lines[lines.length - 1] ?? '';
 }
 
@@ -170,7 +173,7 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     await context?.close();
     server?.kill('SIGTERM');
     if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
-  });
+  }, TEST_TIMEOUT);
 
   it('opens the default lab: quiet boot, prompt last, the shell knows the size, underscores show, each console answers', async () => {
     await page.goto(url);
@@ -209,7 +212,7 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     expect(busy.status).toBe(1);
     expect(busy.stderr.trim()).toMatch(/^start: cannot serve on port \d+: port \d+ is in use .*pick another with PORT, e\.g\. PORT=\d+ npm start/);
     await page.screenshot({ path: join(SHOTS, 'lab-1280x800.png') });
-  });
+  }, TEST_TIMEOUT);
 
   it('works from the keyboard alone, has a screen-reader mode, and at 390x844 nothing scrolls sideways', async () => {
     // Tab from the top of the page reaches the first console's terminal; focused buttons show it.
@@ -261,7 +264,7 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     await expect.poll(async () => (await screen(page, 'riscv')).split('\n').filter((l) => l === 'after-42').length, ANSWER).toBe(2);
     await page.screenshot({ path: join(SHOTS, 'lab-390x844.png'), fullPage: true });
     await page.setViewportSize({ width: 1280, height: 800 });
-  });
+  }, TEST_TIMEOUT);
 
   it('pastes with Ctrl+Shift+V, copies with Ctrl+Shift+C, and refits the console when the window shrinks', async () => {
     await page.evaluate(() => navigator.clipboard.writeText('echo pasted-$((40+2))'));
@@ -286,7 +289,7 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     await expect.poll(cols, ANSWER).toBeGreaterThan(wide);
     await page.setViewportSize({ width: 1280, height: 800 });
     await expect.poll(cols, ANSWER).toBe(wide);
-  });
+  }, TEST_TIMEOUT);
 
   it('snapshot, change a file, restore: the original file is back, and the console says so with a fresh prompt', async () => {
     await run(page, 'riscv', 'echo snap-one > /tmp/f; cat /tmp/f', 'snap-one');
@@ -295,10 +298,10 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     await run(page, 'riscv', 'echo snap-two > /tmp/f; cat /tmp/f', 'snap-two');
     await panel(page, 'riscv').locator('button[data-action="restore"]').click();
     await expect.poll(() => notice(page), ANSWER).toContain('riscv restored to its snapshot');
-    const lastTwo = async () => (await screen(page, 'riscv')).split('\n').filter((l) => l.trim() !== '').slice(-2);
+    const lastTwo = async () => (await screen(page, 'riscv')).split('\n').map((l) => l.trimEnd()).filter((l) => l !== '').slice(-2);
     await expect.poll(lastTwo, ANSWER).toEqual([expect.stringMatching(/^\[restored snapshot \d\d:\d\d:\d\d\]$/), '/ #']);
     await run(page, 'riscv', 'cat /tmp/f', 'snap-one');
-  });
+  }, TEST_TIMEOUT);
 
   it('clones a VM: the clone shows its prompt by itself, and both answer', async () => {
     await panel(page, 'riscv').locator('button[data-action="clone"]').click();
@@ -307,7 +310,7 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     await run(page, 'riscv-clone-1', 'cat /tmp/f; uname -m', 'riscv64');
     expect(linesAfter(await screen(page, 'riscv-clone-1'), 'cat /tmp/f; uname -m')).toContain('snap-one');
     await run(page, 'riscv', 'echo original-$((2+3))', 'original-5');
-  });
+  }, TEST_TIMEOUT);
 
   it('pauses and resumes: the console notes both, and input typed while paused is answered after Resume', async () => {
     await panel(page, 'x86').locator('button[data-action="pause"]').click();
@@ -319,7 +322,7 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     await expect.poll(() => stateOf(page, 'x86'), ANSWER).toMatch(/^running/i);
     await expect.poll(async () => linesAfter(await screen(page, 'x86'), 'echo held-'), ANSWER).toContain('held-6');
     expect(await screen(page, 'x86')).toMatch(/\[resumed \d\d:\d\d:\d\d\]/);
-  });
+  }, TEST_TIMEOUT);
 
   it('buttons that cannot be used look it and say why; weight and cap are shown and changed within range', async () => {
     const del = panel(page, 'riscv').locator('button[data-action="delete"]');
@@ -359,7 +362,7 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     await page.locator('#budget').fill('768');
     await page.locator('.budget button').click();
     await expect.poll(() => page.locator('tv-app .memory').textContent(), ANSWER).toMatch(/of 768 MiB reserved/);
-  });
+  }, TEST_TIMEOUT);
 
   it('exports a snapshot file and imports it as a new VM named after the VM', async () => {
     const [download] = await Promise.all([page.waitForEvent('download'), panel(page, 'riscv').locator('button[data-action="export"]').click()]);
@@ -371,7 +374,7 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     await expect.poll(() => notice(page), ANSWER).toContain('as riscv-copy-1');
     await expect.poll(() => lastLine(page, 'riscv-copy-1'), ANSWER).toBe('/ #');
     await run(page, 'riscv-copy-1', 'cat /tmp/f; echo imported-$((4+4))', 'imported-8');
-  });
+  }, TEST_TIMEOUT);
 
   it('shows a refusal in the New VM dialog only, creates one that fits, and the lab line follows deletes', async () => {
     await page.locator('#new-vm').click();
@@ -402,7 +405,7 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     await expect.poll(() => labLine(page), ANSWER).toContain('Lab default: 1 of 2 VMs running (x86 stopped)');
     await panel(page, 'x86').locator('button[data-action="delete"]').click();
     await expect.poll(() => labLine(page), ANSWER).toContain('Lab default: 1 of 2 VMs running (x86 deleted)');
-  });
+  }, TEST_TIMEOUT);
 
   it('a reload asks first (work would be lost), then resets the lab from templates with a prompt in each console', async () => {
     const before = dialogs.length;
@@ -415,7 +418,7 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     for (const vm of ['riscv', 'x86']) await expect.poll(() => lastLine(page, vm), ANSWER).toBe('/ #');
     await run(page, 'riscv', 'cat /tmp/f', 'cat: can\'t open \'/tmp/f\': No such file or directory');
     await run(page, 'x86', 'uname -m', 'i686');
-  });
+  }, TEST_TIMEOUT);
 
   it('with "keep my work" on, a file survives a reload, the consoles show a prompt, and turning it off asks first', async () => {
     const work = page.locator('tv-app .work');
@@ -442,7 +445,7 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     confirmAnswer = true;
     await page.locator('#keep-work').uncheck();
     await expect.poll(() => work.textContent(), ANSWER).toContain('A reload starts the lab clean');
-  });
+  }, TEST_TIMEOUT);
 
   it('a VM whose worker dies shows as crashed while the other VM still answers; the lab line says so', async () => {
     const workerOf = async (vm: string) => /worker (\d+)/.exec((await panel(page, vm).locator('.meta').textContent()) ?? '')?.[1];
@@ -456,7 +459,7 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     expect(await panel(page, 'x86').locator('button[data-action="pause"]').isDisabled()).toBe(true);
     await page.screenshot({ path: join(SHOTS, 'lab-crash.png') });
     expect(pageErrors).toEqual([]);
-  });
+  }, TEST_TIMEOUT);
 
   it('says plainly when the lab does not exist, and which labs there are', async () => {
     const other = await context.newPage();
