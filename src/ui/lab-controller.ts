@@ -422,9 +422,9 @@ export class LabController {
     return this.changedSinceSave;
   }
 
-  /** True when keep my work is on and saved work exists (switching it off deletes it). */
+  /** True when keep my work is on: work is saved (or being saved), and switching it off deletes it. */
   get hasSavedWork(): boolean {
-    return this.view.keepWork && this.view.workStatus.startsWith('Work saved');
+    return this.view.keepWork;
   }
 
   /** Samples CPU share, MIPS and memory of every live VM (once a second in the page). */

@@ -274,13 +274,18 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     await page.keyboard.press('Enter');
     await expect.poll(async () => linesAfter(await screen(page, 'x86'), 'echo pasted-'), ANSWER).toContain('pasted-42');
 
-    const box = (await panel(page, 'x86').locator('.xterm-screen').boundingBox())!;
-    await page.mouse.move(box.x + 2, box.y + 2);
-    await page.mouse.down();
-    await page.mouse.move(box.x + box.width - 2, box.y + box.height - 2, { steps: 10 });
-    await page.mouse.up();
-    await page.keyboard.press('Control+Shift+C');
-    await expect.poll(() => page.evaluate(() => navigator.clipboard.readText()), ANSWER).toContain('pasted-42');
+    // Select the whole screen and copy; again if output arriving meanwhile cleared the selection.
+    const selectAndCopy = async () => {
+      const box = (await panel(page, 'x86').locator('.xterm-screen').boundingBox())!;
+      await page.mouse.move(box.x + 2, box.y + 2);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width - 2, box.y + box.height - 2, { steps: 10 });
+      await page.mouse.up();
+      await page.keyboard.press('Control+Shift+C');
+      await page.waitForTimeout(200);
+      return page.evaluate(() => navigator.clipboard.readText());
+    };
+    await expect.poll(selectAndCopy, ANSWER).toContain('pasted-42');
 
     const cols = () => page.evaluate(() => document.querySelector('tv-app')!.shadowRoot!.querySelector('tv-vm-panel')!.shadowRoot!.querySelector('tv-vm-console')!.size?.cols ?? 0);
     const wide = await cols();
