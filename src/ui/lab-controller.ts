@@ -13,7 +13,7 @@ import type { TemplateStore } from '../hypervisor/template-store.js';
 import { FigureHistory } from './figures.js';
 import { pageMessage, pageWording } from './page-wording.js';
 import { budgetProblem, capProblem, weightProblem } from './schedule-limits.js';
-import { greeting, needsSize, quietCmdline, type Arrival, type TerminalSize } from './shell-greeting.js';
+import { quietCmdline, ShellGreeter, type TerminalSize } from './shell-greeting.js';
 
 /** The lab a page without `?lab=` opens (labs/default.json). */
 export const DEFAULT_LAB = 'default';
@@ -148,12 +148,10 @@ export class LabController {
   private readonly snapshots = new Map<string, { bytes: Uint8Array; at: string }>();
   private readonly busy = new Map<string, string>();
   private readonly notes = new Map<string, string[]>();
-  /** Console sizes the panels measured, per VM id. */
-  private readonly sizes = new Map<string, TerminalSize>();
-  /** VMs that arrived at their shell and wait for the page's greeting (shell-greeting.ts). */
-  private readonly arrivals = new Map<string, Arrival>();
-  /** VMs whose console the user typed into since they last arrived at their shell. */
-  private readonly typed = new Set<string>();
+  /** What the page types into a shell that arrived at its prompt (size, a fresh prompt). */
+  private readonly greeter = new ShellGreeter((vmId, bytes) => {
+    if (this.hv?.has(vmId)) this.hv.sendConsole(vmId, bytes).catch(() => undefined);
+  });
   /** Something was done since the lab loaded (keep my work off) or since the last save (on). */
   private changedSinceSave = false;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
@@ -210,18 +208,17 @@ export class LabController {
         this.figures.delete(t.vmId);
         this.snapshots.delete(t.vmId);
         this.notes.delete(t.vmId);
-        this.sizes.delete(t.vmId);
-        this.arrivals.delete(t.vmId);
+        this.greeter.forget(t.vmId);
       }
       // Not at once: 'create' is emitted while the hypervisor is still registering the VM.
       queueMicrotask(() => this.refresh());
     });
     // A booted guest printed its ready marker: once the shell's prompt is out, tell it the size.
     hv.events.on('ready', (r) => {
-      this.typed.delete(r.vmId);
+      this.greeter.expect(r.vmId);
       const from = hv.has(r.vmId) ? hv.consoleOffset(r.vmId) : 0;
       hv.waitForConsole(r.vmId, '# ', { from, timeoutMs: 30_000 })
-        .then(() => this.arrive(r.vmId, 'booted', false))
+        .then(() => this.greeter.arrive(r.vmId, 'booted', false))
         .catch(() => undefined); // no prompt (another shell, or the VM went away): nothing to do
       this.refresh();
     });
@@ -247,8 +244,8 @@ export class LabController {
         this.slots.delete(vm.name);
         if (!this.messages.has(vm.name)) this.messages.set(vm.name, vm.message);
         // A restored console starts blank: the shell is told to show its prompt (shell-greeting.ts).
-        if (vm.status === 'restored' && vm.vmId) this.arrive(vm.vmId, 'template');
-        if (vm.status === 'resumed' && vm.vmId) this.arrive(vm.vmId, 'work');
+        if (vm.status === 'restored' && vm.vmId) this.greeter.arrive(vm.vmId, 'template');
+        if (vm.status === 'resumed' && vm.vmId) this.greeter.arrive(vm.vmId, 'work');
       }
     }
     this.view.phase = 'ready';
@@ -282,14 +279,14 @@ export class LabController {
           await hv.restore(vmId, snap.bytes);
           const at = new Date(snap.at).toTimeString().slice(0, 8);
           this.note(vmId, `restored snapshot ${at}`);
-          this.arrive(vmId, 'restore');
+          this.greeter.arrive(vmId, 'restore');
           this.info(`${hv.get(vmId).name} restored to its snapshot of ${at}`);
           break;
         }
         case 'clone': {
           const copy = await hv.clone(vmId);
           this.messages.set(copy.name, `a clone of ${hv.get(vmId).name}`);
-          this.arrive(copy.id, 'clone');
+          this.greeter.arrive(copy.id, 'clone');
           break;
         }
       }
@@ -313,7 +310,7 @@ export class LabController {
       const name = this.importName(fileName);
       const vm = await hv.importSnapshot(bytes, { identity: 'new', ...(name ? { name } : {}) });
       this.messages.set(vm.name, `imported from ${fileName}`);
-      this.arrive(vm.id, 'import');
+      this.greeter.arrive(vm.id, 'import');
       this.info(`Imported ${fileName} as ${vm.name}`);
       this.changedSinceSave = true;
       return vm;
@@ -365,8 +362,7 @@ export class LabController {
     const hv = this.hv;
     if (!hv?.has(vmId)) return;
     // The user is typing: the page's own greeting must not land inside their command.
-    this.arrivals.delete(vmId);
-    this.typed.add(vmId);
+    this.greeter.userTyped(vmId);
     hv.sendConsole(vmId, data).catch((error: unknown) => this.error(error));
     this.changedSinceSave = true;
     if (this.view.keepWork) this.scheduleSave();
@@ -374,8 +370,7 @@ export class LabController {
 
   /** The size a panel fitted its console to; the shell is told once it is at its prompt. */
   consoleResized(vmId: string, size: TerminalSize): void {
-    this.sizes.set(vmId, size);
-    this.greet(vmId);
+    this.greeter.resized(vmId, size);
   }
 
   /** Changes a VM's CPU weight and cap (undefined cap: none), within the page's ranges. */
@@ -579,24 +574,6 @@ export class LabController {
 
   private time(): string {
     return new Date(this.clock()).toTimeString().slice(0, 8);
-  }
-
-  /** The VM's shell is (again) at its prompt: greet it as soon as its console's size is known. */
-  private arrive(vmId: string, arrival: Arrival, fresh = true): void {
-    if (fresh) this.typed.delete(vmId);
-    this.arrivals.set(vmId, arrival);
-    this.greet(vmId);
-  }
-
-  private greet(vmId: string): void {
-    const arrival = this.arrivals.get(vmId);
-    const hv = this.hv;
-    if (!arrival || !hv?.has(vmId)) return;
-    const size = this.sizes.get(vmId);
-    if (needsSize(arrival) && !size) return;
-    this.arrivals.delete(vmId);
-    const bytes = greeting(arrival, size, this.typed.has(vmId));
-    if (bytes) hv.sendConsole(vmId, bytes).catch(() => undefined);
   }
 
   /** ' (labs here: a, b)' for a message about a lab that cannot be opened. */

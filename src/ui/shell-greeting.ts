@@ -79,3 +79,54 @@ export function quietCmdline(cmdline: string): string {
   if (/(^|\s)(quiet|loglevel=\d)(\s|$)/.test(cmdline)) return cmdline;
   return `${cmdline} ${QUIET_BOOT_ARGS}`.trim();
 }
+
+/**
+ * Per VM: where its shell arrived, the console's size and whether the user typed since; sends the
+ * greeting through `send` as soon as it can, once.
+ */
+export class ShellGreeter {
+  private readonly sizes = new Map<string, TerminalSize>();
+  private readonly arrivals = new Map<string, Arrival>();
+  private readonly typed = new Set<string>();
+
+  constructor(private readonly send: (vmId: string, bytes: string) => void) {}
+
+  /** The VM is about to arrive (a boot's ready marker): typing from now on cancels the greeting. */
+  expect(vmId: string): void {
+    this.typed.delete(vmId);
+  }
+
+  /** The VM's shell is (again) at its prompt; `fresh` unless expect() already started the watch. */
+  arrive(vmId: string, arrival: Arrival, fresh = true): void {
+    if (fresh) this.typed.delete(vmId);
+    this.arrivals.set(vmId, arrival);
+    this.greet(vmId);
+  }
+
+  /** The user typed into the VM's console. */
+  userTyped(vmId: string): void {
+    this.arrivals.delete(vmId);
+    this.typed.add(vmId);
+  }
+
+  resized(vmId: string, size: TerminalSize): void {
+    this.sizes.set(vmId, size);
+    this.greet(vmId);
+  }
+
+  forget(vmId: string): void {
+    this.sizes.delete(vmId);
+    this.arrivals.delete(vmId);
+    this.typed.delete(vmId);
+  }
+
+  private greet(vmId: string): void {
+    const arrival = this.arrivals.get(vmId);
+    if (!arrival) return;
+    const size = this.sizes.get(vmId);
+    if (needsSize(arrival) && !size) return;
+    this.arrivals.delete(vmId);
+    const bytes = greeting(arrival, size, this.typed.has(vmId));
+    if (bytes) this.send(vmId, bytes);
+  }
+}
