@@ -197,7 +197,12 @@ export class TvVmConsole extends LitElement {
       this.fitScheduled = false;
       // fit() measures the box; a hidden (display: none) console has no size to fit to.
       if (this.terminal && this.offsetWidth > 0 && this.offsetHeight > 0) {
+        // Reflowing to another width can leave the view above the last line (then new output
+        // no longer scrolls it): a view that showed the end keeps showing it.
+        const buffer = this.terminal.buffer.active;
+        const atEnd = buffer.viewportY >= buffer.baseY;
         this.fitAddon?.fit();
+        if (atEnd) this.terminal.scrollToBottom();
         this.reportSize(); // also when the fitted size is the terminal's first one
       }
     });
