@@ -274,18 +274,20 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     await page.keyboard.press('Enter');
     await expect.poll(async () => linesAfter(await screen(page, 'x86'), 'echo pasted-'), ANSWER).toContain('pasted-42');
 
-    // Select the whole screen and copy; again if output arriving meanwhile cleared the selection.
-    const selectAndCopy = async () => {
-      const box = (await panel(page, 'x86').locator('.xterm-screen').boundingBox())!;
-      await page.mouse.move(box.x + 2, box.y + 2);
-      await page.mouse.down();
-      await page.mouse.move(box.x + box.width - 2, box.y + box.height - 2, { steps: 10 });
-      await page.mouse.up();
-      await page.keyboard.press('Control+Shift+C');
-      await page.waitForTimeout(200);
-      return page.evaluate(() => navigator.clipboard.readText());
-    };
-    await expect.poll(selectAndCopy, ANSWER).toContain('pasted-42');
+    // Select the answer on the screen with the mouse, as a person would, and copy it.
+    const where = await page.evaluate(() => {
+      const el = document.querySelector('tv-app')!.shadowRoot!.querySelector('tv-vm-panel[data-name="x86"]')!.shadowRoot!.querySelector('tv-vm-console')!;
+      const row = el.visibleRowOf('pasted-42');
+      return { row, first: el.cellRect(Math.max(row, 0), 0)!, last: el.cellRect(Math.max(row, 0), 8)!, text: el.bufferText().slice(-200) };
+    });
+    expect(where.row, `'pasted-42' is not on the visible screen; the end of the console is:\n${where.text}`).toBeGreaterThanOrEqual(0);
+    const y = where.first.y + where.first.height / 2;
+    await page.mouse.move(where.first.x + 1, y);
+    await page.mouse.down();
+    await page.mouse.move(where.last.x + where.last.width - 1, y, { steps: 5 });
+    await page.mouse.up();
+    await page.keyboard.press('Control+Shift+C');
+    await expect.poll(() => page.evaluate(() => navigator.clipboard.readText()), ANSWER).toBe('pasted-42');
 
     const cols = () => page.evaluate(() => document.querySelector('tv-app')!.shadowRoot!.querySelector('tv-vm-panel')!.shadowRoot!.querySelector('tv-vm-console')!.size?.cols ?? 0);
     const wide = await cols();
