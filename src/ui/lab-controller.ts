@@ -6,7 +6,7 @@
 import type { ImageEntry } from '../engines/engine.js';
 import { HypervisorError } from '../hypervisor/errors.js';
 import type { Hypervisor, VmSummary } from '../hypervisor/hypervisor.js';
-import { discardLabWork, loadLab, parseLab, saveLabWork, type Lab, type LabReport } from '../hypervisor/lab.js';
+import { loadLab, parseLab, type Lab, type LabReport } from '../hypervisor/lab.js';
 import type { MemoryUsage } from '../hypervisor/memory-budget.js';
 import { VM_RULES, type VmAction, type VmState } from '../hypervisor/state-machine.js';
 import type { TemplateStore } from '../hypervisor/template-store.js';
@@ -14,6 +14,9 @@ import { FigureHistory } from './figures.js';
 import { pageMessage, pageWording } from './page-wording.js';
 import { budgetProblem, capProblem, weightProblem } from './schedule-limits.js';
 import { quietCmdline, ShellGreeter, type TerminalSize } from './shell-greeting.js';
+import { WorkKeeper, type SettingsStore } from './work-keeper.js';
+
+export type { SettingsStore };
 
 /** The lab a page without `?lab=` opens (labs/default.json). */
 export const DEFAULT_LAB = 'default';
@@ -69,12 +72,6 @@ export interface PageView {
   workStatus: string;
   /** The last refused or failed request (the HypervisorError's text), or an info line. */
   notice?: { kind: 'error' | 'info'; text: string };
-}
-
-/** A key/value place that survives reloads (localStorage in the page). */
-export interface SettingsStore {
-  getItem(key: string): string | null;
-  setItem(key: string, value: string): void;
 }
 
 export interface LabControllerOptions {
@@ -153,11 +150,7 @@ export class LabController {
     if (this.hv?.has(vmId)) this.hv.sendConsole(vmId, bytes).catch(() => undefined);
   });
   /** Something was done since the lab loaded (keep my work off) or since the last save (on). */
-  private changedSinceSave = false;
-  private saveTimer: ReturnType<typeof setTimeout> | undefined;
-  private saveInterval: ReturnType<typeof setInterval> | undefined;
-  private saving: Promise<void> | undefined;
-  private saveAgain = false;
+  private keeper: WorkKeeper | undefined;
   private closed = false;
   private readonly clock: () => number;
 
@@ -228,14 +221,24 @@ export class LabController {
       this.refresh();
     });
 
-    this.view.keepWork = this.options.settings.getItem(keepWorkKey(lab)) === '1';
-    if (!this.view.keepWork) await discardLabWork(lab, this.options.work).catch(() => undefined);
+    const keeper = new WorkKeeper({
+      lab,
+      hv,
+      store: this.options.work,
+      settings: this.options.settings,
+      clock: this.clock,
+      saveDelayMs: this.options.saveDelayMs,
+      saveIntervalMs: this.options.saveIntervalMs,
+      onChange: () => this.refresh(),
+    });
+    this.keeper = keeper;
+    const work = await keeper.beforeLoad();
     for (const vm of lab.vms) this.slots.set(vm.name, { state: 'loading', message: 'Waiting for its turn' });
     this.status('loading', `Starting ${lab.vms.length} VMs of lab ${lab.name}`);
     const report = await loadLab(hv, lab, {
       templates: this.options.templates,
       makeTemplates: true,
-      ...(this.view.keepWork ? { work: this.options.work } : {}),
+      ...(work ? { work } : {}),
     });
     if (this.closed) return report;
     for (const vm of report.vms) {
@@ -249,9 +252,8 @@ export class LabController {
       }
     }
     this.view.phase = 'ready';
-    this.changedSinceSave = false;
+    keeper.loaded();
     this.refresh();
-    if (this.view.keepWork) this.startAutosave();
     return report;
   }
 
@@ -312,7 +314,7 @@ export class LabController {
       this.messages.set(vm.name, `imported from ${fileName}`);
       this.greeter.arrive(vm.id, 'import');
       this.info(`Imported ${fileName} as ${vm.name}`);
-      this.changedSinceSave = true;
+      this.keeper?.touched();
       return vm;
     } catch (error) {
       this.error(error);
@@ -339,7 +341,7 @@ export class LabController {
       this.messages.set(vm.name, 'booted from its image');
       this.refresh();
       await hv.start(vm.id);
-      this.changedSinceSave = true;
+      this.keeper?.touched();
       this.clearError();
       return undefined;
     } catch (error) {
@@ -364,8 +366,7 @@ export class LabController {
     // The user is typing: the page's own greeting must not land inside their command.
     this.greeter.userTyped(vmId);
     hv.sendConsole(vmId, data).catch((error: unknown) => this.error(error));
-    this.changedSinceSave = true;
-    if (this.view.keepWork) this.scheduleSave();
+    this.keeper?.touched();
   }
 
   /** The size a panel fitted its console to; the shell is told once it is at its prompt. */
@@ -414,12 +415,12 @@ export class LabController {
    * anything done since the lab loaded; with it on, anything done since the last save.
    */
   wouldLoseWork(): boolean {
-    return this.changedSinceSave;
+    return this.keeper?.wouldLoseWork() ?? false;
   }
 
   /** True when keep my work is on: work is saved (or being saved), and switching it off deletes it. */
   get hasSavedWork(): boolean {
-    return this.view.keepWork;
+    return this.keeper?.on ?? false;
   }
 
   /** Samples CPU share, MIPS and memory of every live VM (once a second in the page). */
@@ -445,50 +446,12 @@ export class LabController {
 
   /** Turns "keep my work" on (saves now, then after activity) or off (forgets the saved work). */
   async setKeepWork(on: boolean): Promise<void> {
-    const lab = this.lab;
-    if (!lab) return;
-    this.view.keepWork = on;
-    this.options.settings.setItem(keepWorkKey(lab), on ? '1' : '0');
-    if (on) {
-      this.startAutosave();
-      await this.saveWork();
-    } else {
-      this.stopAutosave();
-      await this.saving;
-      await discardLabWork(lab, this.options.work).catch(() => undefined);
-      this.view.workStatus = 'A reload starts the lab clean';
-      this.refresh();
-    }
+    await this.keeper?.setOn(on);
   }
 
   /** Saves every lab VM's state (when keep my work is on): page hidden, closing, after typing. */
   saveWork(): Promise<void> {
-    if (!this.view.keepWork || !this.lab || !this.hv) return Promise.resolve();
-    if (this.saving) {
-      this.saveAgain = true;
-      return this.saving;
-    }
-    const lab = this.lab;
-    const hv = this.hv;
-    this.view.workStatus = 'Saving your work';
-    this.refresh();
-    this.saving = (async () => {
-      do {
-        this.saveAgain = false;
-        this.changedSinceSave = false;
-        const results = await saveLabWork(hv, lab, this.options.work);
-        if (!this.view.keepWork) break;
-        const saved = results.filter((r) => r.saved).map((r) => r.name);
-        const failed = results.filter((r) => !r.saved).map((r) => `${r.name} (${r.message})`);
-        const at = new Date(this.clock()).toTimeString().slice(0, 8);
-        this.view.workStatus =
-          (saved.length ? `Work saved at ${at}: ${saved.join(', ')}` : `Nothing saved at ${at}`) + (failed.length ? `; not saved: ${failed.join(', ')}` : '');
-      } while (this.saveAgain && this.view.keepWork);
-    })().finally(() => {
-      this.saving = undefined;
-      this.refresh();
-    });
-    return this.saving;
+    return this.keeper?.save() ?? Promise.resolve();
   }
 
   /** A line of guidance in the notice bar (why a button cannot be used now). */
@@ -507,31 +470,11 @@ export class LabController {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.stopAutosave();
+    this.keeper?.stop();
     await this.hv?.shutdown();
   }
 
   // --- internals ----------------------------------------------------------------------------
-
-  private scheduleSave(): void {
-    if (this.saveTimer !== undefined) clearTimeout(this.saveTimer);
-    this.saveTimer = setTimeout(() => {
-      this.saveTimer = undefined;
-      void this.saveWork();
-    }, this.options.saveDelayMs ?? 1500);
-  }
-
-  private startAutosave(): void {
-    if (this.saveInterval !== undefined) return;
-    this.saveInterval = setInterval(() => void this.saveWork(), this.options.saveIntervalMs ?? 30_000);
-  }
-
-  private stopAutosave(): void {
-    if (this.saveTimer !== undefined) clearTimeout(this.saveTimer);
-    if (this.saveInterval !== undefined) clearInterval(this.saveInterval);
-    this.saveTimer = undefined;
-    this.saveInterval = undefined;
-  }
 
   private async attempt(vmId: string, action: string, body: (hv: Hypervisor) => Promise<void>): Promise<void> {
     const hv = this.hv;
@@ -541,8 +484,7 @@ export class LabController {
     try {
       await body(hv);
       this.clearError();
-      if (action !== 'export') this.changedSinceSave = true;
-      if (this.view.keepWork && action !== 'export') this.scheduleSave();
+      if (action !== 'export') this.keeper?.touched();
     } catch (error) {
       this.error(error);
     } finally {
@@ -599,6 +541,10 @@ export class LabController {
   /** Rebuilds the VM list from the hypervisor and the lab slots, then tells the page. */
   private refresh(): void {
     const hv = this.hv;
+    if (this.keeper) {
+      this.view.keepWork = this.keeper.on;
+      this.view.workStatus = this.keeper.status;
+    }
     if (!hv) return this.options.onChange();
     const live = hv.list();
     const byName = new Map(live.map((vm) => [vm.name, vm]));
@@ -654,9 +600,6 @@ function labLine(lab: Lab, live: ReadonlyMap<string, VmSummary>, slots: Readonly
   return `Lab ${lab.name}: ${running} of ${lab.vms.length} VMs running${others.length ? ` (${others.join(', ')})` : ''}`;
 }
 
-function keepWorkKey(lab: Lab): string {
-  return `tabvisor.keepWork.${lab.name}`;
-}
 
 function formatSize(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${(bytes / (1024 * 1024)).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`;
