@@ -190,7 +190,7 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     for (const vm of ['riscv', 'x86']) {
       const size = await page.evaluate((name) => document.querySelector('tv-app')!.shadowRoot!.querySelector(`tv-vm-panel[data-name="${name}"]`)!.shadowRoot!.querySelector('tv-vm-console')!.size, vm);
       await run(page, vm, 'stty size; echo cols=$COLUMNS', `${size!.rows} ${size!.cols}`);
-      expect(linesAfter(await screen(page, vm), 'stty size; echo cols=$COLUMNS')).toContain(`cols=${size!.cols}`);
+      await expect.poll(async () => linesAfter(await screen(page, vm), 'stty size; echo cols=$COLUMNS'), ANSWER).toContain(`cols=${size!.cols}`);
     }
     // An underscore is drawn: its cell has bright pixels (a clipped one leaves the cell blank).
     await run(page, 'riscv', 'echo a_b; echo a.b', 'a_b');
