@@ -159,6 +159,12 @@ export class TvVmConsole extends LitElement {
     return -1;
   }
 
+  /** The view shows the last line (not scrolled back). */
+  get atEnd(): boolean {
+    const buffer = this.terminal?.buffer.active;
+    return !buffer || buffer.viewportY >= buffer.baseY;
+  }
+
   get size(): ConsoleSize | null {
     return this.terminal ? { cols: this.terminal.cols, rows: this.terminal.rows } : null;
   }
@@ -202,10 +208,20 @@ export class TvVmConsole extends LitElement {
         const buffer = this.terminal.buffer.active;
         const atEnd = buffer.viewportY >= buffer.baseY;
         this.fitAddon?.fit();
-        if (atEnd) this.terminal.scrollToBottom();
+        if (atEnd) this.keepAtEnd();
         this.reportSize(); // also when the fitted size is the terminal's first one
       }
     });
+  }
+
+  /**
+   * Scrolls to the last line now and again two frames later: xterm.js syncs its scroll position
+   * from the viewport element a frame after a reflow, which would undo the first scroll (seen at
+   * 1280 → 390 px: the view stopped 3 rows above the end and new output no longer showed).
+   */
+  private keepAtEnd(): void {
+    this.terminal?.scrollToBottom();
+    requestAnimationFrame(() => requestAnimationFrame(() => this.terminal?.scrollToBottom()));
   }
 
   private reportSize(): void {
