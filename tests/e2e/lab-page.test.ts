@@ -250,8 +250,7 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     await page.setViewportSize({ width: 390, height: 844 });
     await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth), ANSWER).toBeLessThanOrEqual(390);
     // A reflow to the narrow width keeps each console showing its last line.
-    await page.waitForTimeout(500);
-    expect(await consolesAtEnd()).toEqual([true, true]);
+    await expect.poll(consolesAtEnd, ANSWER).toEqual([true, true]);
     for (const vm of ['riscv', 'x86']) {
       for (const part of ['button[data-action="delete"]', 'button[data-action="export"]', 'tv-sparkline[label="Memory"]', 'tv-vm-console', 'button[data-key="right"]']) {
         const box = (await panel(page, vm).locator(part).boundingBox())!;
@@ -268,8 +267,7 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     await expect.poll(async () => (await screen(page, 'riscv')).split('\n').filter((l) => l === 'after-42').length, ANSWER).toBe(2);
     await page.screenshot({ path: join(SHOTS, 'lab-390x844.png'), fullPage: true });
     await page.setViewportSize({ width: 1280, height: 800 });
-    await page.waitForTimeout(500);
-    expect(await consolesAtEnd()).toEqual([true, true]);
+    await expect.poll(consolesAtEnd, ANSWER).toEqual([true, true]);
   }, TEST_TIMEOUT);
 
   it('pastes with Ctrl+Shift+V, copies with Ctrl+Shift+C, and refits the console when the window shrinks', async () => {
