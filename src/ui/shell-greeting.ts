@@ -74,10 +74,14 @@ export function needsSize(arrival: Arrival): boolean {
 /** The kernel arguments the page adds so that kernel messages do not bury the shell's prompt. */
 export const QUIET_BOOT_ARGS = 'quiet loglevel=3';
 
-/** `cmdline` with QUIET_BOOT_ARGS added, unless it already sets the console log level. */
+/**
+ * `cmdline` with QUIET_BOOT_ARGS put first, unless it already sets the console log level. First,
+ * because Linux reads early parameters in order: after `earlycon=` the boot console would already
+ * have printed the early messages at the default level.
+ */
 export function quietCmdline(cmdline: string): string {
   if (/(^|\s)(quiet|loglevel=\d)(\s|$)/.test(cmdline)) return cmdline;
-  return `${cmdline} ${QUIET_BOOT_ARGS}`.trim();
+  return `${QUIET_BOOT_ARGS} ${cmdline}`.trim();
 }
 
 /**

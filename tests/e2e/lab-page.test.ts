@@ -184,7 +184,9 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     expect(await stateOf(page, 'x86')).toMatch(/running.*saved template x86-busybox-/i);
     // The page tells a booted shell its size and clears the screen: the prompt is the last thing shown.
     for (const vm of ['riscv', 'x86']) await expect.poll(() => lastLine(page, vm), ANSWER).toBe('/ #');
-    await run(page, 'x86', 'cat /proc/cmdline', 'console=ttyS0 quiet loglevel=3');
+    await run(page, 'x86', 'cat /proc/cmdline', 'quiet loglevel=3 console=ttyS0');
+    // Not even the early boot console (riscv's earlycon) printed kernel messages.
+    expect(await screen(page, 'riscv')).not.toMatch(/Machine model|printk: console|Run \/init/);
     await run(page, 'riscv', 'uname -m', 'riscv64');
     await run(page, 'x86', 'uname -m', 'i686');
     for (const vm of ['riscv', 'x86']) {

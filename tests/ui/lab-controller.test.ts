@@ -335,7 +335,7 @@ describe('LabController: what a new user ran into', () => {
   it('boots the page quietly: kernel messages do not bury the prompt', async () => {
     const c = controller();
     await c.open();
-    expect(c.view.images.map((i) => i.cmdline)).toEqual(images.map((i) => `${i.cmdline ?? ''} quiet loglevel=3`.trim()));
+    expect(c.view.images.map((i) => i.cmdline)).toEqual(images.map((i) => `quiet loglevel=3 ${i.cmdline ?? ''}`.trim()));
   });
 
   it('explains why a button cannot be used', () => {

@@ -39,7 +39,7 @@ describe('page helpers', () => {
   });
 
   it('adds quiet boot arguments once', () => {
-    expect(quietCmdline('console=ttyS0')).toBe('console=ttyS0 quiet loglevel=3');
+    expect(quietCmdline('console=ttyS0 earlycon=sbi')).toBe('quiet loglevel=3 console=ttyS0 earlycon=sbi');
     expect(quietCmdline('console=ttyS0 loglevel=7')).toBe('console=ttyS0 loglevel=7');
   });
 
