@@ -47,6 +47,10 @@ export class TvVmConsole extends LitElement {
   private fitAddon: FitAddon | null = null;
   private resizeObserver: ResizeObserver | null = null;
   private fitScheduled = false;
+  /** The view showed the last line when the current burst of resizes began (see scheduleFit). */
+  private followEnd: boolean | undefined;
+  /** Fits done so far; a settle chain of an older fit stops. */
+  private fits = 0;
   private reported: ConsoleSize | undefined;
   /** Output that arrived before the terminal existed. */
   private early: Uint8Array[] = [];
@@ -197,31 +201,33 @@ export class TvVmConsole extends LitElement {
   }
 
   private scheduleFit(): void {
+    // Whether the view showed the last line is decided once per burst of resizes, before any
+    // reflow moved it: a reflow to another width can leave the view above the end, and then new
+    // output no longer shows.
+    if (this.followEnd === undefined) this.followEnd = this.atEnd;
     if (this.fitScheduled) return;
     this.fitScheduled = true;
     requestAnimationFrame(() => {
       this.fitScheduled = false;
       // fit() measures the box; a hidden (display: none) console has no size to fit to.
       if (this.terminal && this.offsetWidth > 0 && this.offsetHeight > 0) {
-        // Reflowing to another width can leave the view above the last line (then new output
-        // no longer scrolls it): a view that showed the end keeps showing it.
-        const buffer = this.terminal.buffer.active;
-        const atEnd = buffer.viewportY >= buffer.baseY;
         this.fitAddon?.fit();
-        if (atEnd) this.keepAtEnd();
         this.reportSize(); // also when the fitted size is the terminal's first one
       }
+      this.settle(++this.fits, 3);
     });
   }
 
   /**
-   * Scrolls to the last line now and again two frames later: xterm.js syncs its scroll position
-   * from the viewport element a frame after a reflow, which would undo the first scroll (seen at
-   * 1280 → 390 px: the view stopped 3 rows above the end and new output no longer showed).
+   * For a few frames after a fit, puts a view that was at the end back there: xterm.js syncs its
+   * scroll position from the viewport element a frame after a reflow, which undoes one scroll
+   * (seen at 1280 → 390 px: the view stopped 3 rows above the end). The last fit's chain ends it.
    */
-  private keepAtEnd(): void {
-    this.terminal?.scrollToBottom();
-    requestAnimationFrame(() => requestAnimationFrame(() => this.terminal?.scrollToBottom()));
+  private settle(fit: number, frames: number): void {
+    if (fit !== this.fits) return;
+    if (this.followEnd) this.terminal?.scrollToBottom();
+    if (frames > 0) requestAnimationFrame(() => this.settle(fit, frames - 1));
+    else this.followEnd = undefined;
   }
 
   private reportSize(): void {
