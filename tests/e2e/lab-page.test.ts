@@ -69,7 +69,13 @@ async function type(page: Page, vm: string, line: string): Promise<void> {
 async function run(page: Page, vm: string, command: string, answer: string): Promise<void> {
   await type(page, vm, command);
   // Late kernel messages may land anywhere, even between the command and its answer.
-  await expect.poll(async () => linesAfter(await screen(page, vm), command), ANSWER).toContain(answer);
+  try {
+    await expect.poll(async () => linesAfter(await screen(page, vm), command), ANSWER).toContain(answer);
+  } catch (error) {
+    // Say what the console showed: a lost keystroke and a slow guest look alike otherwise.
+    const tail = (await screen(page, vm)).split('\n').slice(-12).join('\n');
+    throw new Error(`${vm} did not answer ${JSON.stringify(command)} with ${JSON.stringify(answer)}; its console ends:\n${tail}`, { cause: error });
+  }
 }
 
 const SHOTS = join(repoRoot, '.cache/e2e-screenshots');
