@@ -256,25 +256,32 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
 
     const consolesAtEnd = () => page.evaluate(() => [...document.querySelector('tv-app')!.shadowRoot!.querySelectorAll('tv-vm-panel')].map((p) => p.shadowRoot!.querySelector('tv-vm-console')!.atEnd));
     await page.setViewportSize({ width: 390, height: 844 });
-    await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth), ANSWER).toBeLessThanOrEqual(390);
-    // A reflow to the narrow width keeps each console showing its last line.
-    await expect.poll(consolesAtEnd, ANSWER).toEqual([true, true]);
-    for (const vm of ['riscv', 'x86']) {
-      for (const part of ['button[data-action="delete"]', 'button[data-action="export"]', 'tv-sparkline[label="Memory"]', 'tv-vm-console', 'button[data-key="right"]']) {
-        const box = (await panel(page, vm).locator(part).boundingBox())!;
-        expect(box.x + box.width, `${vm} ${part}`).toBeLessThanOrEqual(390);
+    try {
+      await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth), ANSWER).toBeLessThanOrEqual(390);
+      // A reflow to the narrow width keeps each console showing its last line.
+      await expect.poll(consolesAtEnd, ANSWER).toEqual([true, true]);
+      for (const vm of ['riscv', 'x86']) {
+        for (const part of ['button[data-action="delete"]', 'button[data-action="export"]', 'tv-sparkline[label="Memory"]', 'tv-vm-console', 'button[data-key="right"]']) {
+          const box = (await panel(page, vm).locator(part).boundingBox())!;
+          expect(box.x + box.width, `${vm} ${part}`).toBeLessThanOrEqual(390);
+        }
       }
+      // The key bar: Ctrl then c interrupts; the up arrow brings the last command back.
+      await type(page, 'riscv', 'sleep 30');
+      const ctrl = panel(page, 'riscv').locator('button[data-key="ctrl"]');
+      await ctrl.click();
+      await expect.poll(() => ctrl.getAttribute('aria-pressed'), ANSWER).toBe('true');
+      await page.keyboard.type('c');
+      await expect.poll(() => ctrl.getAttribute('aria-pressed'), ANSWER).toBe('false');
+      await run(page, 'riscv', 'echo after-$((6*7))', 'after-42');
+      await panel(page, 'riscv').locator('button[data-key="up"]').click();
+      await page.keyboard.press('Enter');
+      await expect.poll(async () => (await screen(page, 'riscv')).split('\n').filter((l) => l === 'after-42').length, ANSWER).toBe(2);
+      await page.screenshot({ path: join(SHOTS, 'lab-390x844.png'), fullPage: true });
+    } finally {
+      // The next checks expect the wide window, whatever happened here.
+      await page.setViewportSize({ width: 1280, height: 800 });
     }
-    // The key bar: Ctrl then c interrupts; the up arrow brings the last command back.
-    await type(page, 'riscv', 'sleep 300');
-    await panel(page, 'riscv').locator('button[data-key="ctrl"]').click();
-    await page.keyboard.type('c');
-    await run(page, 'riscv', 'echo after-$((6*7))', 'after-42');
-    await panel(page, 'riscv').locator('button[data-key="up"]').click();
-    await page.keyboard.press('Enter');
-    await expect.poll(async () => (await screen(page, 'riscv')).split('\n').filter((l) => l === 'after-42').length, ANSWER).toBe(2);
-    await page.screenshot({ path: join(SHOTS, 'lab-390x844.png'), fullPage: true });
-    await page.setViewportSize({ width: 1280, height: 800 });
     await expect.poll(consolesAtEnd, ANSWER).toEqual([true, true]);
   }, TEST_TIMEOUT);
 
