@@ -47,8 +47,11 @@ export class TvVmConsole extends LitElement {
   private fitAddon: FitAddon | null = null;
   private resizeObserver: ResizeObserver | null = null;
   private fitScheduled = false;
-  /** The view showed the last line when the current burst of resizes began (see scheduleFit). */
-  private followEnd: boolean | undefined;
+  /**
+   * The view follows the last line, unless the user scrolled back (wheel up); typing or scrolling
+   * down to the end follows again. Reflows and xterm.js's late scroll sync do not change it.
+   */
+  private following = true;
   /** Fits done so far; a settle chain of an older fit stops. */
   private fits = 0;
   private reported: ConsoleSize | undefined;
@@ -78,7 +81,14 @@ export class TvVmConsole extends LitElement {
     terminal.loadAddon(fitAddon);
     terminal.open(box);
     terminal.attachCustomKeyEventHandler((event) => this.handleClipboardKeys(event));
-    terminal.onData((data) => this.emitInput(data));
+    terminal.onData((data) => {
+      this.following = true; // xterm.js scrolls to the end on input
+      this.emitInput(data);
+    });
+    box.addEventListener('wheel', (event) => {
+      if (event.deltaY < 0) this.following = false;
+      else requestAnimationFrame(() => (this.following = this.atEnd));
+    }, { passive: true });
     // Binary data (some mouse reports) is latin-1, one byte per char.
     terminal.onBinary((data) => this.emitInput(data));
     terminal.onResize(() => this.reportSize());
@@ -106,8 +116,14 @@ export class TvVmConsole extends LitElement {
 
   /** Guest output: UTF-8 bytes, escape sequences included. */
   write(data: Uint8Array): void {
-    if (this.terminal) this.terminal.write(data);
-    else this.early.push(data.slice());
+    if (!this.terminal) {
+      this.early.push(data.slice());
+      return;
+    }
+    // A view that follows the end shows new output even if a reflow left it above the end.
+    this.terminal.write(data, () => {
+      if (this.following && !this.atEnd) this.terminal?.scrollToBottom();
+    });
   }
 
   /** Writes a line of our own (not the guest's), e.g. a notice when the VM stops. */
@@ -201,10 +217,6 @@ export class TvVmConsole extends LitElement {
   }
 
   private scheduleFit(): void {
-    // Whether the view showed the last line is decided once per burst of resizes, before any
-    // reflow moved it: a reflow to another width can leave the view above the end, and then new
-    // output no longer shows.
-    if (this.followEnd === undefined) this.followEnd = this.atEnd;
     if (this.fitScheduled) return;
     this.fitScheduled = true;
     requestAnimationFrame(() => {
@@ -219,15 +231,14 @@ export class TvVmConsole extends LitElement {
   }
 
   /**
-   * For a few frames after a fit, puts a view that was at the end back there: xterm.js syncs its
-   * scroll position from the viewport element a frame after a reflow, which undoes one scroll
-   * (seen at 1280 → 390 px: the view stopped 3 rows above the end). The last fit's chain ends it.
+   * For a few frames after a fit, puts a following view back at the end: a reflow to another width
+   * can leave it above the end, and xterm.js syncs its scroll position from the viewport element
+   * a frame later, which undoes one scroll (seen at 1280 → 390 px: 3 rows above the end).
    */
   private settle(fit: number, frames: number): void {
     if (fit !== this.fits) return;
-    if (this.followEnd) this.terminal?.scrollToBottom();
+    if (this.following) this.terminal?.scrollToBottom();
     if (frames > 0) requestAnimationFrame(() => this.settle(fit, frames - 1));
-    else this.followEnd = undefined;
   }
 
   private reportSize(): void {
