@@ -85,10 +85,20 @@ export class TvVmConsole extends LitElement {
       this.following = true; // xterm.js scrolls to the end on input
       this.emitInput(data);
     });
+    // Capture: decide before xterm.js scrolls, so that onScroll below does not undo the user's scroll.
     box.addEventListener('wheel', (event) => {
       if (event.deltaY < 0) this.following = false;
       else requestAnimationFrame(() => (this.following = this.atEnd));
-    }, { passive: true });
+    }, { passive: true, capture: true });
+    box.addEventListener('pointerdown', (event) => {
+      if ((event.target as Element | null)?.closest?.('.scrollbar')) this.following = false;
+    }, { capture: true });
+    box.addEventListener('pointerup', () => requestAnimationFrame(() => (this.following = this.following || this.atEnd)));
+    // Whatever else moves a following view off the end (a reflow, xterm.js's late scroll sync,
+    // a console drawn while off-screen) is put back.
+    terminal.onScroll(() => {
+      if (this.following && !this.atEnd) queueMicrotask(() => this.terminal?.scrollToBottom());
+    });
     // Binary data (some mouse reports) is latin-1, one byte per char.
     terminal.onBinary((data) => this.emitInput(data));
     terminal.onResize(() => this.reportSize());
