@@ -88,8 +88,9 @@ export default defineConfig({
   base: '/',
   // No SPA fallback: a missing file is a 404, not index.html served as images/manifest.json.
   appType: 'mpa',
-  // Everything under public/ would be copied blindly; the assets the app needs are listed above.
-  publicDir: false,
+  // public/ holds only the favicons (served at /favicon.svg, /favicon.ico); the images and engine
+  // files the app needs are listed above.
+  publicDir: 'public',
   plugins: [serveImagesRaw(), copyRuntimeAssets()],
   server: {
     headers: isolationHeaders,

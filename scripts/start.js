@@ -44,7 +44,7 @@ function newestMtime(path) {
 
 /** The files a build reads: page, config, sources, the image manifest and the files it names. */
 function buildInputs() {
-  const inputs = ['index.html', 'vite.config.ts', 'package-lock.json', 'src', 'images/manifest.json'].map((p) => join(repoRoot, p));
+  const inputs = ['index.html', 'vite.config.ts', 'package-lock.json', 'src', 'public', 'labs', 'images/manifest.json'].map((p) => join(repoRoot, p));
   try {
     const manifest = JSON.parse(readFileSync(join(repoRoot, 'images/manifest.json'), 'utf8'));
     for (const image of manifest.images ?? []) for (const file of Object.keys(image.sha256 ?? {})) inputs.push(join(repoRoot, file));
@@ -118,7 +118,11 @@ async function main() {
   }
   const server = createAppServer();
   server.on('error', (err) => {
-    process.stderr.write(`start: cannot serve on port ${port}: ${err.message}\n`);
+    const hint =
+      err.code === 'EADDRINUSE'
+        ? `port ${port} is in use (another Tabvisor or another server?); pick another with PORT, e.g. PORT=${port === 8080 ? 8081 : port + 1} npm start, or PORT=0 for any free port`
+        : err.message;
+    process.stderr.write(`start: cannot serve on port ${port}: ${hint}\n`);
     process.exit(1);
   });
   server.listen(port, '127.0.0.1', () => {

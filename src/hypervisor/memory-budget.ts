@@ -15,10 +15,28 @@ export class MemoryBudget {
   private readonly reservations = new Map<string, number>();
   private reserved = 0;
 
-  constructor(readonly totalBytes: number) {
-    if (!Number.isSafeInteger(totalBytes) || totalBytes <= 0) {
-      throw new HypervisorError('bad-argument', `memory budget must be a positive number of bytes, got ${totalBytes}`);
+  constructor(private total: number) {
+    if (!Number.isSafeInteger(total) || total <= 0) {
+      throw new HypervisorError('bad-argument', `memory budget must be a positive number of bytes, got ${total}`);
     }
+  }
+
+  get totalBytes(): number {
+    return this.total;
+  }
+
+  /** Changes the budget; refused when it would be below what the VMs have reserved now. */
+  setTotal(bytes: number): void {
+    if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+      throw new HypervisorError('bad-argument', `memory budget must be a positive number of bytes, got ${bytes}`);
+    }
+    if (bytes < this.reserved) {
+      throw new HypervisorError(
+        'no-memory',
+        `the memory budget cannot be ${formatBytes(bytes)}: the VMs have ${formatBytes(this.reserved)} reserved (stop and delete some first)`,
+      );
+    }
+    this.total = bytes;
   }
 
   get freeBytes(): number {

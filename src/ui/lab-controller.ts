@@ -6,14 +6,22 @@
 import type { ImageEntry } from '../engines/engine.js';
 import { HypervisorError } from '../hypervisor/errors.js';
 import type { Hypervisor, VmSummary } from '../hypervisor/hypervisor.js';
-import { discardLabWork, loadLab, parseLab, saveLabWork, type Lab, type LabReport } from '../hypervisor/lab.js';
+import { loadLab, parseLab, type Lab, type LabReport } from '../hypervisor/lab.js';
 import type { MemoryUsage } from '../hypervisor/memory-budget.js';
 import { VM_RULES, type VmAction, type VmState } from '../hypervisor/state-machine.js';
 import type { TemplateStore } from '../hypervisor/template-store.js';
 import { FigureHistory } from './figures.js';
+import { pageMessage, pageWording } from './page-wording.js';
+import { budgetProblem, capProblem, weightProblem } from './schedule-limits.js';
+import { quietCmdline, ShellGreeter, type TerminalSize } from './shell-greeting.js';
+import { WorkKeeper, type SettingsStore } from './work-keeper.js';
+
+export type { SettingsStore };
 
 /** The lab a page without `?lab=` opens (labs/default.json). */
 export const DEFAULT_LAB = 'default';
+/** Guest memory all VMs of the page may reserve together, unless the user set another budget. */
+export const DEFAULT_BUDGET_MIB = 768;
 const LAB_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** What the page shows for one VM: a live VM, or a lab VM that is loading or could not start. */
@@ -43,6 +51,8 @@ export interface VmView {
   busy?: string;
   /** Actions the lifecycle table allows in this state. */
   allowed: ReadonlySet<VmUiAction>;
+  /** Dim one-line notes for its console ("restored snapshot 12:03:04"), oldest first; only grows. */
+  notes: readonly string[];
 }
 
 export type VmUiAction = 'start' | 'pause' | 'resume' | 'stop' | 'reset' | 'delete' | 'snapshot' | 'restore' | 'clone' | 'export';
@@ -55,6 +65,8 @@ export interface PageView {
   vms: VmView[];
   images: ImageEntry[];
   memory?: MemoryUsage;
+  /** The memory budget in MiB (the user can change it). */
+  budgetMiB: number;
   keepWork: boolean;
   /** What happened to the saved work last ("saved at 10:02:03"). */
   workStatus: string;
@@ -62,18 +74,14 @@ export interface PageView {
   notice?: { kind: 'error' | 'info'; text: string };
 }
 
-/** A key/value place that survives reloads (localStorage in the page). */
-export interface SettingsStore {
-  getItem(key: string): string | null;
-  setItem(key: string, value: string): void;
-}
-
 export interface LabControllerOptions {
   /** Reads a JSON file of the app by repo-relative path ('images/manifest.json', 'labs/x.json'). */
   loadJson(path: string): Promise<unknown>;
   /** The lab to open (?lab=NAME); the default lab when null or empty. */
   labName: string | null;
-  makeHypervisor(images: ImageEntry[]): Hypervisor;
+  /** The labs this build has, named in the message when the asked one does not exist. */
+  labNames?: readonly string[];
+  makeHypervisor(images: ImageEntry[], memoryBudgetBytes: number): Hypervisor;
   /** Template snapshots (OPFS in the page). */
   templates: TemplateStore;
   /** Saved work (OPFS in the page, another folder). */
@@ -106,13 +114,27 @@ export function allowedActions(state: VmView['state'], hasSnapshot: boolean): Se
   return allowed;
 }
 
+/** Why `action` is not possible now, for the title and the click of a disabled button. */
+export function actionHint(action: VmUiAction, vmName: string, state: VmView['state'], hasSnapshot: boolean): string {
+  if (state === 'loading' || state === 'unavailable' || state === 'failed') return `${vmName} is ${state}`;
+  const rule = VM_RULES[action === 'export' ? 'snapshot' : action];
+  const verb = action === 'export' ? 'Export' : action[0]!.toUpperCase() + action.slice(1);
+  if (!rule.allowedIn.includes(state)) return `${verb} is possible when the VM is ${joinOr(rule.allowedIn)}; ${vmName} is ${state}`;
+  if (action === 'restore' && !hasSnapshot) return `Restore needs a snapshot of ${vmName}: take one with Snapshot first`;
+  return '';
+}
+
+function joinOr(words: readonly string[]): string {
+  return words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
+}
+
 interface LabSlot {
   state: 'loading' | 'unavailable' | 'failed';
   message: string;
 }
 
 export class LabController {
-  readonly view: PageView = { phase: 'loading', message: 'Starting', vms: [], images: [], keepWork: false, workStatus: '' };
+  readonly view: PageView = { phase: 'loading', message: 'Starting', vms: [], images: [], budgetMiB: DEFAULT_BUDGET_MIB, keepWork: false, workStatus: '' };
   private hv: Hypervisor | undefined;
   private lab: Lab | undefined;
   /** Lab VMs that have no VM (yet): loading, or why they could not start. */
@@ -122,10 +144,13 @@ export class LabController {
   private readonly figures = new Map<string, FigureHistory>();
   private readonly snapshots = new Map<string, { bytes: Uint8Array; at: string }>();
   private readonly busy = new Map<string, string>();
-  private saveTimer: ReturnType<typeof setTimeout> | undefined;
-  private saveInterval: ReturnType<typeof setInterval> | undefined;
-  private saving: Promise<void> | undefined;
-  private saveAgain = false;
+  private readonly notes = new Map<string, string[]>();
+  /** What the page types into a shell that arrived at its prompt (size, a fresh prompt). */
+  private readonly greeter = new ShellGreeter((vmId, bytes) => {
+    if (this.hv?.has(vmId)) this.hv.sendConsole(vmId, bytes).catch(() => undefined);
+  });
+  /** Something was done since the lab loaded (keep my work off) or since the last save (on). */
+  private keeper: WorkKeeper | undefined;
   private closed = false;
   private readonly clock: () => number;
 
@@ -144,15 +169,16 @@ export class LabController {
       this.status('loading', 'Loading the image list');
       const manifest = (await this.options.loadJson('images/manifest.json')) as { images?: ImageEntry[] };
       if (!Array.isArray(manifest?.images)) throw new Error('images/manifest.json has no "images" list');
-      this.view.images = manifest.images;
+      // The page boots quietly: kernel warnings printed after the prompt would bury it.
+      this.view.images = manifest.images.map((image) => ({ ...image, cmdline: quietCmdline(image.cmdline ?? '') }));
       const name = this.options.labName || DEFAULT_LAB;
-      if (!LAB_NAME.test(name)) throw new Error(`"${name}" is not a lab name (letters, digits, '.', '_' or '-')`);
+      if (!LAB_NAME.test(name)) throw new Error(`"${name}" is not a lab name (letters, digits, '.', '_' or '-')${this.labList()}`);
       this.status('loading', `Loading lab ${name}`);
       let json: unknown;
       try {
         json = await this.options.loadJson(`labs/${name}.json`);
       } catch (error) {
-        throw new Error(`no lab named "${name}" (labs/${name}.json: ${messageOf(error)})`);
+        throw new Error(`no lab named "${name}" (labs/${name}.json: ${messageOf(error)})${this.labList()}`);
       }
       lab = parseLab(json, manifest.images, { allowMissingImages: true });
     } catch (error) {
@@ -161,33 +187,58 @@ export class LabController {
     }
     this.lab = lab;
     this.view.lab = { name: lab.name, ...(lab.title ? { title: lab.title } : {}), ...(lab.description ? { description: lab.description } : {}) };
-    const hv = this.options.makeHypervisor(this.view.images);
+    const budget = Number(this.options.settings.getItem(BUDGET_KEY) ?? DEFAULT_BUDGET_MIB);
+    this.view.budgetMiB = budgetProblem(budget) ? DEFAULT_BUDGET_MIB : budget;
+    const hv = this.options.makeHypervisor(this.view.images, this.view.budgetMiB * MiB);
     this.hv = hv;
     hv.events.on('transition', (t) => {
-      if (t.to === 'crashed') this.messages.set(t.vmName, t.detail ?? 'no reason given');
-      else if (t.input === 'restore' || t.input === 'reset' || t.input === 'start') this.messages.delete(t.vmName);
+      if (t.to === 'crashed') {
+        this.messages.set(t.vmName, t.detail ?? 'no reason given');
+        this.note(t.vmId, `crashed: ${t.detail ?? 'no reason given'}`);
+      } else if (t.input === 'restore' || t.input === 'reset' || t.input === 'start') this.messages.delete(t.vmName);
+      if (t.to === 'stopped' && t.input === 'poweroff') this.note(t.vmId, 'the guest powered off');
       if (t.to === 'deleted') {
         this.figures.delete(t.vmId);
         this.snapshots.delete(t.vmId);
+        this.notes.delete(t.vmId);
+        this.greeter.forget(t.vmId);
       }
       // Not at once: 'create' is emitted while the hypervisor is still registering the VM.
       queueMicrotask(() => this.refresh());
     });
-    hv.events.on('ready', () => this.refresh());
+    // A booted guest printed its ready marker: once the shell's prompt is out, tell it the size.
+    hv.events.on('ready', (r) => {
+      this.greeter.expect(r.vmId);
+      const from = hv.has(r.vmId) ? hv.consoleOffset(r.vmId) : 0;
+      hv.waitForConsole(r.vmId, '# ', { from, timeoutMs: 30_000 })
+        .then(() => this.greeter.arrive(r.vmId, 'booted', false))
+        .catch(() => undefined); // no prompt (another shell, or the VM went away): nothing to do
+      this.refresh();
+    });
     hv.events.on('progress', (p) => {
       const slot = this.slots.get(p.vmName);
       if (slot?.state === 'loading') slot.message = p.message;
       this.refresh();
     });
 
-    this.view.keepWork = this.options.settings.getItem(keepWorkKey(lab)) === '1';
-    if (!this.view.keepWork) await discardLabWork(lab, this.options.work).catch(() => undefined);
+    const keeper = new WorkKeeper({
+      lab,
+      hv,
+      store: this.options.work,
+      settings: this.options.settings,
+      clock: this.clock,
+      saveDelayMs: this.options.saveDelayMs,
+      saveIntervalMs: this.options.saveIntervalMs,
+      onChange: () => this.refresh(),
+    });
+    this.keeper = keeper;
+    const work = await keeper.beforeLoad();
     for (const vm of lab.vms) this.slots.set(vm.name, { state: 'loading', message: 'Waiting for its turn' });
     this.status('loading', `Starting ${lab.vms.length} VMs of lab ${lab.name}`);
     const report = await loadLab(hv, lab, {
       templates: this.options.templates,
       makeTemplates: true,
-      ...(this.view.keepWork ? { work: this.options.work } : {}),
+      ...(work ? { work } : {}),
     });
     if (this.closed) return report;
     for (const vm of report.vms) {
@@ -195,15 +246,14 @@ export class LabController {
       else {
         this.slots.delete(vm.name);
         if (!this.messages.has(vm.name)) this.messages.set(vm.name, vm.message);
-        // A template was saved at the shell, after its prompt: an empty line shows a fresh one.
-        if (vm.status === 'restored' && vm.vmId) hv.sendConsole(vm.vmId, '\r').catch(() => undefined);
+        // A restored console starts blank: the shell is told to show its prompt (shell-greeting.ts).
+        if (vm.status === 'restored' && vm.vmId) this.greeter.arrive(vm.vmId, 'template');
+        if (vm.status === 'resumed' && vm.vmId) this.greeter.arrive(vm.vmId, 'work');
       }
     }
-    const running = report.vms.filter((v) => v.vmId).length;
     this.view.phase = 'ready';
-    this.view.message = `Lab ${lab.name}: ${running} of ${report.vms.length} VMs running`;
+    keeper.loaded();
     this.refresh();
-    if (this.view.keepWork) this.startAutosave();
     return report;
   }
 
@@ -213,11 +263,11 @@ export class LabController {
   async act(vmId: string, action: Exclude<VmUiAction, 'export'>): Promise<void> {
     await this.attempt(vmId, action, async (hv) => {
       switch (action) {
-        case 'start': await hv.start(vmId); break;
-        case 'pause': await hv.pause(vmId); break;
-        case 'resume': await hv.resume(vmId); break;
-        case 'stop': await hv.stop(vmId); break;
-        case 'reset': await hv.reset(vmId); break;
+        case 'start': await hv.start(vmId); this.note(vmId, `started ${this.time()}`); break;
+        case 'pause': await hv.pause(vmId); this.note(vmId, `paused ${this.time()}: what you type waits for Resume`); break;
+        case 'resume': await hv.resume(vmId); this.note(vmId, `resumed ${this.time()}`); break;
+        case 'stop': await hv.stop(vmId); this.note(vmId, `stopped ${this.time()}`); break;
+        case 'reset': await hv.reset(vmId); this.note(vmId, `reset ${this.time()}: booting again`); break;
         case 'delete': await hv.delete(vmId); break;
         case 'snapshot': {
           const bytes = await hv.snapshot(vmId);
@@ -229,12 +279,16 @@ export class LabController {
           const snap = this.snapshots.get(vmId);
           if (!snap) throw new HypervisorError('bad-argument', `VM '${hv.get(vmId).name}' has no snapshot yet: take one first`);
           await hv.restore(vmId, snap.bytes);
-          this.info(`${hv.get(vmId).name} restored to its snapshot of ${snap.at.slice(11, 19)}`);
+          const at = new Date(snap.at).toTimeString().slice(0, 8);
+          this.note(vmId, `restored snapshot ${at}`);
+          this.greeter.arrive(vmId, 'restore');
+          this.info(`${hv.get(vmId).name} restored to its snapshot of ${at}`);
           break;
         }
         case 'clone': {
           const copy = await hv.clone(vmId);
           this.messages.set(copy.name, `a clone of ${hv.get(vmId).name}`);
+          this.greeter.arrive(copy.id, 'clone');
           break;
         }
       }
@@ -255,9 +309,12 @@ export class LabController {
     const hv = this.hv;
     if (!hv) return undefined;
     try {
-      const vm = await hv.importSnapshot(bytes, { identity: 'new' });
+      const name = this.importName(fileName);
+      const vm = await hv.importSnapshot(bytes, { identity: 'new', ...(name ? { name } : {}) });
       this.messages.set(vm.name, `imported from ${fileName}`);
+      this.greeter.arrive(vm.id, 'import');
       this.info(`Imported ${fileName} as ${vm.name}`);
+      this.keeper?.touched();
       return vm;
     } catch (error) {
       this.error(error);
@@ -271,6 +328,8 @@ export class LabController {
   async createVm(request: { image: string; name?: string; memoryMiB?: number; weight?: number; capPercent?: number }): Promise<string | undefined> {
     const hv = this.hv;
     if (!hv) return 'the lab is not loaded';
+    const problem = weightProblem(request.weight) ?? capProblem(request.capPercent);
+    if (problem) return problem;
     try {
       const vm = await hv.create({
         image: request.image,
@@ -282,10 +341,12 @@ export class LabController {
       this.messages.set(vm.name, 'booted from its image');
       this.refresh();
       await hv.start(vm.id);
+      this.keeper?.touched();
+      this.clearError();
       return undefined;
     } catch (error) {
-      this.error(error);
-      return messageOf(error);
+      // The dialog shows the refusal; the bar behind it stays as it was.
+      return pageMessage(error);
     } finally {
       this.refresh();
     }
@@ -302,8 +363,64 @@ export class LabController {
   sendConsole(vmId: string, data: string): void {
     const hv = this.hv;
     if (!hv?.has(vmId)) return;
+    // The user is typing: the page's own greeting must not land inside their command.
+    this.greeter.userTyped(vmId);
     hv.sendConsole(vmId, data).catch((error: unknown) => this.error(error));
-    if (this.view.keepWork) this.scheduleSave();
+    this.keeper?.touched();
+  }
+
+  /** The size a panel fitted its console to; the shell is told once it is at its prompt. */
+  consoleResized(vmId: string, size: TerminalSize): void {
+    this.greeter.resized(vmId, size);
+  }
+
+  /** Changes a VM's CPU weight and cap (undefined cap: none), within the page's ranges. */
+  async setSchedule(vmId: string, weight: number, capPercent: number | undefined): Promise<string | undefined> {
+    const problem = weightProblem(weight) ?? capProblem(capPercent);
+    if (problem) {
+      this.view.notice = { kind: 'error', text: problem };
+      this.refresh();
+      return problem;
+    }
+    let refusal: string | undefined;
+    await this.attempt(vmId, 'schedule', async (hv) => {
+      const result = await hv.setSchedule(vmId, { weight, capPercent });
+      const cap = capPercent === undefined ? 'no CPU cap' : `a CPU cap of ${capPercent}%`;
+      this.info(`${result.name} now has weight ${weight} and ${cap}${result.enforced ? '' : ' (the weight counts only when VMs share a worker)'}`);
+    });
+    if (this.view.notice?.kind === 'error') refusal = this.view.notice.text;
+    return refusal;
+  }
+
+  /** Changes the memory budget of the page's VMs (MiB); remembered for the next load. */
+  setMemoryBudget(mib: number): string | undefined {
+    const hv = this.hv;
+    const problem = budgetProblem(mib) ?? (hv ? undefined : 'the lab is not loaded');
+    try {
+      if (problem) throw new Error(problem);
+      hv!.memory.setTotal(mib * MiB);
+    } catch (error) {
+      this.error(error);
+      return pageMessage(error);
+    }
+    this.view.budgetMiB = mib;
+    this.options.settings.setItem(BUDGET_KEY, String(mib));
+    this.info(`The memory budget is now ${mib} MiB`);
+    this.refresh();
+    return undefined;
+  }
+
+  /**
+   * True when closing or reloading the page now would lose something: with keep my work off,
+   * anything done since the lab loaded; with it on, anything done since the last save.
+   */
+  wouldLoseWork(): boolean {
+    return this.keeper?.wouldLoseWork() ?? false;
+  }
+
+  /** True when keep my work is on: work is saved (or being saved), and switching it off deletes it. */
+  get hasSavedWork(): boolean {
+    return this.keeper?.on ?? false;
   }
 
   /** Samples CPU share, MIPS and memory of every live VM (once a second in the page). */
@@ -329,49 +446,18 @@ export class LabController {
 
   /** Turns "keep my work" on (saves now, then after activity) or off (forgets the saved work). */
   async setKeepWork(on: boolean): Promise<void> {
-    const lab = this.lab;
-    if (!lab) return;
-    this.view.keepWork = on;
-    this.options.settings.setItem(keepWorkKey(lab), on ? '1' : '0');
-    if (on) {
-      this.startAutosave();
-      await this.saveWork();
-    } else {
-      this.stopAutosave();
-      await this.saving;
-      await discardLabWork(lab, this.options.work).catch(() => undefined);
-      this.view.workStatus = 'A reload starts the lab clean';
-      this.refresh();
-    }
+    await this.keeper?.setOn(on);
   }
 
   /** Saves every lab VM's state (when keep my work is on): page hidden, closing, after typing. */
   saveWork(): Promise<void> {
-    if (!this.view.keepWork || !this.lab || !this.hv) return Promise.resolve();
-    if (this.saving) {
-      this.saveAgain = true;
-      return this.saving;
-    }
-    const lab = this.lab;
-    const hv = this.hv;
-    this.view.workStatus = 'Saving your work';
-    this.refresh();
-    this.saving = (async () => {
-      do {
-        this.saveAgain = false;
-        const results = await saveLabWork(hv, lab, this.options.work);
-        if (!this.view.keepWork) break;
-        const saved = results.filter((r) => r.saved).map((r) => r.name);
-        const failed = results.filter((r) => !r.saved).map((r) => `${r.name} (${r.message})`);
-        const at = new Date(this.clock()).toTimeString().slice(0, 8);
-        this.view.workStatus =
-          (saved.length ? `Work saved at ${at}: ${saved.join(', ')}` : `Nothing saved at ${at}`) + (failed.length ? `; not saved: ${failed.join(', ')}` : '');
-      } while (this.saveAgain && this.view.keepWork);
-    })().finally(() => {
-      this.saving = undefined;
-      this.refresh();
-    });
-    return this.saving;
+    return this.keeper?.save() ?? Promise.resolve();
+  }
+
+  /** A line of guidance in the notice bar (why a button cannot be used now). */
+  showHint(text: string): void {
+    this.view.notice = { kind: 'info', text };
+    this.options.onChange();
   }
 
   /** Test hook with a real effect: terminates the worker running this VM. */
@@ -384,31 +470,11 @@ export class LabController {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.stopAutosave();
+    this.keeper?.stop();
     await this.hv?.shutdown();
   }
 
   // --- internals ----------------------------------------------------------------------------
-
-  private scheduleSave(): void {
-    if (this.saveTimer !== undefined) clearTimeout(this.saveTimer);
-    this.saveTimer = setTimeout(() => {
-      this.saveTimer = undefined;
-      void this.saveWork();
-    }, this.options.saveDelayMs ?? 1500);
-  }
-
-  private startAutosave(): void {
-    if (this.saveInterval !== undefined) return;
-    this.saveInterval = setInterval(() => void this.saveWork(), this.options.saveIntervalMs ?? 30_000);
-  }
-
-  private stopAutosave(): void {
-    if (this.saveTimer !== undefined) clearTimeout(this.saveTimer);
-    if (this.saveInterval !== undefined) clearInterval(this.saveInterval);
-    this.saveTimer = undefined;
-    this.saveInterval = undefined;
-  }
 
   private async attempt(vmId: string, action: string, body: (hv: Hypervisor) => Promise<void>): Promise<void> {
     const hv = this.hv;
@@ -417,8 +483,8 @@ export class LabController {
     this.refresh();
     try {
       await body(hv);
-      if (this.view.notice?.kind === 'error') this.view.notice = undefined;
-      if (this.view.keepWork && action !== 'export') this.scheduleSave();
+      this.clearError();
+      if (action !== 'export') this.keeper?.touched();
     } catch (error) {
       this.error(error);
     } finally {
@@ -432,8 +498,38 @@ export class LabController {
   }
 
   private error(error: unknown): void {
-    this.view.notice = { kind: 'error', text: messageOf(error) };
+    this.view.notice = { kind: 'error', text: pageMessage(error) };
     this.refresh();
+  }
+
+  /** A success makes an old error stale. */
+  private clearError(): void {
+    if (this.view.notice?.kind === 'error') this.view.notice = undefined;
+  }
+
+  /** A dim line for the VM's console. */
+  private note(vmId: string, text: string): void {
+    let list = this.notes.get(vmId);
+    if (!list) this.notes.set(vmId, (list = []));
+    list.push(pageWording(text));
+  }
+
+  private time(): string {
+    return new Date(this.clock()).toTimeString().slice(0, 8);
+  }
+
+  /** ' (labs here: a, b)' for a message about a lab that cannot be opened. */
+  private labList(): string {
+    const names = this.options.labNames ?? [];
+    return names.length ? `; labs here: ${names.join(', ')}` : '';
+  }
+
+  /** An imported VM is named after the VM in the file (`riscv-2026-...tvsnap` → riscv, riscv-copy-1). */
+  private importName(fileName: string): string | undefined {
+    const base = /^([A-Za-z0-9][A-Za-z0-9._-]*?)(-\d{4}-\d\d-\d\dT[\d-]+Z)?\.tvsnap$/i.exec(fileName)?.[1];
+    if (!base || !LAB_NAME.test(base) || !this.hv) return undefined;
+    if (!this.hv.has(base)) return base;
+    for (let n = 1; ; n++) if (!this.hv.has(`${base}-copy-${n}`)) return `${base}-copy-${n}`;
   }
 
   private status(phase: PageView['phase'], message: string): void {
@@ -445,6 +541,10 @@ export class LabController {
   /** Rebuilds the VM list from the hypervisor and the lab slots, then tells the page. */
   private refresh(): void {
     const hv = this.hv;
+    if (this.keeper) {
+      this.view.keepWork = this.keeper.on;
+      this.view.workStatus = this.keeper.status;
+    }
     if (!hv) return this.options.onChange();
     const live = hv.list();
     const byName = new Map(live.map((vm) => [vm.name, vm]));
@@ -471,24 +571,35 @@ export class LabController {
         ...(snap ? { snapshotAt: snap.at } : {}),
         ...(busy ? { busy } : {}),
         allowed: allowedActions(vm.state, snap !== undefined),
+        notes: this.notes.get(vm.id) ?? [],
       };
     };
     for (const spec of this.lab?.vms ?? []) {
       const vm = byName.get(spec.name);
       const slot = this.slots.get(spec.name);
       if (vm) views.push(liveView(vm));
-      else if (slot) views.push({ key: `lab:${spec.name}`, name: spec.name, image: spec.image, state: slot.state, ready: false, message: slot.message, allowed: new Set() });
+      else if (slot) views.push({ key: `lab:${spec.name}`, name: spec.name, image: spec.image, state: slot.state, ready: false, message: slot.message, allowed: new Set(), notes: [] });
     }
     for (const vm of live) if (!seen.has(vm.id)) views.push(liveView(vm));
     this.view.vms = views;
     this.view.memory = hv.memoryUsage();
+    if (this.view.phase === 'ready' && this.lab) this.view.message = labLine(this.lab, byName, this.slots);
     this.options.onChange();
   }
 }
 
-function keepWorkKey(lab: Lab): string {
-  return `tabvisor.keepWork.${lab.name}`;
+const MiB = 1024 * 1024;
+const BUDGET_KEY = 'tabvisor.memoryBudgetMiB';
+
+/** "Lab default: 1 of 2 VMs running (x86 crashed)": the lab's VMs as they are now. */
+function labLine(lab: Lab, live: ReadonlyMap<string, VmSummary>, slots: ReadonlyMap<string, LabSlot>): string {
+  const running = lab.vms.filter((spec) => live.get(spec.name)?.state === 'running').length;
+  const others = lab.vms
+    .filter((spec) => live.get(spec.name)?.state !== 'running')
+    .map((spec) => `${spec.name} ${live.get(spec.name)?.state ?? slots.get(spec.name)?.state ?? 'deleted'}`);
+  return `Lab ${lab.name}: ${running} of ${lab.vms.length} VMs running${others.length ? ` (${others.join(', ')})` : ''}`;
 }
+
 
 function formatSize(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${(bytes / (1024 * 1024)).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`;

@@ -13,13 +13,13 @@ import './tv-create-dialog.js';
 import type { CreateVmDetail, TvCreateDialog } from './tv-create-dialog.js';
 import './tv-status-line.js';
 import './tv-vm-panel.js';
-import type { TvVmPanel, VmActionDetail, VmInputDetail } from './tv-vm-panel.js';
+import type { TvVmPanel, VmActionDetail, VmInputDetail, VmResizeDetail, VmScheduleDetail } from './tv-vm-panel.js';
+import { BUDGET_MAX_MIB, BUDGET_MIN_MIB } from './schedule-limits.js';
 
 /** The lab manifests (labs/*.json), bundled with the app: ?lab=NAME picks one. */
 const LABS = import.meta.glob<unknown>(['../../labs/*.json', '!../../labs/lab.schema.json'], { import: 'default' });
-
-/** Guest memory all VMs of the page may reserve together. */
-const MEMORY_BUDGET_BYTES = 768 * 1024 * 1024;
+const LAB_NAMES = Object.keys(LABS).map((path) => path.replace(/^.*\/(.*)\.json$/, '$1')).sort();
+const SCREEN_READER_KEY = 'tabvisor.screenReader';
 
 @customElement('tv-app')
 export class TvApp extends LitElement {
@@ -29,7 +29,7 @@ export class TvApp extends LitElement {
       flex-direction: column;
       min-height: 100vh;
       box-sizing: border-box;
-      padding: 1rem 1.25rem 1.25rem;
+      padding: 1rem clamp(0.5rem, 2vw, 1.25rem) 1.25rem;
       gap: 0.75rem;
       font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif;
       color: #1d2939;
@@ -50,7 +50,12 @@ export class TvApp extends LitElement {
       color: #344054;
       cursor: pointer;
     }
-    .upload input { display: none; }
+    button:disabled { background: #f2f4f7; color: #98a2b3; border-color: #eaecf0; cursor: not-allowed; }
+    button:focus-visible, input:focus-visible { outline: 2px solid #2e6bd6; outline-offset: 1px; }
+    #import input { display: none; }
+    .budget { display: inline-flex; align-items: center; gap: 0.35rem; }
+    .budget input { width: 5rem; font: inherit; font-size: 0.85rem; padding: 0.15rem 0.35rem; border: 1px solid #d0d5dd; border-radius: 6px; font-variant-numeric: tabular-nums; }
+    .budget button { padding: 0.15rem 0.6rem; }
     .switch { display: inline-flex; align-items: center; gap: 0.4rem; font-size: 0.85rem; cursor: pointer; }
     .bar { display: flex; align-items: center; gap: 1rem; flex-wrap: wrap; font-size: 0.85rem; color: #667085; }
     .bar tv-status-line { margin-right: auto; }
@@ -58,13 +63,16 @@ export class TvApp extends LitElement {
     .notice.error { background: #fee4e2; color: #912018; }
     .notice.info { background: #eef4ff; color: #1d3f8a; }
     .notice button { margin-left: auto; padding: 0 0.5rem; font-size: 0.8rem; }
-    .vms { display: grid; grid-template-columns: repeat(auto-fill, minmax(30rem, 1fr)); gap: 0.75rem; }
+    .memory { font-variant-numeric: tabular-nums; }
+    /* One column when the window is narrower than a panel: nothing scrolls sideways. */
+    .vms { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(30rem, 100%), 1fr)); gap: 0.75rem; }
     .hint { font-size: 0.8rem; color: #667085; margin: 0; }
   `;
 
   @state() private view: PageView | undefined;
   @state() private createError = '';
   @state() private creating = false;
+  @state() private screenReader = localStorage.getItem(SCREEN_READER_KEY) === '1';
   @query('tv-create-dialog') private dialog!: TvCreateDialog;
   private controller: LabController | undefined;
   private hosts = new PageWorkerHosts();
@@ -73,6 +81,12 @@ export class TvApp extends LitElement {
   private readonly onVisibility = (): void => {
     if (document.visibilityState === 'hidden') void this.controller?.saveWork();
   };
+  /** The browser asks before a reload or close would lose what the user did (not saved). */
+  private readonly onBeforeUnload = (event: BeforeUnloadEvent): void => {
+    if (!this.controller?.wouldLoseWork()) return;
+    event.preventDefault();
+    event.returnValue = '';
+  };
 
   override connectedCallback(): void {
     super.connectedCallback();
@@ -80,6 +94,7 @@ export class TvApp extends LitElement {
     const hosts = this.hosts;
     this.controller = new LabController({
       labName: new URLSearchParams(location.search).get('lab'),
+      labNames: LAB_NAMES,
       loadJson: async (path) => {
         const bundled = LABS[`../../${path}`];
         if (path.startsWith('labs/')) {
@@ -91,8 +106,8 @@ export class TvApp extends LitElement {
         return response.json() as Promise<unknown>;
       },
       // At least two workers, so that the two VMs of a lab never share a failure domain.
-      makeHypervisor: (images) =>
-        new Hypervisor({ images, memoryBudgetBytes: MEMORY_BUDGET_BYTES, hosts: hosts.factory, poolSize: Math.max(2, navigator.hardwareConcurrency || 1) }),
+      makeHypervisor: (images, memoryBudgetBytes) =>
+        new Hypervisor({ images, memoryBudgetBytes, hosts: hosts.factory, poolSize: Math.max(2, navigator.hardwareConcurrency || 1) }),
       templates: new OpfsTemplateStore('tabvisor-templates'),
       work: new OpfsTemplateStore('tabvisor-work'),
       settings: localStorage,
@@ -102,6 +117,7 @@ export class TvApp extends LitElement {
       },
     });
     addEventListener('pagehide', this.onHide);
+    addEventListener('beforeunload', this.onBeforeUnload);
     document.addEventListener('visibilitychange', this.onVisibility);
     this.sampler = setInterval(() => void this.controller?.sampleFigures(), 1000);
     void this.controller.open();
@@ -110,6 +126,7 @@ export class TvApp extends LitElement {
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     removeEventListener('pagehide', this.onHide);
+    removeEventListener('beforeunload', this.onBeforeUnload);
     document.removeEventListener('visibilitychange', this.onVisibility);
     clearInterval(this.sampler);
     void this.controller?.close();
@@ -143,34 +160,49 @@ export class TvApp extends LitElement {
         <div class="tools">
           <label class="switch" title="Save each VM when the page is hidden or closed, and after you type; a reload then restores them">
             <input type="checkbox" role="switch" id="keep-work" .checked=${view.keepWork} ?disabled=${!view.lab || view.phase === 'loading'}
-              @change=${(e: Event) => void controller.setKeepWork((e.target as HTMLInputElement).checked)} />
+              @change=${this.onKeepWork} />
             Keep my work
           </label>
-          <button id="new-vm" ?disabled=${view.phase !== 'ready'} @click=${() => this.dialog.show()}>New VM</button>
-          <label class="upload" id="import">Import snapshot
-            <input type="file" accept=".tvsnap,application/octet-stream" ?disabled=${view.phase !== 'ready'} @change=${this.importFile} />
+          <label class="switch" title="Terminals keep an accessible copy of their text for screen readers">
+            <input type="checkbox" role="switch" id="screen-reader" .checked=${this.screenReader} @change=${this.onScreenReader} />
+            Screen reader
           </label>
+          <button id="new-vm" ?disabled=${view.phase !== 'ready'} title=${view.phase === 'ready' ? 'Create and boot a new VM' : 'Wait until the lab is loaded'}
+            @click=${() => this.dialog.show()}>New VM</button>
+          <span id="import">
+            <button ?disabled=${view.phase !== 'ready'} title=${view.phase === 'ready' ? 'Run a .tvsnap file as a new VM' : 'Wait until the lab is loaded'}
+              @click=${() => this.renderRoot.querySelector<HTMLInputElement>('#import input')?.click()}>Import snapshot</button>
+            <input type="file" accept=".tvsnap,application/octet-stream" tabindex="-1" ?disabled=${view.phase !== 'ready'} @change=${this.importFile} />
+          </span>
         </div>
       </header>
       <div class="bar">
         <tv-status-line class="lab" .phase=${view.phase} .label=${view.phase === 'ready' ? 'lab ready' : ''} .message=${view.message}></tv-status-line>
         <span class="work">${view.keepWork ? view.workStatus : view.workStatus || 'A reload starts the lab clean'}</span>
         <span class="memory">${memory}</span>
+        <form class="budget" @submit=${this.onBudget}>
+          <label for="budget">Budget (MiB)</label>
+          <input id="budget" name="budget" type="number" step="1" .value=${String(view.budgetMiB)} ?disabled=${view.phase !== 'ready'}
+            title="Guest memory all VMs may reserve together, ${BUDGET_MIN_MIB} to ${BUDGET_MAX_MIB} MiB" />
+          <button type="submit" ?disabled=${view.phase !== 'ready'}>Set</button>
+        </form>
       </div>
       ${view.notice
         ? html`<div class="notice ${view.notice.kind}" role=${view.notice.kind === 'error' ? 'alert' : 'status'}>
             <span>${view.notice.text}</span><button @click=${() => this.dismissNotice()}>Dismiss</button>
           </div>`
         : nothing}
-      <div class="vms" @vm-action=${this.onAction} @vm-input=${this.onInput}>
+      <div class="vms" @vm-action=${this.onAction} @vm-input=${this.onInput} @vm-resize=${this.onResize} @vm-schedule=${this.onSchedule}
+        @vm-hint=${(e: CustomEvent<{ text: string }>) => controller.showHint(e.detail.text)}>
         ${repeat(
           view.vms,
           (vm) => vm.key,
-          (vm) => html`<tv-vm-panel data-name=${vm.name} .vm=${vm}
+          (vm) => html`<tv-vm-panel data-name=${vm.name} .vm=${vm} ?screenReader=${this.screenReader}
             .attach=${vm.id ? (listener: (d: Uint8Array) => void) => controller.attachConsole(vm.id!, listener) : undefined}></tv-vm-panel>`,
         )}
       </div>
-      <p class="hint">Click a console to type. Copy: select, then Ctrl+Shift+C. Paste: Ctrl+Shift+V.</p>
+      <p class="hint">Click a console (or Tab to it) to type. Copy: select, then Ctrl+Shift+C. Paste: Ctrl+Shift+V.
+        After resizing the window, <code>eval $(resize)</code> tells the shell the new size.</p>
       <tv-create-dialog .images=${view.images} .error=${this.createError} ?busy=${this.creating} @create-vm=${this.onCreate}></tv-create-dialog>
     `;
   }
@@ -190,6 +222,38 @@ export class TvApp extends LitElement {
     const link = Object.assign(document.createElement('a'), { href: url, download: file.fileName });
     link.click();
     setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  };
+
+  private readonly onKeepWork = async (event: Event): Promise<void> => {
+    const box = event.target as HTMLInputElement;
+    const controller = this.controller!;
+    // Switching it off deletes the saved work: ask first.
+    if (!box.checked && controller.hasSavedWork && !confirm('Delete your saved work? The next reload then starts the lab clean.')) {
+      box.checked = true;
+      return;
+    }
+    await controller.setKeepWork(box.checked);
+  };
+
+  private readonly onScreenReader = (event: Event): void => {
+    this.screenReader = (event.target as HTMLInputElement).checked;
+    localStorage.setItem(SCREEN_READER_KEY, this.screenReader ? '1' : '0');
+  };
+
+  private readonly onBudget = (event: SubmitEvent): void => {
+    event.preventDefault();
+    const text = String(new FormData(event.target as HTMLFormElement).get('budget') ?? '').trim();
+    this.controller?.setMemoryBudget(text === '' ? Number.NaN : Number(text));
+  };
+
+  private readonly onResize = (event: CustomEvent<VmResizeDetail>): void => {
+    const { vmId, cols, rows } = event.detail;
+    this.controller?.consoleResized(vmId, { cols, rows });
+  };
+
+  private readonly onSchedule = (event: CustomEvent<VmScheduleDetail>): void => {
+    const { vmId, weight, capPercent } = event.detail;
+    void this.controller?.setSchedule(vmId, weight, capPercent);
   };
 
   private readonly onInput = (event: CustomEvent<VmInputDetail>): void => {

@@ -3,6 +3,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import type { ImageEntry } from '../engines/engine.js';
+import { CAP_MAX, CAP_MIN, WEIGHT_MAX, WEIGHT_MIN } from './schedule-limits.js';
 
 export interface CreateVmDetail {
   image: string;
@@ -23,6 +24,7 @@ export class TvCreateDialog extends LitElement {
     input, select { font: inherit; font-size: 0.9rem; padding: 0.25rem 0.4rem; border: 1px solid #d0d5dd; border-radius: 6px; }
     .error { grid-column: 1 / -1; color: #b42318; font-size: 0.85rem; margin: 0.25rem 0 0; }
     .buttons { grid-column: 1 / -1; display: flex; justify-content: flex-end; gap: 0.5rem; margin-top: 0.5rem; }
+    button:focus-visible, input:focus-visible, select:focus-visible { outline: 2px solid #2e6bd6; outline-offset: 1px; }
     button { font: inherit; font-size: 0.85rem; padding: 0.3rem 0.9rem; border: 1px solid #d0d5dd; border-radius: 6px; background: #fff; cursor: pointer; }
     button[type='submit'] { background: #2e6bd6; border-color: #2e6bd6; color: #fff; }
   `;
@@ -47,7 +49,7 @@ export class TvCreateDialog extends LitElement {
     const selected = this.images.find((i) => i.name === this.image) ?? this.images[0];
     return html`<dialog>
       <h2>New VM</h2>
-      <form @submit=${this.submit}>
+      <form novalidate @submit=${this.submit}>
         <label for="image">Image</label>
         <select id="image" name="image" @change=${(e: Event) => (this.image = (e.target as HTMLSelectElement).value)}>
           ${this.images.map((i) => html`<option value=${i.name} ?selected=${i === selected}>${i.name} (${i.arch}, ${i.engine})</option>`)}
@@ -57,9 +59,9 @@ export class TvCreateDialog extends LitElement {
         <label for="memory">Memory (MiB)</label>
         <input id="memory" name="memoryMiB" type="number" min="1" step="1" placeholder=${String(selected?.memoryMiB ?? '')} />
         <label for="weight">Weight</label>
-        <input id="weight" name="weight" type="number" min="0.1" step="0.1" placeholder="1" />
+        <input id="weight" name="weight" type="number" step="any" placeholder="1" title="Relative CPU share, ${WEIGHT_MIN} to ${WEIGHT_MAX}" />
         <label for="cap">CPU cap (%)</label>
-        <input id="cap" name="capPercent" type="number" min="1" max="100" step="1" placeholder="none" />
+        <input id="cap" name="capPercent" type="number" step="any" placeholder="none" title="At most this % of one core, ${CAP_MIN} to ${CAP_MAX}" />
         ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
         <div class="buttons">
           <button type="button" @click=${() => this.close()}>Cancel</button>

@@ -2,13 +2,14 @@
 //   write(bytes)            guest output (UTF-8) into the terminal
 //   'console-input' event   detail: string typed or pasted by the user, for the guest
 //   'console-resize' event  detail: { cols, rows } after the terminal was fitted to its box
+//   screenReader            xterm.js's screen-reader mode (an accessible copy of the rows)
 // Copy: select with the mouse, then Ctrl+Shift+C (or the browser's copy). Paste: Ctrl+Shift+V
 // (or the browser's paste). Plain Ctrl+C and Ctrl+V stay terminal keys (interrupt, literal next).
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
 import xtermCss from '@xterm/xterm/css/xterm.css?inline';
 import { LitElement, css, html, unsafeCSS } from 'lit';
-import { customElement } from 'lit/decorators.js';
+import { customElement, property } from 'lit/decorators.js';
 
 export interface ConsoleSize {
   cols: number;
@@ -29,6 +30,10 @@ export class TvVmConsole extends LitElement {
         padding: 6px;
         box-sizing: border-box;
       }
+      :host(:focus-within) {
+        outline: 2px solid #84adff;
+        outline-offset: 2px;
+      }
       .terminal-box {
         position: absolute;
         inset: 6px;
@@ -36,10 +41,20 @@ export class TvVmConsole extends LitElement {
     `,
   ];
 
+  /** xterm.js's screen-reader mode: rows mirrored into an accessible tree, output announced. */
+  @property({ type: Boolean }) screenReader = false;
   private terminal: Terminal | null = null;
   private fitAddon: FitAddon | null = null;
   private resizeObserver: ResizeObserver | null = null;
   private fitScheduled = false;
+  /**
+   * The view follows the last line, unless the user scrolled back (wheel up); typing or scrolling
+   * down to the end follows again. Reflows and xterm.js's late scroll sync do not change it.
+   */
+  private following = true;
+  /** Fits done so far; a settle chain of an older fit stops. */
+  private fits = 0;
+  private reported: ConsoleSize | undefined;
   /** Output that arrived before the terminal existed. */
   private early: Uint8Array[] = [];
 
@@ -53,7 +68,11 @@ export class TvVmConsole extends LitElement {
     const terminal = new Terminal({
       fontFamily: '"DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, monospace',
       fontSize: 14,
+      // At line height 1 the row box is exactly the font's ascent + descent, and the underscore of
+      // DejaVu/Liberation Mono is drawn at or below the descent: rows clip it (a_b shows as "a b").
+      lineHeight: 1.2,
       cursorBlink: true,
+      screenReaderMode: this.screenReader,
       scrollback: 5000,
       convertEol: false,
       theme: { background: '#16181d', foreground: '#e6e6e6', cursor: '#e6e6e6', selectionBackground: '#3e5c8a' },
@@ -62,12 +81,27 @@ export class TvVmConsole extends LitElement {
     terminal.loadAddon(fitAddon);
     terminal.open(box);
     terminal.attachCustomKeyEventHandler((event) => this.handleClipboardKeys(event));
-    terminal.onData((data) => this.emitInput(data));
+    terminal.onData((data) => {
+      this.following = true; // xterm.js scrolls to the end on input
+      this.emitInput(data);
+    });
+    // Capture: decide before xterm.js scrolls, so that onScroll below does not undo the user's scroll.
+    box.addEventListener('wheel', (event) => {
+      if (event.deltaY < 0) this.following = false;
+      else requestAnimationFrame(() => (this.following = this.atEnd));
+    }, { passive: true, capture: true });
+    box.addEventListener('pointerdown', (event) => {
+      if ((event.target as Element | null)?.closest?.('.scrollbar')) this.following = false;
+    }, { capture: true });
+    box.addEventListener('pointerup', () => requestAnimationFrame(() => (this.following = this.following || this.atEnd)));
+    // Whatever else moves a following view off the end (a reflow, xterm.js's late scroll sync,
+    // a console drawn while off-screen) is put back.
+    terminal.onScroll(() => {
+      if (this.following && !this.atEnd) queueMicrotask(() => this.terminal?.scrollToBottom());
+    });
     // Binary data (some mouse reports) is latin-1, one byte per char.
     terminal.onBinary((data) => this.emitInput(data));
-    terminal.onResize(({ cols, rows }) => {
-      this.dispatchEvent(new CustomEvent<ConsoleSize>('console-resize', { detail: { cols, rows }, bubbles: true, composed: true }));
-    });
+    terminal.onResize(() => this.reportSize());
     this.terminal = terminal;
     this.fitAddon = fitAddon;
     for (const chunk of this.early) terminal.write(chunk);
@@ -75,6 +109,10 @@ export class TvVmConsole extends LitElement {
     this.resizeObserver = new ResizeObserver(() => this.scheduleFit());
     this.resizeObserver.observe(this);
     this.scheduleFit();
+  }
+
+  override updated(changed: Map<string, unknown>): void {
+    if (changed.has('screenReader') && this.terminal) this.terminal.options.screenReaderMode = this.screenReader;
   }
 
   override disconnectedCallback(): void {
@@ -88,8 +126,14 @@ export class TvVmConsole extends LitElement {
 
   /** Guest output: UTF-8 bytes, escape sequences included. */
   write(data: Uint8Array): void {
-    if (this.terminal) this.terminal.write(data);
-    else this.early.push(data.slice());
+    if (!this.terminal) {
+      this.early.push(data.slice());
+      return;
+    }
+    // A view that follows the end shows new output even if a reflow left it above the end.
+    this.terminal.write(data, () => {
+      if (this.following && !this.atEnd) this.terminal?.scrollToBottom();
+    });
   }
 
   /** Writes a line of our own (not the guest's), e.g. a notice when the VM stops. */
@@ -120,6 +164,35 @@ export class TvVmConsole extends LitElement {
     }
     while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
     return lines.join('\n');
+  }
+
+  /**
+   * Where a cell of the visible screen is, in page coordinates (row 0 is the top visible row).
+   * Tests use it to look at the pixels of one character.
+   */
+  cellRect(row: number, col: number): { x: number; y: number; width: number; height: number } | null {
+    const screen = this.renderRoot.querySelector('.xterm-screen');
+    if (!this.terminal || !screen) return null;
+    const box = screen.getBoundingClientRect();
+    const width = box.width / this.terminal.cols;
+    const height = box.height / this.terminal.rows;
+    return { x: box.x + col * width, y: box.y + row * height, width, height };
+  }
+
+  /** The visible row (0 = top) whose text is exactly `text`, the last one when several are. */
+  visibleRowOf(text: string): number {
+    const buffer = this.terminal?.buffer.active;
+    if (!buffer || !this.terminal) return -1;
+    for (let row = this.terminal.rows - 1; row >= 0; row--) {
+      if (buffer.getLine(buffer.viewportY + row)?.translateToString(true) === text) return row;
+    }
+    return -1;
+  }
+
+  /** The view shows the last line (not scrolled back). */
+  get atEnd(): boolean {
+    const buffer = this.terminal?.buffer.active;
+    return !buffer || buffer.viewportY >= buffer.baseY;
   }
 
   get size(): ConsoleSize | null {
@@ -159,8 +232,30 @@ export class TvVmConsole extends LitElement {
     requestAnimationFrame(() => {
       this.fitScheduled = false;
       // fit() measures the box; a hidden (display: none) console has no size to fit to.
-      if (this.terminal && this.offsetWidth > 0 && this.offsetHeight > 0) this.fitAddon?.fit();
+      if (this.terminal && this.offsetWidth > 0 && this.offsetHeight > 0) {
+        this.fitAddon?.fit();
+        this.reportSize(); // also when the fitted size is the terminal's first one
+      }
+      this.settle(++this.fits, 3);
     });
+  }
+
+  /**
+   * For a few frames after a fit, puts a following view back at the end: a reflow to another width
+   * can leave it above the end, and xterm.js syncs its scroll position from the viewport element
+   * a frame later, which undoes one scroll (seen at 1280 → 390 px: 3 rows above the end).
+   */
+  private settle(fit: number, frames: number): void {
+    if (fit !== this.fits) return;
+    if (this.following) this.terminal?.scrollToBottom();
+    if (frames > 0) requestAnimationFrame(() => this.settle(fit, frames - 1));
+  }
+
+  private reportSize(): void {
+    const size = this.size;
+    if (!size || (this.reported && this.reported.cols === size.cols && this.reported.rows === size.rows)) return;
+    this.reported = size;
+    this.dispatchEvent(new CustomEvent<ConsoleSize>('console-resize', { detail: size, bubbles: true, composed: true }));
   }
 }
 

@@ -1,14 +1,18 @@
-// <tv-vm-panel>: one VM — name, state, live figures, controls and its console. It renders a VmView
-// and emits what the user does: 'vm-action' { vmId, action } and 'vm-input' { vmId, data }.
+// <tv-vm-panel>: one VM — name, state, live figures, CPU weight and cap, controls and its console.
+// It renders a VmView and emits what the user does: 'vm-action' { vmId, action },
+// 'vm-input' { vmId, data }, 'vm-resize' { vmId, cols, rows }, 'vm-schedule' { vmId, weight,
+// capPercent } and 'vm-hint' { text } (a click on a button that is not possible now).
 // Console output comes through `attach`, which the page wires to the hypervisor.
 import { LitElement, css, html, nothing } from 'lit';
-import { customElement, property, query } from 'lit/decorators.js';
+import { customElement, property, query, state } from 'lit/decorators.js';
 import { formatMiB, formatMips, formatPercent } from './figures.js';
-import type { VmUiAction, VmView } from './lab-controller.js';
+import { BAR_KEYS, withCtrl } from './key-bar.js';
+import { actionHint, type VmUiAction, type VmView } from './lab-controller.js';
+import { CAP_MAX, CAP_MIN, WEIGHT_MAX, WEIGHT_MIN } from './schedule-limits.js';
 import './tv-sparkline.js';
 import './tv-status-line.js';
 import './tv-vm-console.js';
-import type { TvVmConsole } from './tv-vm-console.js';
+import type { ConsoleSize, TvVmConsole } from './tv-vm-console.js';
 
 export interface VmActionDetail {
   vmId: string;
@@ -18,6 +22,17 @@ export interface VmActionDetail {
 export interface VmInputDetail {
   vmId: string;
   data: string;
+}
+
+export interface VmResizeDetail extends ConsoleSize {
+  vmId: string;
+}
+
+export interface VmScheduleDetail {
+  vmId: string;
+  weight: number;
+  /** undefined: no cap. */
+  capPercent: number | undefined;
 }
 
 const LIFECYCLE: ReadonlyArray<[VmUiAction, string]> = [
@@ -50,11 +65,11 @@ export class TvVmPanel extends LitElement {
     }
     .head { display: flex; align-items: baseline; gap: 0.6rem; flex-wrap: wrap; }
     h2 { font-size: 1rem; margin: 0; font-weight: 650; }
-    .meta { color: #667085; font-size: 0.8rem; }
-    .figures { display: flex; gap: 1rem; flex-wrap: wrap; }
+    .meta { color: #667085; font-size: 0.8rem; font-variant-numeric: tabular-nums; }
+    .figures { display: flex; gap: 0.5rem 1rem; flex-wrap: wrap; }
     .controls { display: flex; gap: 0.35rem; flex-wrap: wrap; align-items: center; }
     .sep { width: 1px; align-self: stretch; background: #e4e7ec; margin: 0 0.25rem; }
-    button {
+    button, input {
       font: inherit;
       font-size: 0.8rem;
       padding: 0.2rem 0.65rem;
@@ -62,12 +77,26 @@ export class TvVmPanel extends LitElement {
       border-radius: 6px;
       background: #fff;
       color: #344054;
-      cursor: pointer;
     }
-    button:hover:not(:disabled) { background: #f2f4f7; }
-    button:disabled { opacity: 0.45; cursor: default; }
+    button { cursor: pointer; }
+    button:hover:not([aria-disabled='true']) { background: #f2f4f7; }
+    /* Not possible now: greyed, no shadow of a border, a not-allowed cursor; a click says why. */
+    button[aria-disabled='true'] { background: #f2f4f7; color: #98a2b3; border-color: #eaecf0; cursor: not-allowed; }
+    button:focus-visible, input:focus-visible, summary:focus-visible { outline: 2px solid #2e6bd6; outline-offset: 1px; }
     .busy { color: #667085; font-size: 0.8rem; }
+    .schedule { font-size: 0.8rem; color: #475467; display: flex; gap: 0.4rem; align-items: center; flex-wrap: wrap; }
+    .schedule summary { cursor: pointer; color: #2e6bd6; }
+    .schedule form { display: flex; gap: 0.4rem; align-items: center; flex-wrap: wrap; margin-top: 0.35rem; }
+    .schedule input { width: 5rem; padding: 0.15rem 0.35rem; font-variant-numeric: tabular-nums; }
     tv-vm-console { height: 19rem; }
+    .keys { display: none; gap: 0.3rem; flex-wrap: wrap; }
+    .keys button { min-width: 2.6rem; padding: 0.35rem 0.5rem; font-size: 0.85rem; }
+    .keys button[aria-pressed='true'] { background: #2e6bd6; border-color: #2e6bd6; color: #fff; }
+    /* Touch screens and narrow windows lack Ctrl, Esc, Tab and arrow keys. */
+    @media (pointer: coarse), (max-width: 48rem) {
+      .keys { display: flex; }
+      tv-vm-console { height: 16rem; }
+    }
     .placeholder {
       height: 19rem;
       display: flex;
@@ -84,13 +113,22 @@ export class TvVmPanel extends LitElement {
   @property({ attribute: false }) vm!: VmView;
   /** Subscribes to this VM's console output; returns the unsubscribe function. */
   @property({ attribute: false }) attach: ((listener: (data: Uint8Array) => void) => () => void) | undefined;
+  /** xterm.js's screen-reader mode for the console. */
+  @property({ type: Boolean }) screenReader = false;
+  @state() private ctrlArmed = false;
   @query('tv-vm-console') private console!: TvVmConsole | null;
   private detach: (() => void) | undefined;
   private attachedTo: string | undefined;
+  private notesWritten = 0;
 
   /** The console's text, scrollback included (tests read the screen through this). */
   consoleText(): string {
     return this.console?.bufferText() ?? '';
+  }
+
+  /** The console element (tests look at its pixels). */
+  get terminal(): TvVmConsole | null {
+    return this.console;
   }
 
   focusConsole(): void {
@@ -104,6 +142,11 @@ export class TvVmPanel extends LitElement {
       const target = this.console;
       this.detach = this.attach((data) => target.write(data));
       this.attachedTo = this.vm.id;
+    }
+    // The page's own notes (restored, stopped, ...) go in the console as dim lines, once each.
+    if (this.console && this.attachedTo) {
+      for (const note of this.vm.notes.slice(this.notesWritten)) this.console.writeNotice(note);
+      this.notesWritten = this.vm.notes.length;
     }
   }
 
@@ -132,29 +175,92 @@ export class TvVmPanel extends LitElement {
 
   private renderLive(vm: VmView) {
     const latest = vm.figures?.latest;
-    const button = ([action, label]: [VmUiAction, string]) =>
-      html`<button data-action=${action} ?disabled=${!vm.allowed.has(action) || vm.busy !== undefined} @click=${() => this.emit(action)}
-        title=${action === 'restore' && vm.snapshotAt ? `Restore the snapshot of ${vm.snapshotAt.slice(11, 19)}` : ''}>${label}</button>`;
+    const button = ([action, label]: [VmUiAction, string]) => {
+      const hint = actionHint(action, vm.name, vm.state, vm.snapshotAt !== undefined);
+      const off = hint !== '' || vm.busy !== undefined;
+      const title = vm.busy ? `Wait: ${vm.busy} is in progress` : hint || (action === 'restore' && vm.snapshotAt ? `Restore the snapshot of ${vm.snapshotAt.slice(11, 19)}` : label);
+      return html`<button data-action=${action} aria-disabled=${off ? 'true' : 'false'} title=${title}
+        @click=${() => (off ? !vm.busy && this.hint(hint) : this.emit(action))}>${label}</button>`;
+    };
     return html`
       <div class="figures">
         <tv-sparkline label="CPU" .value=${latest ? formatPercent(latest.cpuShare) : '–'} .values=${vm.figures?.cpu ?? []} .max=${1}></tv-sparkline>
         <tv-sparkline label="Speed" .value=${latest ? formatMips(latest.mips) : '–'} .values=${vm.figures?.mips ?? []}></tv-sparkline>
         <tv-sparkline label="Memory" .value=${latest ? formatMiB(latest.memoryBytes) : '–'} .values=${vm.figures?.memory ?? []}></tv-sparkline>
       </div>
+      ${this.renderSchedule(vm)}
       <div class="controls">
         ${LIFECYCLE.map(button)}
         <span class="sep"></span>
         ${STATE.map(button)}
         ${vm.busy ? html`<span class="busy">${vm.busy} …</span>` : nothing}
       </div>
-      <tv-vm-console @console-input=${(e: CustomEvent<string>) => this.onInput(e)}></tv-vm-console>
+      <tv-vm-console .screenReader=${this.screenReader} @console-input=${(e: CustomEvent<string>) => this.onInput(e)}
+        @console-resize=${(e: CustomEvent<ConsoleSize>) => this.onResize(e)}></tv-vm-console>
+      <div class="keys" role="toolbar" aria-label="Keys for ${vm.name}'s console">
+        ${BAR_KEYS.map(
+          (key) => html`<button data-key=${key.id} title=${key.title} aria-label=${key.title}
+            aria-pressed=${key.id === 'ctrl' ? String(this.ctrlArmed) : nothing}
+            @mousedown=${(e: Event) => e.preventDefault()} @click=${() => this.pressBarKey(key.id, key.data)}>${key.label}</button>`,
+        )}
+      </div>
     `;
+  }
+
+  private renderSchedule(vm: VmView) {
+    const cap = vm.capPercent === undefined ? 'no CPU cap' : `CPU cap ${vm.capPercent}%`;
+    return html`<details class="schedule">
+      <summary>Weight <span class="weight">${vm.weight ?? 1}</span> · <span class="cap">${cap}</span></summary>
+      <form @submit=${(e: SubmitEvent) => this.submitSchedule(e)}>
+        <label>Weight <input name="weight" type="number" step="any" .value=${String(vm.weight ?? 1)}
+          title="Relative CPU share, ${WEIGHT_MIN} to ${WEIGHT_MAX}" /></label>
+        <label>CPU cap % <input name="cap" type="number" step="any" .value=${vm.capPercent === undefined ? '' : String(vm.capPercent)}
+          placeholder="none" title="At most this % of one core, ${CAP_MIN} to ${CAP_MAX}; empty for none" /></label>
+        <button type="submit">Apply</button>
+      </form>
+    </details>`;
+  }
+
+  private submitSchedule(event: SubmitEvent): void {
+    event.preventDefault();
+    if (!this.vm.id) return;
+    const data = new FormData(event.target as HTMLFormElement);
+    const text = (key: string) => String(data.get(key) ?? '').trim();
+    // The ranges are checked by the page's logic, which says what is wrong; NaN reaches it as such.
+    const weight = text('weight') === '' ? 1 : Number(text('weight'));
+    const capPercent = text('cap') === '' ? undefined : Number(text('cap'));
+    this.dispatchEvent(new CustomEvent<VmScheduleDetail>('vm-schedule', { detail: { vmId: this.vm.id, weight, capPercent }, bubbles: true, composed: true }));
+  }
+
+  private pressBarKey(id: string, data: string | undefined): void {
+    if (id === 'ctrl') this.ctrlArmed = !this.ctrlArmed;
+    else if (data) this.sendInput(data);
+    this.console?.focusTerminal();
   }
 
   private onInput(event: CustomEvent<string>): void {
     event.stopPropagation();
+    let data = event.detail;
+    if (this.ctrlArmed) {
+      data = withCtrl(data);
+      this.ctrlArmed = false;
+    }
+    this.sendInput(data);
+  }
+
+  private sendInput(data: string): void {
     if (!this.vm.id) return;
-    this.dispatchEvent(new CustomEvent<VmInputDetail>('vm-input', { detail: { vmId: this.vm.id, data: event.detail }, bubbles: true, composed: true }));
+    this.dispatchEvent(new CustomEvent<VmInputDetail>('vm-input', { detail: { vmId: this.vm.id, data }, bubbles: true, composed: true }));
+  }
+
+  private onResize(event: CustomEvent<ConsoleSize>): void {
+    event.stopPropagation();
+    if (!this.vm.id) return;
+    this.dispatchEvent(new CustomEvent<VmResizeDetail>('vm-resize', { detail: { vmId: this.vm.id, ...event.detail }, bubbles: true, composed: true }));
+  }
+
+  private hint(text: string): void {
+    if (text) this.dispatchEvent(new CustomEvent<{ text: string }>('vm-hint', { detail: { text }, bubbles: true, composed: true }));
   }
 
   private emit(action: VmUiAction): void {

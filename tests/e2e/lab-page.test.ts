@@ -15,7 +15,10 @@ const CHROMIUM = '/usr/bin/chromium';
 const isRoot = process.getuid?.() === 0;
 const skipReason = !existsSync(CHROMIUM) && !isRoot ? `${CHROMIUM} is missing (run scripts/setup-system.sh test as root)` : null;
 const BOOT = { timeout: 120_000 };
-const ANSWER = { timeout: 30_000 };
+// Generous: the test machine may be shared by several busy builds at once.
+const ANSWER = { timeout: 60_000 };
+/** Per test: each boots or restores VMs and waits for several answers. */
+const TEST_TIMEOUT = 300_000;
 
 /** Starts `node scripts/start.js` (builds when stale) on a free port; resolves with its URL. */
 function startServer(): Promise<{ url: string; server: ChildProcess }> {
@@ -66,7 +69,55 @@ async function type(page: Page, vm: string, line: string): Promise<void> {
 async function run(page: Page, vm: string, command: string, answer: string): Promise<void> {
   await type(page, vm, command);
   // Late kernel messages may land anywhere, even between the command and its answer.
-  await expect.poll(async () => linesAfter(await screen(page, vm), command), ANSWER).toContain(answer);
+  try {
+    await expect.poll(async () => linesAfter(await screen(page, vm), command), ANSWER).toContain(answer);
+  } catch (error) {
+    // Say what the console showed: a lost keystroke and a slow guest look alike otherwise.
+    const tail = (await screen(page, vm)).split('\n').slice(-12).join('\n');
+    throw new Error(`${vm} did not answer ${JSON.stringify(command)} with ${JSON.stringify(answer)}; its console ends:\n${tail}`, { cause: error });
+  }
+}
+
+const SHOTS = join(repoRoot, '.cache/e2e-screenshots');
+
+/**
+ * How many bright pixels the screen shows in one cell of a VM's console: the character at `col`
+ * of the visible row whose text is exactly `rowText`. Read from a real screenshot, decoded by the
+ * browser itself.
+ */
+async function brightPixelsOfCell(page: Page, vm: string, rowText: string, col: number): Promise<number> {
+  const rect = await page.evaluate(
+    ({ name, text, c }) => {
+      const el = document.querySelector('tv-app')!.shadowRoot!.querySelector(`tv-vm-panel[data-name="${name}"]`)!.shadowRoot!.querySelector('tv-vm-console')!;
+      const row = el.visibleRowOf(text);
+      return row < 0 ? null : el.cellRect(row, c);
+    },
+    { name: vm, text: rowText, c: col },
+  );
+  if (!rect) throw new Error(`no visible row "${rowText}" in ${vm}'s console`);
+  const png = await page.screenshot({ clip: { x: Math.floor(rect.x), y: Math.floor(rect.y), width: Math.ceil(rect.width), height: Math.ceil(rect.height) } });
+  return page.evaluate(async (base64) => {
+    const bitmap = await createImageBitmap(await (await fetch(`data:image/png;base64,${base64}`)).blob());
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const g = canvas.getContext('2d')!;
+    g.drawImage(bitmap, 0, 0);
+    const { data } = g.getImageData(0, 0, bitmap.width, bitmap.height);
+    let bright = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i]! + data[i + 1]! + data[i + 2]! > 3 * 128) bright++;
+    return bright;
+  }, png.toString('base64'));
+}
+
+/** The last non-empty line of a VM's console. */
+async function lastLine(page: Page, vm: string): Promise<string> {
+  const lines = (await screen(page, vm)).split('\n').map((l) => l.trimEnd()).filter((l) => l !== '');
+  return lines[lines.length - 1] ?? '';
+}
+
+/** The notice bar's text, or '' when there is none. */
+async function notice(page: Page): Promise<string> {
+  const bar = page.locator('tv-app .notice');
+  return (await bar.count()) ? ((await bar.textContent()) ?? '') : '';
 }
 
 /** Waits until the lab is loaded: every VM of it booted to its shell or was restored at it. */
@@ -81,6 +132,10 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
   let page: Page;
   let userDataDir = '';
   const pageErrors: string[] = [];
+  const failedRequests: string[] = [];
+  const dialogs: string[] = [];
+  /** The answer to the next confirm() dialog. */
+  let confirmAnswer = true;
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
@@ -93,7 +148,7 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
       headless: true,
-      viewport: { width: 1280, height: 900 },
+      viewport: { width: 1280, height: 800 },
       acceptDownloads: true,
       args: [
         '--headless',
@@ -109,29 +164,126 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url });
     page = await context.newPage();
     page.on('pageerror', (err) => pageErrors.push(err.message));
-    mkdirSync(join(repoRoot, '.cache'), { recursive: true });
+    page.on('response', (response) => {
+      if (response.status() >= 400) failedRequests.push(`${response.status()} ${response.url()}`);
+    });
+    page.on('dialog', (dialog) => {
+      dialogs.push(`${dialog.type()}: ${dialog.message()}`);
+      if (dialog.type() === 'confirm' && !confirmAnswer) void dialog.dismiss();
+      else void dialog.accept();
+    });
+    mkdirSync(SHOTS, { recursive: true });
   });
 
   afterAll(async () => {
     await context?.close();
     server?.kill('SIGTERM');
     if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
-  });
+  }, TEST_TIMEOUT);
 
-  it('opens the default lab: both VMs boot, save templates, and each console answers uname -m', async () => {
+  it('opens the default lab: quiet boot, prompt last, the shell knows the size, underscores show, each console answers', async () => {
     await page.goto(url);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     await labReady(page);
     expect(await labLine(page)).toContain('Lab default: 2 of 2 VMs running');
-    for (const vm of ['riscv', 'x86']) expect(await screen(page, vm)).toMatch(/tabvisor-guest-ready[\s\S]*\/ #/);
     expect(await stateOf(page, 'riscv')).toMatch(/running.*saved template riscv64-busybox-/i);
     expect(await stateOf(page, 'x86')).toMatch(/running.*saved template x86-busybox-/i);
+    // The page tells a booted shell its size and clears the screen: the prompt is the last thing shown.
+    for (const vm of ['riscv', 'x86']) await expect.poll(() => lastLine(page, vm), ANSWER).toBe('/ #');
+    await run(page, 'x86', 'cat /proc/cmdline', 'quiet loglevel=3 console=ttyS0');
+    // Not even the early boot console (riscv's earlycon) printed kernel messages.
+    expect(await screen(page, 'riscv')).not.toMatch(/Machine model|printk: console|Run \/init/);
     await run(page, 'riscv', 'uname -m', 'riscv64');
     await run(page, 'x86', 'uname -m', 'i686');
+    for (const vm of ['riscv', 'x86']) {
+      const size = await page.evaluate((name) => document.querySelector('tv-app')!.shadowRoot!.querySelector(`tv-vm-panel[data-name="${name}"]`)!.shadowRoot!.querySelector('tv-vm-console')!.size, vm);
+      await run(page, vm, 'stty size; echo cols=$COLUMNS', `${size!.rows} ${size!.cols}`);
+      await expect.poll(async () => linesAfter(await screen(page, vm), 'stty size; echo cols=$COLUMNS'), ANSWER).toContain(`cols=${size!.cols}`);
+    }
+    // An underscore is drawn: its cell has bright pixels (a clipped one leaves the cell blank).
+    await run(page, 'riscv', 'echo a_b; echo a.b', 'a_b');
+    expect(await brightPixelsOfCell(page, 'riscv', 'a_b', 1)).toBeGreaterThanOrEqual(4);
+    expect(await brightPixelsOfCell(page, 'riscv', 'a.b', 1)).toBeGreaterThanOrEqual(2);
     // Live figures: after a few samples the memory figure shows the guest's RAM.
     await expect.poll(() => panel(page, 'riscv').locator('tv-sparkline[label="Memory"] .value').textContent(), ANSWER).toContain('128 MiB');
-    await page.screenshot({ path: join(repoRoot, '.cache/e2e-lab-page.png') });
-  });
+    // Figures of changing width do not move what follows them.
+    const positions = new Set<number>();
+    for (let i = 0; i < 4; i++) {
+      positions.add((await panel(page, 'x86').locator('tv-sparkline[label="Memory"]').boundingBox())!.x);
+      await page.waitForTimeout(1100);
+    }
+    expect(positions.size).toBe(1);
+    // No request of the page fails (the favicon included); a busy port says how to pick another.
+    expect(failedRequests).toEqual([]);
+    expect(await page.evaluate(async () => [(await fetch('/favicon.ico')).status, (await fetch('/favicon.svg')).status])).toEqual([200, 200]);
+    const busy = spawnSync(process.execPath, [join(repoRoot, 'scripts/start.js')], { cwd: repoRoot, env: { ...process.env, PORT: new URL(url).port }, encoding: 'utf8' });
+    expect(busy.status).toBe(1);
+    expect(busy.stderr.trim()).toMatch(/^start: cannot serve on port \d+: port \d+ is in use .*pick another with PORT, e\.g\. PORT=\d+ npm start/);
+    await page.screenshot({ path: join(SHOTS, 'lab-1280x800.png') });
+  }, TEST_TIMEOUT);
+
+  it('works from the keyboard alone, has a screen-reader mode, and at 390x844 nothing scrolls sideways', async () => {
+    // Tab from the top of the page reaches the first console's terminal; focused buttons show it.
+    await page.locator('#keep-work').focus();
+    const focused = () => page.evaluate(() => {
+      let el: Element | null = document.activeElement;
+      const path: string[] = [];
+      while (el?.shadowRoot?.activeElement) {
+        path.push(el.tagName.toLowerCase());
+        el = el.shadowRoot.activeElement;
+      }
+      const style = el ? getComputedStyle(el) : null;
+      return { path: [...path, `${el?.tagName.toLowerCase()}${el?.id ? `#${el.id}` : ''}${el?.getAttribute('data-action') ? `[${el.getAttribute('data-action')}]` : ''}`].join(' > '), outline: style?.outlineStyle };
+    });
+    const seen: string[] = [];
+    for (let i = 0; i < 40 && !seen.some((p) => p.includes('tv-vm-console > textarea')); i++) {
+      await page.keyboard.press('Tab');
+      const f = await focused();
+      seen.push(f.path);
+      if (f.path.endsWith('button[pause]')) expect(f.outline).toBe('solid');
+    }
+    expect(seen.some((p) => p.endsWith('button[pause]'))).toBe(true);
+    expect(seen.findIndex((p) => p.includes('tv-vm-console > textarea'))).toBeGreaterThan(seen.findIndex((p) => p.endsWith('button[export]')));
+    await page.keyboard.type('echo keys-$((1+1))');
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => linesAfter(await screen(page, 'riscv'), 'echo keys-'), ANSWER).toContain('keys-2');
+
+    await page.locator('#screen-reader').check();
+    const tree = panel(page, 'riscv').locator('.xterm-accessibility-tree');
+    await expect.poll(() => tree.textContent(), ANSWER).toContain('keys-2');
+    await page.locator('#screen-reader').uncheck();
+    await expect.poll(() => tree.count(), ANSWER).toBe(0);
+
+    const consolesAtEnd = () => page.evaluate(() => [...document.querySelector('tv-app')!.shadowRoot!.querySelectorAll('tv-vm-panel')].map((p) => p.shadowRoot!.querySelector('tv-vm-console')!.atEnd));
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth), ANSWER).toBeLessThanOrEqual(390);
+      // A reflow to the narrow width keeps each console showing its last line.
+      await expect.poll(consolesAtEnd, ANSWER).toEqual([true, true]);
+      for (const vm of ['riscv', 'x86']) {
+        for (const part of ['button[data-action="delete"]', 'button[data-action="export"]', 'tv-sparkline[label="Memory"]', 'tv-vm-console', 'button[data-key="right"]']) {
+          const box = (await panel(page, vm).locator(part).boundingBox())!;
+          expect(box.x + box.width, `${vm} ${part}`).toBeLessThanOrEqual(390);
+        }
+      }
+      // The key bar: Ctrl then c interrupts; the up arrow brings the last command back.
+      await type(page, 'riscv', 'sleep 30');
+      const ctrl = panel(page, 'riscv').locator('button[data-key="ctrl"]');
+      await ctrl.click();
+      await expect.poll(() => ctrl.getAttribute('aria-pressed'), ANSWER).toBe('true');
+      await page.keyboard.type('c');
+      await expect.poll(() => ctrl.getAttribute('aria-pressed'), ANSWER).toBe('false');
+      await run(page, 'riscv', 'echo after-$((6*7))', 'after-42');
+      await panel(page, 'riscv').locator('button[data-key="up"]').click();
+      await page.keyboard.press('Enter');
+      await expect.poll(async () => (await screen(page, 'riscv')).split('\n').filter((l) => l === 'after-42').length, ANSWER).toBe(2);
+      await page.screenshot({ path: join(SHOTS, 'lab-390x844.png'), fullPage: true });
+    } finally {
+      // The next checks expect the wide window, whatever happened here.
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+    await expect.poll(consolesAtEnd, ANSWER).toEqual([true, true]);
+  }, TEST_TIMEOUT);
 
   it('pastes with Ctrl+Shift+V, copies with Ctrl+Shift+C, and refits the console when the window shrinks', async () => {
     await page.evaluate(() => navigator.clipboard.writeText('echo pasted-$((40+2))'));
@@ -141,96 +293,160 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     await page.keyboard.press('Enter');
     await expect.poll(async () => linesAfter(await screen(page, 'x86'), 'echo pasted-'), ANSWER).toContain('pasted-42');
 
-    const box = (await panel(page, 'x86').locator('.xterm-screen').boundingBox())!;
-    await page.mouse.move(box.x + 2, box.y + 2);
+    // Select the answer on the screen with the mouse, as a person would, and copy it.
+    const where = await page.evaluate(() => {
+      const el = document.querySelector('tv-app')!.shadowRoot!.querySelector('tv-vm-panel[data-name="x86"]')!.shadowRoot!.querySelector('tv-vm-console')!;
+      const row = el.visibleRowOf('pasted-42');
+      return { row, first: el.cellRect(Math.max(row, 0), 0)!, last: el.cellRect(Math.max(row, 0), 8)!, text: el.bufferText().slice(-200) };
+    });
+    expect(where.row, `'pasted-42' is not on the visible screen; the end of the console is:\n${where.text}`).toBeGreaterThanOrEqual(0);
+    const y = where.first.y + where.first.height / 2;
+    await page.mouse.move(where.first.x + 1, y);
     await page.mouse.down();
-    await page.mouse.move(box.x + box.width - 2, box.y + box.height - 2, { steps: 10 });
+    await page.mouse.move(where.last.x + where.last.width - 1, y, { steps: 5 });
     await page.mouse.up();
     await page.keyboard.press('Control+Shift+C');
-    await expect.poll(() => page.evaluate(() => navigator.clipboard.readText()), ANSWER).toContain('pasted-42');
+    await expect.poll(() => page.evaluate(() => navigator.clipboard.readText()), ANSWER).toBe('pasted-42');
 
     const cols = () => page.evaluate(() => document.querySelector('tv-app')!.shadowRoot!.querySelector('tv-vm-panel')!.shadowRoot!.querySelector('tv-vm-console')!.size?.cols ?? 0);
     const wide = await cols();
     // Narrower window: one panel per row, so each console gets wider and holds more columns.
-    await page.setViewportSize({ width: 900, height: 900 });
+    await page.setViewportSize({ width: 900, height: 800 });
     await expect.poll(cols, ANSWER).toBeGreaterThan(wide);
-    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.setViewportSize({ width: 1280, height: 800 });
     await expect.poll(cols, ANSWER).toBe(wide);
-  });
+  }, TEST_TIMEOUT);
 
-  it('snapshot, change a file, restore: the guest has the original file again', async () => {
+  it('snapshot, change a file, restore: the original file is back, and the console says so with a fresh prompt', async () => {
     await run(page, 'riscv', 'echo snap-one > /tmp/f; cat /tmp/f', 'snap-one');
     await panel(page, 'riscv').locator('button[data-action="snapshot"]').click();
-    await expect.poll(() => page.locator('tv-app .notice').textContent(), ANSWER).toContain('Snapshot of riscv taken');
+    await expect.poll(() => notice(page), ANSWER).toContain('Snapshot of riscv taken');
     await run(page, 'riscv', 'echo snap-two > /tmp/f; cat /tmp/f', 'snap-two');
     await panel(page, 'riscv').locator('button[data-action="restore"]').click();
-    await expect.poll(() => page.locator('tv-app .notice').textContent(), ANSWER).toContain('riscv restored to its snapshot');
+    await expect.poll(() => notice(page), ANSWER).toContain('riscv restored to its snapshot');
+    const lastTwo = async () => (await screen(page, 'riscv')).split('\n').map((l) => l.trimEnd()).filter((l) => l !== '').slice(-2);
+    await expect.poll(lastTwo, ANSWER).toEqual([expect.stringMatching(/^\[restored snapshot \d\d:\d\d:\d\d\]$/), '/ #']);
     await run(page, 'riscv', 'cat /tmp/f', 'snap-one');
-  });
+  }, TEST_TIMEOUT);
 
-  it('clones a VM: the clone and the original both answer', async () => {
+  it('clones a VM: the clone shows its prompt by itself, and both answer', async () => {
     await panel(page, 'riscv').locator('button[data-action="clone"]').click();
     await expect.poll(() => stateOf(page, 'riscv-clone-1'), ANSWER).toMatch(/running.*a clone of riscv/i);
+    await expect.poll(() => lastLine(page, 'riscv-clone-1'), ANSWER).toBe('/ #');
     await run(page, 'riscv-clone-1', 'cat /tmp/f; uname -m', 'riscv64');
     expect(linesAfter(await screen(page, 'riscv-clone-1'), 'cat /tmp/f; uname -m')).toContain('snap-one');
     await run(page, 'riscv', 'echo original-$((2+3))', 'original-5');
-  });
+  }, TEST_TIMEOUT);
 
-  it('pauses and resumes: input typed while paused is answered after Resume', async () => {
+  it('pauses and resumes: the console notes both, and input typed while paused is answered after Resume', async () => {
     await panel(page, 'x86').locator('button[data-action="pause"]').click();
     await expect.poll(() => stateOf(page, 'x86'), ANSWER).toMatch(/^paused/i);
-    expect(await panel(page, 'x86').locator('button[data-action="resume"]').isEnabled()).toBe(true);
+    await expect.poll(() => lastLine(page, 'x86'), ANSWER).toMatch(/^\[paused \d\d:\d\d:\d\d: what you type waits for Resume\]$/);
+    expect(await panel(page, 'x86').locator('button[data-action="resume"]').getAttribute('aria-disabled')).toBe('false');
     await type(page, 'x86', 'echo held-$((2*3))');
     await panel(page, 'x86').locator('button[data-action="resume"]').click();
     await expect.poll(() => stateOf(page, 'x86'), ANSWER).toMatch(/^running/i);
     await expect.poll(async () => linesAfter(await screen(page, 'x86'), 'echo held-'), ANSWER).toContain('held-6');
-  });
+    expect(await screen(page, 'x86')).toMatch(/\[resumed \d\d:\d\d:\d\d\]/);
+  }, TEST_TIMEOUT);
 
-  it('exports a snapshot file and imports it as a new VM that answers', async () => {
+  it('buttons that cannot be used look it and say why; weight and cap are shown and changed within range', async () => {
+    const del = panel(page, 'riscv').locator('button[data-action="delete"]');
+    const pause = panel(page, 'riscv').locator('button[data-action="pause"]');
+    expect(await del.getAttribute('aria-disabled')).toBe('true');
+    expect(await del.isDisabled()).toBe(true);
+    const colour = (b: typeof del) => b.evaluate((el) => getComputedStyle(el).color);
+    expect(await colour(del)).not.toBe(await colour(pause));
+    await del.click({ force: true });
+    await expect.poll(() => notice(page), ANSWER).toContain('Delete is possible when the VM is created, stopped or crashed; riscv is running');
+
+    const schedule = panel(page, 'riscv').locator('details.schedule');
+    expect(await schedule.locator('summary').textContent()).toMatch(/Weight 1 · no CPU cap/);
+    await schedule.locator('summary').click();
+    await schedule.locator('input[name="weight"]').fill('1e9');
+    await schedule.locator('button[type="submit"]').click();
+    await expect.poll(() => notice(page), ANSWER).toContain('Weight must be a number from 0.1 to 100 (got 1000000000)');
+    await schedule.locator('input[name="weight"]').fill('2');
+    await schedule.locator('input[name="cap"]').fill('50');
+    await schedule.locator('button[type="submit"]').click();
+    await expect.poll(() => schedule.locator('summary').textContent(), ANSWER).toMatch(/Weight 2 · CPU cap 50%/);
+    // The success replaced the old error.
+    expect(await page.locator('tv-app .notice.error').count()).toBe(0);
+    expect(await page.evaluate(() => { const vm = document.querySelector('tv-app')!.lab!.hypervisor!.get('riscv'); return [vm.weight, vm.capPercent]; })).toEqual([2, 50]);
+    await schedule.locator('input[name="weight"]').fill('1');
+    await schedule.locator('input[name="cap"]').fill('');
+    await schedule.locator('button[type="submit"]').click();
+    await expect.poll(() => schedule.locator('summary').textContent(), ANSWER).toMatch(/Weight 1 · no CPU cap/);
+
+    // The memory budget can be set, within what the VMs hold.
+    await page.locator('#budget').fill('100');
+    await page.locator('.budget button').click();
+    await expect.poll(() => notice(page), ANSWER).toMatch(/the memory budget cannot be 100 MiB: the VMs have \d+ MiB reserved/);
+    await page.locator('#budget').fill('1024');
+    await page.locator('.budget button').click();
+    await expect.poll(() => page.locator('tv-app .memory').textContent(), ANSWER).toMatch(/of 1 GiB reserved/);
+    await page.locator('#budget').fill('768');
+    await page.locator('.budget button').click();
+    await expect.poll(() => page.locator('tv-app .memory').textContent(), ANSWER).toMatch(/of 768 MiB reserved/);
+  }, TEST_TIMEOUT);
+
+  it('exports a snapshot file and imports it as a new VM named after the VM', async () => {
     const [download] = await Promise.all([page.waitForEvent('download'), panel(page, 'riscv').locator('button[data-action="export"]').click()]);
     expect(download.suggestedFilename()).toMatch(/^riscv-.*\.tvsnap$/);
     const file = join(userDataDir, download.suggestedFilename());
     await download.saveAs(file);
     expect(statSync(file).size).toBeGreaterThan(1000);
     await page.locator('#import input[type="file"]').setInputFiles(file);
-    await expect.poll(() => page.locator('tv-app .notice').textContent(), ANSWER).toContain('as riscv64-busybox-1');
-    await run(page, 'riscv64-busybox-1', 'cat /tmp/f; echo imported-$((4+4))', 'imported-8');
-  });
+    await expect.poll(() => notice(page), ANSWER).toContain('as riscv-copy-1');
+    await expect.poll(() => lastLine(page, 'riscv-copy-1'), ANSWER).toBe('/ #');
+    await run(page, 'riscv-copy-1', 'cat /tmp/f; echo imported-$((4+4))', 'imported-8');
+  }, TEST_TIMEOUT);
 
-  it('shows the hypervisor refusal when a new VM does not fit in memory, and creates one that does', async () => {
+  it('shows a refusal in the New VM dialog only, creates one that fits, and the lab line follows deletes', async () => {
     await page.locator('#new-vm').click();
     const dialog = page.locator('tv-create-dialog');
     await dialog.locator('select').selectOption('riscv64-busybox');
     await dialog.locator('#name').fill('big');
+    await dialog.locator('#weight').fill('1000');
+    await dialog.locator('button[type="submit"]').click();
+    await expect.poll(() => dialog.locator('.error').textContent(), ANSWER).toBe('Weight must be a number from 0.1 to 100 (got 1000)');
+    await dialog.locator('#weight').fill('');
     await dialog.locator('#memory').fill('4096');
     await dialog.locator('button[type="submit"]').click();
     await expect.poll(() => dialog.locator('.error').textContent(), ANSWER).toMatch(/cannot create VM 'big': it asks for 4 GiB but only \d+ MiB of the 768 MiB budget is free/);
-    await page.screenshot({ path: join(repoRoot, '.cache/e2e-lab-refusal.png') });
+    expect(await notice(page)).not.toContain('cannot create VM');
+    await page.screenshot({ path: join(SHOTS, 'lab-refusal.png') });
     await dialog.locator('#memory').fill('128');
     await dialog.locator('button[type="submit"]').click();
     await expect.poll(() => dialog.locator('dialog').getAttribute('open'), ANSWER).toBeNull();
-    await expect.poll(async () => (await screen(page, 'big')).includes('tabvisor-guest-ready'), BOOT).toBe(true);
+    await expect.poll(() => lastLine(page, 'big'), BOOT).toBe('/ #');
     await run(page, 'big', 'echo big-$((6+6))', 'big-12');
-    // A refused lifecycle action says why: delete needs a stopped VM.
     await panel(page, 'big').locator('button[data-action="stop"]').click();
     await expect.poll(() => stateOf(page, 'big'), ANSWER).toMatch(/^stopped/i);
+    expect(await screen(page, 'big')).toMatch(/\[stopped \d\d:\d\d:\d\d\]/);
     await panel(page, 'big').locator('button[data-action="delete"]').click();
     await expect.poll(() => panel(page, 'big').count(), ANSWER).toBe(0);
-  });
+    // A lab VM deleted: the lab line says so.
+    await panel(page, 'x86').locator('button[data-action="stop"]').click();
+    await expect.poll(() => labLine(page), ANSWER).toContain('Lab default: 1 of 2 VMs running (x86 stopped)');
+    await panel(page, 'x86').locator('button[data-action="delete"]').click();
+    await expect.poll(() => labLine(page), ANSWER).toContain('Lab default: 1 of 2 VMs running (x86 deleted)');
+  }, TEST_TIMEOUT);
 
-  it('a reload resets the lab: clones and imports are gone, the file is gone, VMs come from templates', async () => {
+  it('a reload asks first (work would be lost), then resets the lab from templates with a prompt in each console', async () => {
+    const before = dialogs.length;
     await page.reload();
+    expect(dialogs.slice(before).map((d) => d.split(':')[0])).toEqual(['beforeunload']);
     await labReady(page);
     expect(await stateOf(page, 'riscv')).toMatch(/restored from template riscv64-busybox-/);
     expect(await stateOf(page, 'x86')).toMatch(/restored from template x86-busybox-/);
     expect(await page.locator('tv-vm-panel').count()).toBe(2);
-    // A restored shell gets a fresh prompt, so the user sees where to type.
-    await expect.poll(() => screen(page, 'riscv'), ANSWER).toContain('/ #');
+    for (const vm of ['riscv', 'x86']) await expect.poll(() => lastLine(page, vm), ANSWER).toBe('/ #');
     await run(page, 'riscv', 'cat /tmp/f', 'cat: can\'t open \'/tmp/f\': No such file or directory');
     await run(page, 'x86', 'uname -m', 'i686');
-  });
+  }, TEST_TIMEOUT);
 
-  it('with "keep my work" on, a file survives a reload', async () => {
+  it('with "keep my work" on, a file survives a reload, the consoles show a prompt, and turning it off asks first', async () => {
     const work = page.locator('tv-app .work');
     await page.locator('#keep-work').check();
     await expect.poll(() => work.textContent(), ANSWER).toMatch(/^Work saved at .*riscv, x86/);
@@ -238,32 +454,43 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     await run(page, 'riscv', 'echo kept-$((5*5)) > /tmp/k; cat /tmp/k', 'kept-25');
     // Saved a moment after the typing stops; the line says when.
     await expect.poll(async () => { const now = await work.textContent(); return now !== before && /^Work saved at/.test(now ?? ''); }, ANSWER).toBe(true);
+    const dialogsBefore = dialogs.length;
     await page.reload();
     await labReady(page);
+    expect(dialogs.slice(dialogsBefore)).toEqual([]); // everything was saved: nothing to warn about
     expect(await page.locator('#keep-work').isChecked()).toBe(true);
     expect(await stateOf(page, 'riscv')).toContain('restored the saved work');
+    // The restored consoles are not blank: the shell redrew its prompt.
+    for (const vm of ['riscv', 'x86']) await expect.poll(() => lastLine(page, vm), ANSWER).toBe('/ #');
     await run(page, 'riscv', 'cat /tmp/k', 'kept-25');
+
+    confirmAnswer = false;
+    await page.locator('#keep-work').click(); // (uncheck() would insist that the box changed)
+    await expect.poll(() => dialogs[dialogs.length - 1], ANSWER).toMatch(/^confirm: Delete your saved work\?/);
+    expect(await page.locator('#keep-work').isChecked()).toBe(true);
+    confirmAnswer = true;
     await page.locator('#keep-work').uncheck();
     await expect.poll(() => work.textContent(), ANSWER).toContain('A reload starts the lab clean');
-  });
+  }, TEST_TIMEOUT);
 
-  it('a VM whose worker dies shows as crashed while the other VM still answers', async () => {
+  it('a VM whose worker dies shows as crashed while the other VM still answers; the lab line says so', async () => {
     const workerOf = async (vm: string) => /worker (\d+)/.exec((await panel(page, vm).locator('.meta').textContent()) ?? '')?.[1];
     expect(await workerOf('x86')).not.toBe(await workerOf('riscv'));
     // A real crash: the Web Worker running x86 is terminated mid-run.
     await page.evaluate(() => document.querySelector('tv-app')!.lab!.terminateWorkerOf('x86'));
     await expect.poll(() => stateOf(page, 'x86'), ANSWER).toMatch(/^crashed.*the worker was terminated/i);
+    await expect.poll(() => labLine(page), ANSWER).toContain('Lab default: 1 of 2 VMs running (x86 crashed)');
     await run(page, 'riscv', 'echo alive-$((3+4))', 'alive-7');
     expect(await panel(page, 'x86').locator('button[data-action="reset"]').isEnabled()).toBe(true);
     expect(await panel(page, 'x86').locator('button[data-action="pause"]').isDisabled()).toBe(true);
-    await page.screenshot({ path: join(repoRoot, '.cache/e2e-lab-crash.png') });
+    await page.screenshot({ path: join(SHOTS, 'lab-crash.png') });
     expect(pageErrors).toEqual([]);
-  });
+  }, TEST_TIMEOUT);
 
-  it('says plainly when the lab does not exist', async () => {
+  it('says plainly when the lab does not exist, and which labs there are', async () => {
     const other = await context.newPage();
     await other.goto(`${url}?lab=no-such-lab`);
-    await expect.poll(() => labLine(other), ANSWER).toMatch(/failed.*no lab named "no-such-lab"/i);
+    await expect.poll(() => labLine(other), ANSWER).toMatch(/failed.*no lab named "no-such-lab".*; labs here: default$/i);
     await other.close();
   });
 });
