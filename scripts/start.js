@@ -67,6 +67,9 @@ export function buildApp() {
   const vite = join(repoRoot, 'node_modules', 'vite', 'bin', 'vite.js');
   const result = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: repoRoot, stdio: 'inherit' });
   if (result.status !== 0) throw new Error(`vite build failed (exit status ${result.status ?? result.signal})`);
+  // vite empties web-dist/: put the pre-booted lab templates back (cached by key, so cheap).
+  const templates = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'build-templates.mjs')], { cwd: repoRoot, stdio: 'inherit' });
+  if (templates.status !== 0) throw new Error(`building the lab templates failed (exit status ${templates.status ?? templates.signal})`);
 }
 
 /** A static file server for `dir` that sends the isolation headers. Only GET and HEAD. */

@@ -7,6 +7,7 @@ import { repeat } from 'lit/directives/repeat.js';
 import { Hypervisor } from '../hypervisor/hypervisor.js';
 import { formatBytes } from '../hypervisor/memory-budget.js';
 import { OpfsTemplateStore } from '../hypervisor/template-store-opfs.js';
+import { HttpTemplateStore, LayeredTemplateStore } from '../hypervisor/template-store-http.js';
 import { LabController, type PageView } from './lab-controller.js';
 import { PageWorkerHosts } from './page-hosts.js';
 import './tv-create-dialog.js';
@@ -108,7 +109,8 @@ export class TvApp extends LitElement {
       // At least two workers, so that the two VMs of a lab never share a failure domain.
       makeHypervisor: (images, memoryBudgetBytes) =>
         new Hypervisor({ images, memoryBudgetBytes, hosts: hosts.factory, poolSize: Math.max(2, navigator.hardwareConcurrency || 1) }),
-      templates: new OpfsTemplateStore('tabvisor-templates'),
+      // Templates cached in OPFS first, then the pre-booted ones the build put beside the app.
+      templates: new LayeredTemplateStore(new OpfsTemplateStore('tabvisor-templates'), new HttpTemplateStore(new URL('templates/', document.baseURI).href)),
       work: new OpfsTemplateStore('tabvisor-work'),
       settings: localStorage,
       terminateHost: (index, reason) => hosts.terminate(index, reason),
