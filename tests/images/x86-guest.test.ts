@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { V86Guest, x86Image } from './v86-guest.js';
 
-const BOOT_MS = 120_000;
+const BOOT_MS = 240_000; // generous: libata probes the IDE disk, and the test machine is shared
 let guest: V86Guest | undefined;
 afterEach(async () => {
   await guest?.destroy();
