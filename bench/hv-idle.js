@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `npm run bench -- hv-idle [--window S] [--write]`: host CPU used by idle RV64 VMs. Boots
-// riscv64-busybox to its shell in 1 and in 8 VMs through the Hypervisor (two worker_threads
+// `npm run bench -- hv-idle [--image NAME] [--window S] [--write]`: host CPU used by idle VMs. Boots
+// the image (default riscv64-busybox; x86-busybox runs on v86) to its shell in 1 and in 8 VMs through the Hypervisor (two worker_threads
 // hosts, nodeWorkerHosts; the VMs time-sliced in their host's loop), lets them settle, then
 // measures over a fixed window: CPU time of the whole process (process.cpuUsage(): every thread,
 // workers included), each worker's event-loop utilisation (worker.performance), and the guest
@@ -24,6 +24,8 @@ const args = process.argv.slice(2);
 const windowAt = args.indexOf('--window');
 const WINDOW_S = windowAt >= 0 ? Number(args[windowAt + 1]) : 10;
 const WRITE = args.includes('--write');
+const imageAt = args.indexOf('--image');
+const IMAGE = imageAt >= 0 ? args[imageAt + 1] : 'riscv64-busybox';
 if (!(WINDOW_S > 0)) {
   process.stderr.write('hv-idle: --window needs a positive number of seconds\n');
   process.exit(2);
@@ -32,9 +34,9 @@ const SETTLE_MS = 2000;
 const POOL = 2;
 
 const manifest = JSON.parse(readFileSync(join(root, 'images', 'manifest.json'), 'utf8'));
-const image = manifest.images.find((i) => i.name === 'riscv64-busybox');
+const image = manifest.images.find((i) => i.name === IMAGE);
 if (!image) {
-  process.stderr.write('hv-idle: no riscv64-busybox image in images/manifest.json\n');
+  process.stderr.write(`hv-idle: no image '${IMAGE}' in images/manifest.json\n`);
   process.exit(2);
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -87,10 +89,12 @@ results.push(await measure('1 busy VM (shell loop)', 1, true));
 const load1 = loadavg()[0];
 
 const lines = [];
-lines.push('## hv-idle: host CPU of idle RV64 VMs in time-sliced hosts (bench/hv-idle.js)');
+const isRiscv = image.name === 'riscv64-busybox';
+lines.push(isRiscv ? '## hv-idle: host CPU of idle RV64 VMs in time-sliced hosts (bench/hv-idle.js)'
+  : `## hv-idle: host CPU of idle ${image.name} VMs (${image.engine}) (bench/hv-idle.js --image ${image.name})`);
 lines.push('');
 lines.push(
-  `Image: images/riscv64-busybox (128 MiB) booted to its shell through the Hypervisor, ${POOL} worker_threads hosts ` +
+  `Image: images/${image.name} (${image.memoryMiB} MiB) booted to its shell through the Hypervisor, ${POOL} worker_threads hosts ` +
     `(nodeWorkerHosts; VMs placed least-loaded, so 8 VMs are 4 per worker, time-sliced in each worker's loop). ` +
     `After ${SETTLE_MS / 1000} s of settling, over a ${WINDOW_S} s window: process CPU time (process.cpuUsage(), all threads), ` +
     `each worker's event-loop utilisation, guest instructions retired (all VMs). ${new Date().toISOString().slice(0, 10)}, ` +
@@ -110,18 +114,21 @@ const [one, eight, busyRef] = results;
 lines.push('');
 lines.push(
   `8 idle VMs cost ${(eight.cpuS / one.cpuS).toFixed(1)}x one idle VM and ${((100 * eight.cpuS) / busyRef.cpuS).toFixed(1)}% of ` +
-    `one busy VM. An idle guest still runs its kernel's 250 Hz timer tick (about 0.5 M instructions a second); between ` +
-    `ticks its host sleeps on a timer until the earliest deadline of its VMs.`,
+    `one busy VM. ` + (isRiscv
+      ? `An idle guest still runs its kernel's 250 Hz timer tick (about 0.5 M instructions a second); between ` +
+        `ticks its host sleeps on a timer until the earliest deadline of its VMs.`
+      : `An idle guest's CPU is halted (tickless kernel); v86 sleeps until its next timer event.`),
 );
 lines.push('');
-lines.push(`Command: \`npm run build:ts && npm run bench -- hv-idle --window ${WINDOW_S}${WRITE ? ' --write' : ''}\``);
+lines.push(`Command: \`npm run build:ts && npm run bench -- hv-idle${isRiscv ? '' : ` --image ${image.name}`} --window ${WINDOW_S}${WRITE ? ' --write' : ''}\``);
 lines.push('');
 const section = lines.join('\n');
 process.stdout.write(section);
 if (WRITE) {
   const file = join(root, 'bench', 'RESULTS.md');
-  const begin = '<!-- hv-idle:begin -->';
-  const end = '<!-- hv-idle:end -->';
+  const tag = isRiscv ? 'hv-idle' : `hv-idle-${image.name}`;
+  const begin = `<!-- ${tag}:begin -->`;
+  const end = `<!-- ${tag}:end -->`;
   const block = `${begin}\n${section}${end}\n`;
   let text = readFileSync(file, 'utf8');
   const a = text.indexOf(begin);

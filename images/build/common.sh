@@ -100,44 +100,21 @@ install_busybox_links() {
   done < "$listfile"
 }
 
-# write_guest_files ROOTDIR: the init, inittab and profile that implement the guest contract (docs/IMAGES.md).
+# write_guest_files ROOTDIR: the init scripts, inittab and profile of images/build/rootfs (the guest
+# contract of docs/IMAGES.md), plus the account files and empty mount points.
 write_guest_files() {
   local root=$1
-  mkdir -p "$root"/{etc/init.d,proc,sys,dev,tmp,root,mnt,run,var/log}
+  mkdir -p "$root"/{etc/init.d,proc,sys,dev,tmp,root,mnt/host,run,var/log}
   chmod 1777 "$root/tmp"
   chmod 0700 "$root/root"
   ln -sfn bin/busybox "$root/init"
-  cat > "$root/etc/inittab" <<'TAB'
-::sysinit:/etc/init.d/rcS
-::respawn:/etc/init.d/shell
-::ctrlaltdel:/sbin/reboot
-::shutdown:/bin/umount -a -r
-TAB
-  cat > "$root/etc/init.d/rcS" <<'RCS'
-#!/bin/sh
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mkdir -p /dev/pts /dev/shm
-mount -t devpts devpts /dev/pts
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-hostname tabvisor
-ip link set lo up 2>/dev/null
-RCS
-  cat > "$root/etc/init.d/shell" <<'SH'
-#!/bin/sh
-# A root shell with job control on the console; the marker tells the host it is about to start.
-# busybox init already made this process a session leader; cttyhack makes the real console
-# device (ttyS0, hvc0...) its controlling tty, which /dev/console cannot be.
-echo tabvisor-guest-ready
-exec cttyhack sh -l
-SH
-  chmod 0755 "$root/etc/init.d/rcS" "$root/etc/init.d/shell"
-  cat > "$root/etc/profile" <<'PROF'
-export PATH=/sbin:/usr/sbin:/bin:/usr/bin
-export HOME=/root
-export PS1='\w # '
-PROF
+  # Modes as git has them (755 scripts, 644 the rest), whatever the builder's umask.
+  local f
+  (cd "$REPO/images/build/rootfs" && find . -type f) | while IFS= read -r f; do
+    mkdir -p "$root/$(dirname "$f")"
+    if [ -x "$REPO/images/build/rootfs/$f" ]; then install -m 0755 "$REPO/images/build/rootfs/$f" "$root/$f"
+    else install -m 0644 "$REPO/images/build/rootfs/$f" "$root/$f"; fi
+  done
   echo tabvisor > "$root/etc/hostname"
   printf 'root:x:0:0:root:/root:/bin/sh\n' > "$root/etc/passwd"
   printf 'root:x:0:\n' > "$root/etc/group"

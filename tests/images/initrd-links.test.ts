@@ -3,29 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-interface CpioEntry { name: string; mode: number; data: Uint8Array }
-
-/** Reads a "newc" cpio archive (the format the kernel unpacks). */
-function readCpio(buf: Uint8Array): CpioEntry[] {
-  const text = new TextDecoder();
-  const entries: CpioEntry[] = [];
-  let off = 0;
-  const hex = (at: number) => parseInt(text.decode(buf.subarray(at, at + 8)), 16);
-  for (;;) {
-    const magic = text.decode(buf.subarray(off, off + 6));
-    if (magic !== '070701' && magic !== '070702') throw new Error(`bad cpio magic at ${off}`);
-    const mode = hex(off + 14);
-    const fileSize = hex(off + 54);
-    const nameSize = hex(off + 94);
-    const nameStart = off + 110;
-    const name = text.decode(buf.subarray(nameStart, nameStart + nameSize - 1));
-    const dataStart = (nameStart + nameSize + 3) & ~3;
-    if (name === 'TRAILER!!!') return entries;
-    entries.push({ name: name.replace(/^\.?\//, ''), mode, data: buf.subarray(dataStart, dataStart + fileSize) });
-    off = (dataStart + fileSize + 3) & ~3;
-  }
-}
+import { readCpio, type CpioEntry } from './cpio.js';
 
 const S_IFMT = 0o170000, S_IFLNK = 0o120000, S_IFREG = 0o100000;
 
