@@ -1,0 +1,11 @@
+import { tsLoader } from './lib/load-ts.mjs';
+import { inflateRawSync } from 'node:zlib';
+const ts = await tsLoader();
+const c = await ts.import('fuzz/lib/container.ts');
+const b = c.deflateBomb(4); console.log(b.length, inflateRawSync(b).length / 2**20);
+const f = await ts.import('src/snapshot/format.ts');
+const file = c.container({ raw: c.payload({ metadata: { engine: 'rv64', memoryMiB: 16 }, sections: [{ name: 'engine-state', data: new Uint8Array(10) }] }) });
+const s = await f.readSnapshot(file); console.log(s.metadata, s.sectionNames());
+const a = await ts.import('fuzz/lib/rv-asm.ts');
+console.log(a.li(5, 0x1000_1000n).map(x=>x.toString(16)), a.li(5, 0xffff_ffff_8000_0000n).length, a.li(5, 0x8000_0000n).map(x=>x.toString(16)));
+await ts.close();
