@@ -116,7 +116,7 @@ function schemaViolation(l: Lab): string | undefined {
 export const target: FuzzTarget = {
   name: 'lab',
   about: 'lab manifests (JSON text) into parseLab',
-  hangMs: 2000,
+  hangMs: 10_000, // generous: a loaded shared machine stalls GC-heavy inputs for seconds
   rssAllowanceBytes: 256 * 2 ** 20,
   async one(seed, index): Promise<Outcome> {
     const r = new Rng(seed, index);
