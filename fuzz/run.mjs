@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const names = readdirSync(join(here, 'targets')).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)).sort();
+const names = [...readdirSync(join(here, 'targets')).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)), 'soak'].sort();
 
 function usage(msg) {
   if (msg) process.stderr.write(`fuzz: ${msg}\n`);
@@ -22,7 +22,13 @@ const argv = process.argv.slice(2);
 const name = argv.shift();
 if (!name || name === '--help' || name === '-h') usage();
 if (!names.includes(name)) usage(`no fuzzer named '${name}'`);
-const opts = { seed: 1, from: 0, count: undefined, minutes: undefined, rssMib: undefined };
+if (name === 'soak') {
+  // The soak runs VMs in worker hosts built from dist/: its own script, in its own process.
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(process.execPath, [join(here, 'soak.mjs'), ...argv], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
+const opts = { seed: 1, from: 0, count: undefined, rssMib: undefined };
 while (argv.length) {
   const flag = argv.shift();
   const value = argv.shift();
@@ -31,13 +37,10 @@ while (argv.length) {
   if (flag === '--seed') opts.seed = Math.floor(n);
   else if (flag === '--from') opts.from = Math.floor(n);
   else if (flag === '--count') opts.count = Math.floor(n);
-  else if (flag === '--minutes') opts.minutes = n;
   else if (flag === '--rss-mib') opts.rssMib = n;
   else usage(`unknown option ${flag}`);
 }
-const soak = name === 'soak';
-if (soak && opts.minutes === undefined) usage('soak needs --minutes');
-if (!soak && opts.count === undefined) usage('--count is required');
+if (opts.count === undefined) usage('--count is required');
 
 const mib = (b) => Math.round(b / 2 ** 20);
 let maxRss = process.memoryUsage.rss();
@@ -57,7 +60,7 @@ function add(s) {
 function segment(from, end) {
   return new Promise((resolve) => {
     const w = new Worker(join(here, 'worker.mjs'), {
-      workerData: { name, seed: opts.seed, from, count: end - from, minutes: opts.minutes, rssAllowanceBytes: opts.rssMib ? opts.rssMib * 2 ** 20 : undefined },
+      workerData: { name, seed: opts.seed, from, count: end - from, rssAllowanceBytes: opts.rssMib ? opts.rssMib * 2 ** 20 : undefined },
     });
     let hangMs = 120_000; // loading the target
     let lastBeat = performance.now();
@@ -98,9 +101,6 @@ function segment(from, end) {
       else if (m.type === 'done') {
         add(m.summary);
         finish(end);
-      } else if (m.type === 'soak') {
-        total.soak = m.report;
-        finish(end);
       }
     });
     w.on('error', (e) => lost('crash', `worker died: ${e && e.message ? e.message.split('\n')[0] : String(e)}`));
@@ -109,19 +109,9 @@ function segment(from, end) {
 }
 
 let next = opts.from;
-const end = soak ? opts.from + 1 : opts.from + opts.count;
+const end = opts.from + opts.count;
 while (next < end) next = await segment(next, end);
 
-if (soak) {
-  const r = total.soak;
-  if (!r) {
-    console.log(`soak failed: ${total.failures.map((f) => f.message).join('; ')}`);
-    process.exit(1);
-  }
-  console.log(r.text);
-  console.log(`process max RSS ${mib(maxRss)} MiB`);
-  process.exit(r.ok ? 0 : 1);
-}
 const kinds = (cls) => {
   const parts = Object.entries(total.kinds).filter(([k]) => k.startsWith(cls + ' '))
     .sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k.slice(cls.length + 1)} ${n}`);
