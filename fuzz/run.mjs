@@ -97,6 +97,11 @@ function segment(from, end) {
       else if (m.type === 'progress') {
         index = m.index;
         progress = m.summary;
+        if (performance.now() - lastPrint > 60_000) {
+          lastPrint = performance.now();
+          const p = m.summary;
+          console.log(`  ... input ${m.index}: accepted ${p.accepted}, refused ${p.refused}, defects ${p.defects}, crashes ${p.crashes}, hangs ${p.hangs}, memory ${p.memory} (this worker), max RSS ${mib(maxRss)} MiB`);
+        }
       } else if (m.type === 'log') console.log(m.line);
       else if (m.type === 'done') {
         add(m.summary);
@@ -108,6 +113,7 @@ function segment(from, end) {
   });
 }
 
+let lastPrint = performance.now();
 let next = opts.from;
 const end = opts.from + opts.count;
 while (next < end) next = await segment(next, end);
