@@ -59,7 +59,6 @@ function generate(r: Rng): Uint8Array {
     else body.push(r.chance(0.8) ? alu(r) : memOp(r));
   }
   // Lay out the body; a patch stores `word` over another body instruction (index fixed below).
-  const start = code.length;
   const slots: number[] = [];
   const patchAt: { at: number; word: number; fence: boolean }[] = [];
   for (const item of body) {
@@ -73,7 +72,7 @@ function generate(r: Rng): Uint8Array {
     }
   }
   for (const p of patchAt) {
-    const target = slots.length ? r.pick(slots) : start;
+    const target = r.pick(slots.length ? slots : [loop]);
     const seq = [...li(TMP, BigInt(p.word)), ...li(ADDR, BigInt(CODE + 4 * target)), A.store(4, TMP, ADDR, 0)];
     if (p.fence) seq.push(A.fenceI());
     seq.forEach((w, k) => { code[p.at + k] = w; });
@@ -82,7 +81,6 @@ function generate(r: Rng): Uint8Array {
   // Epilogue: registers to DATA+0x800, then syscon poweroff.
   WORK.forEach((x, k) => code.push(A.store(8, x, BASE, 0x800 + 8 * k)));
   code.push(...li(TMP, 0x10_0000n), ...li(ADDR, 0x5555n), A.store(4, ADDR, TMP, 0), A.jal(0, 0));
-  void start;
   return words(code);
 }
 

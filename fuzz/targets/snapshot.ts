@@ -371,7 +371,7 @@ function judgeAccepted(engine: Rv64Engine, memoryMiB: number, facts: Facts): Out
   return undefined;
 }
 
-async function intoRv64(state: Uint8Array, memoryMiB: number, facts: Facts): Promise<Outcome> {
+async function intoRv64(state: Uint8Array, facts: Facts): Promise<Outcome> {
   const sh = shared!;
   const victim = sh.victim;
   try {
@@ -389,7 +389,6 @@ async function intoRv64(state: Uint8Array, memoryMiB: number, facts: Facts): Pro
   }
   const bad = judgeAccepted(victim, REF_MIB, facts);
   await victim.loadState(sh.victimState); // back to the reference for the next input
-  void memoryMiB;
   return bad ?? accepted('loaded');
 }
 
@@ -456,7 +455,7 @@ export const target: FuzzTarget = {
     const state = snap.section(ENGINE_STATE_SECTION);
     const memoryMiB = snap.metadata.memoryMiB;
     if (facts.engine === 'v86' || snap.metadata.engine === 'v86') return snapshotOptions.v86 ? intoV86(state) : refused('v86-skipped');
-    if (facts.into) return intoRv64(state, memoryMiB, facts);
+    if (facts.into) return intoRv64(state, facts);
     return createRv64(state, memoryMiB, facts);
   },
 };
