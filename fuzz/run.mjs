@@ -56,6 +56,9 @@ function add(s) {
   total.failures.push(...s.failures);
 }
 
+/** The worker running now and its last full summary (for an early stop). */
+let current = { worker: undefined, progress: undefined };
+
 /** Runs inputs [from, end) in one worker; resolves with the next input to run (end when done). */
 function segment(from, end) {
   return new Promise((resolve) => {
@@ -67,6 +70,7 @@ function segment(from, end) {
     let index = from - 1; // last input finished
     let progress; // last full summary
     let settled = false;
+    current = { worker: w, progress: undefined };
     const finish = (next) => {
       if (settled) return;
       settled = true;
@@ -97,6 +101,7 @@ function segment(from, end) {
       else if (m.type === 'progress') {
         index = m.index;
         progress = m.summary;
+        current.progress = m.summary;
         if (performance.now() - lastPrint > 60_000) {
           lastPrint = performance.now();
           const p = m.summary;
@@ -104,6 +109,7 @@ function segment(from, end) {
         }
       } else if (m.type === 'log') console.log(m.line);
       else if (m.type === 'done') {
+        current.progress = undefined;
         add(m.summary);
         finish(end);
       }
@@ -115,15 +121,36 @@ function segment(from, end) {
 
 let lastPrint = performance.now();
 let next = opts.from;
-const end = opts.from + opts.count;
-while (next < end) next = await segment(next, end);
+let end = opts.from + opts.count;
+// Ctrl-C / SIGTERM: stop after what the worker reported and print the summary of the inputs run.
+let stopEarly;
+let stopping = false;
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    if (stopping) process.exit(130); // a second signal: give up at once
+    stopping = true;
+    console.log(`(${sig}: stopping early)`);
+    stopEarly();
+  });
+}
+while (next < end) {
+  const stopped = new Promise((resolve) => { stopEarly = () => resolve('stop'); });
+  const result = await Promise.race([segment(next, end), stopped]);
+  if (result === 'stop') {
+    if (current.progress) add(current.progress);
+    end = current.progress ? current.progress.from + current.progress.inputs : next;
+    void current.worker.terminate();
+    break;
+  }
+  next = result;
+}
 
 const kinds = (cls) => {
   const parts = Object.entries(total.kinds).filter(([k]) => k.startsWith(cls + ' '))
     .sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k.slice(cls.length + 1)} ${n}`);
   return parts.length ? ` (${parts.join(', ')})` : '';
 };
-console.log(`${name} seed ${opts.seed} inputs ${opts.from}..${end - 1}: ${total.inputs} tried in ${(total.ms / 1000).toFixed(1)} s`);
+console.log(`${name} seed ${opts.seed} inputs ${opts.from}..${opts.from + total.inputs - 1}: ${total.inputs} tried in ${(total.ms / 1000).toFixed(1)} s`);
 console.log(`accepted ${total.accepted}${kinds('accepted')}, refused ${total.refused}${kinds('refused')}, ` +
   `defects ${total.defects}${kinds('defect')}, crashes ${total.crashes}, hangs ${total.hangs}, memory ${total.memory}, ` +
   `max RSS ${mib(maxRss)} MiB (start ${mib(startRss)} MiB)`);

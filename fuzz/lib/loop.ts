@@ -85,6 +85,7 @@ export async function fuzzLoop(target: FuzzTarget, opts: LoopOptions): Promise<S
         s.memory++;
         fail({ index: i, what: 'memory', message: `RSS ${mib(peak)} MiB past the bound ${mib(bound)} MiB` });
       }
+      s.ms = performance.now() - t0;
       opts.onInput?.(i, s);
     }
   } finally {
