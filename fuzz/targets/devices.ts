@@ -223,7 +223,7 @@ function assemble(ops: Op[]): Uint8Array {
 export const target: FuzzTarget = {
   name: 'devices',
   about: 'hostile guest programs against virtio-mmio, PLIC, UART and CLINT on a real Rv64Machine',
-  hangMs: 20_000,
+  hangMs: 60_000, // wall time per input; generous because the machine running this may be shared and loaded
   rssAllowanceBytes: 512 * MiB,
   async prepare() {
     module ??= await loadRv64Module();

@@ -157,7 +157,7 @@ async function machineRun(r: Rng, k: Uint8Array): Promise<Outcome> {
 export const target: FuzzTarget = {
   name: 'elf',
   about: 'ELF kernels, Linux Image headers and boot configurations into the loaders, the bare runner and Rv64Machine',
-  hangMs: 20_000,
+  hangMs: 60_000, // wall time per input; generous because the machine running this may be shared and loaded
   rssAllowanceBytes: (2048 + 512) * MiB,
   async prepare() {
     module ??= await loadRv64Module();

@@ -432,7 +432,7 @@ async function intoV86(state: Uint8Array): Promise<Outcome> {
 export const target: FuzzTarget = {
   name: 'snapshot',
   about: 'snapshot files (container and engine states) into readSnapshot and the engines',
-  hangMs: 30_000,
+  hangMs: 120_000, // wall time per input (a 1 GiB bomb inflated on a loaded machine takes long); generous on purpose
   // The largest VM a state may claim (2048 MiB) plus a fixed allowance.
   rssAllowanceBytes: (2048 + 768) * MiB,
   prepare,

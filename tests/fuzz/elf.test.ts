@@ -12,26 +12,22 @@ const elf = () => writeElf({ entry: 0x8000_0000n, segments: [{ paddr: 0x8000_000
 describe.runIf(coreBuilt())('ELF and boot-config fuzzer', () => {
   // DESIRED behaviour; fails on today's code. Known defect "ELF parser RangeErrors" (being fixed by
   // another helper): damaged headers make parseElf throw DataView RangeErrors instead of ElfError.
-  it('300 generated kernels and configurations: refused with the documented errors or run', async () => {
-    const r = await shortRun(target, 1, 300);
+  it('200 generated kernels and configurations: refused with the documented errors or run', async () => {
+    const r = await shortRun(target, 1, 200);
     expectClean(r);
     expect(r.summary.accepted).toBeGreaterThan(0);
     expect(r.summary.refused).toBeGreaterThan(0);
   }, 180_000);
 
-  // DESIRED behaviour (known defect "ELF parser RangeErrors"): a program header entry smaller than
-  // 56 bytes, or a header table that ends past the file, is an ElfError.
-  it('short program-header entries and a table past the end are ElfErrors', () => {
-    for (const [off, value] of [[54, 8], [54, 0], [56, 0xffff]] as const) {
-      const e = elf();
-      new DataView(e.buffer).setUint16(off, value, true);
-      let error: unknown;
-      try {
-        parseElf(e);
-      } catch (x) {
-        error = x;
-      }
-      if (error !== undefined) expect(error).toBeInstanceOf(ElfError);
-    }
+  // DESIRED behaviour; fails on today's code (known defect "ELF parser RangeErrors", being fixed by
+  // another helper): a program-header table whose entries are shorter than 56 bytes, placed at the
+  // end of the file, makes parseElf read past the end (RangeError) instead of throwing ElfError.
+  it('a short program-header entry at the end of the file is an ElfError', () => {
+    const e = elf();
+    const dv = new DataView(e.buffer);
+    dv.setBigUint64(32, BigInt(e.length - 8), true); // phoff: the last 8 bytes
+    dv.setUint16(54, 8, true); // phentsize 8 (an ELF64 entry is 56)
+    dv.setUint32(e.length - 8, 1, true); // PT_LOAD
+    expect(() => parseElf(e)).toThrow(ElfError);
   });
 });
