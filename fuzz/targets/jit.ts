@@ -93,7 +93,7 @@ function stateOf(c: Rv64Core): string {
 export const target: FuzzTarget = {
   name: 'jit',
   about: 'self-modifying guest code on the JIT (every block compiled) against the interpreter, in lockstep',
-  hangMs: 120_000, // wall time per input (a 1 GiB bomb inflated on a loaded machine takes long); generous on purpose
+  hangMs: 120_000, // wall time per input; generous because the machine running this may be shared and loaded
   rssAllowanceBytes: 768 * 2 ** 20,
   async prepare() {
     module ??= await loadRv64Module();
