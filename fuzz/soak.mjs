@@ -30,6 +30,14 @@ const opt = (name, dflt) => {
 const MINUTES = opt('--minutes', 5);
 const SEED = opt('--seed', 1);
 const VMS = opt('--vms', 8);
+const ALL_OPS = ['snapshot', 'restore', 'clone', 'migrate', 'pause', 'shell', 'import', 'bad-restore'];
+const opsAt = args.indexOf('--ops');
+/** --ops snapshot,shell limits the mix (to find which operation a memory growth comes from). */
+const OPS = opsAt >= 0 ? String(args[opsAt + 1]).split(',') : ALL_OPS;
+if (OPS.some((o) => !ALL_OPS.includes(o))) {
+  process.stderr.write(`soak: --ops takes a comma-separated list of ${ALL_OPS.join(', ')}\n`);
+  process.exit(2);
+}
 const MEM = 64;
 const MiB = 2 ** 20;
 if (!(MINUTES > 0) || !Number.isInteger(SEED) || !(VMS >= 1)) {
@@ -82,15 +90,11 @@ let cloneNo = 0;
 
 async function step() {
   const vm = names[rnd(names.length)];
-  const op = ['snapshot', 'restore', 'clone', 'migrate', 'pause', 'shell', 'import', 'bad-restore'][rnd(8)];
+  const op = OPS[rnd(OPS.length)];
   counts[op] = (counts[op] ?? 0) + 1;
   switch (op) {
     case 'snapshot': snaps.set(vm, await hv.snapshot(vm)); break;
-    case 'restore': {
-      const from = names[rnd(names.length)];
-      if (snaps.has(from)) await hv.restore(vm, snaps.get(from));
-      break;
-    }
+    case 'restore': await hv.restore(vm, snaps.get(names[rnd(names.length)]) ?? first); break;
     case 'clone':
     case 'import': {
       if (clones.length >= 2) {
