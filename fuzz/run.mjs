@@ -152,7 +152,7 @@ const kinds = (cls) => {
 };
 console.log(`${name} seed ${opts.seed} inputs ${opts.from}..${opts.from + total.inputs - 1}: ${total.inputs} tried in ${(total.ms / 1000).toFixed(1)} s`);
 console.log(`accepted ${total.accepted}${kinds('accepted')}, refused ${total.refused}${kinds('refused')}, ` +
-  `defects ${total.defects}${kinds('defect')}, crashes ${total.crashes}, hangs ${total.hangs}, memory ${total.memory}, ` +
+  `defects ${total.defects}${kinds('defect')}, crashes ${total.crashes}${kinds('crash')}, hangs ${total.hangs}, memory ${total.memory}, ` +
   `max RSS ${mib(maxRss)} MiB (start ${mib(startRss)} MiB)`);
 for (const f of total.failures.slice(0, 40)) {
   console.log(`  ${f.what} at input ${f.index}: ${f.message}`);

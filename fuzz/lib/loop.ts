@@ -72,6 +72,9 @@ export async function fuzzLoop(target: FuzzTarget, opts: LoopOptions): Promise<S
       } catch (e) {
         s.crashes++;
         fail({ index: i, what: 'crash', message: firstLine(e) });
+        // Crashes by kind too (numbers blanked), so that a long run shows every distinct one.
+        const key = `crash ${firstLine(e).replace(/0x[0-9a-f]+|-?\d+/gi, 'N').slice(0, 100)}`;
+        s.kinds[key] = (s.kinds[key] ?? 0) + 1;
       }
       s.inputs++;
       const took = performance.now() - t;
@@ -108,7 +111,7 @@ export function formatSummary(s: Summary): string {
   };
   return `${s.target} seed ${s.seed} inputs ${s.from}..${s.from + s.inputs - 1}: ${s.inputs} tried in ${(s.ms / 1000).toFixed(1)} s; ` +
     `accepted ${s.accepted}${kinds('accepted')}, refused ${s.refused}${kinds('refused')}, ` +
-    `defects ${s.defects}${kinds('defect')}, crashes ${s.crashes}, hangs ${s.hangs}, memory ${s.memory}, ` +
+    `defects ${s.defects}${kinds('defect')}, crashes ${s.crashes}${kinds('crash')}, hangs ${s.hangs}, memory ${s.memory}, ` +
     `max RSS ${mib(s.maxRssBytes)} MiB (start ${mib(s.startRssBytes)} MiB)`;
 }
 
