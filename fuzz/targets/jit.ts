@@ -77,7 +77,8 @@ function generate(r: Rng): Uint8Array {
     if (p.fence) seq.push(A.fenceI());
     seq.forEach((w, k) => { code[p.at + k] = w; });
   }
-  code.push(A.addi(COUNTER, COUNTER, -1), A.bne(COUNTER, 0, 4 * (loop - (code.length))));
+  const back = code.length + 1; // the bne's own position: branch offsets are relative to it
+  code.push(A.addi(COUNTER, COUNTER, -1), A.bne(COUNTER, 0, 4 * (loop - back)));
   // Epilogue: registers to DATA+0x800, then syscon poweroff.
   WORK.forEach((x, k) => code.push(A.store(8, x, BASE, 0x800 + 8 * k)));
   code.push(...li(TMP, 0x10_0000n), ...li(ADDR, 0x5555n), A.store(4, ADDR, TMP, 0), A.jal(0, 0));
