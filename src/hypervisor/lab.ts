@@ -64,9 +64,9 @@ export function parseLab(json: unknown, images: readonly ImageEntry[], options: 
   for (const key of Object.keys(raw)) {
     if (!LAB_FIELDS.includes(key)) throw labError(`unknown field "${key}" (fields: ${LAB_FIELDS.slice(1).join(', ')})`);
   }
-  if (raw.format !== LAB_FORMAT) throw labError(`"format" must be "${LAB_FORMAT}", got ${JSON.stringify(raw.format)}`);
+  if (raw.format !== LAB_FORMAT) throw labError(`"format" must be "${LAB_FORMAT}", got ${show(raw.format)}`);
   const name = str(raw, 'name', 'name', true)!;
-  if (!NAME.test(name)) throw labError(`"name" must be 1-63 letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`);
+  if (!NAME.test(name)) throw labError(`"name" must be 1-63 letters, digits, '.', '_' or '-', got ${show(name)}`);
   const title = str(raw, 'title', 'title', false);
   const description = str(raw, 'description', 'description', false);
   if (!Array.isArray(raw.vms) || raw.vms.length === 0) throw labError('"vms" must be a non-empty list');
@@ -82,12 +82,12 @@ export function parseLab(json: unknown, images: readonly ImageEntry[], options: 
       if (!VM_FIELDS.includes(key)) throw labError(`unknown field "${at}.${key}" (fields: ${VM_FIELDS.join(', ')})`);
     }
     const vmName = str(v, 'name', `${at}.name`, true)!;
-    if (!NAME.test(vmName)) throw labError(`"${at}.name" must be 1-63 letters, digits, '.', '_' or '-', got ${JSON.stringify(vmName)}`);
+    if (!NAME.test(vmName)) throw labError(`"${at}.name" must be 1-63 letters, digits, '.', '_' or '-', got ${show(vmName)}`);
     const first = seen.get(vmName);
-    if (first !== undefined) throw labError(`"${at}.name" repeats "vms[${first}].name" (${JSON.stringify(vmName)})`);
+    if (first !== undefined) throw labError(`"${at}.name" repeats "vms[${first}].name" (${show(vmName)})`);
     seen.set(vmName, i);
     const image = str(v, 'image', `${at}.image`, true)!;
-    if (!imageNames.has(image) && !options.allowMissingImages) throw labError(`"${at}.image" names no image in the manifest (${JSON.stringify(image)}; have: ${[...imageNames].join(', ') || 'none'})`);
+    if (!imageNames.has(image) && !options.allowMissingImages) throw labError(`"${at}.image" names no image in the manifest (${show(image)}; have: ${[...imageNames].join(', ') || 'none'})`);
     const vm: LabVm = { name: vmName, image };
     const memoryMiB = num(v, 'memoryMiB', `${at}.memoryMiB`);
     if (memoryMiB !== undefined) {
@@ -121,6 +121,18 @@ export function parseLab(json: unknown, images: readonly ImageEntry[], options: 
   };
 }
 
+/**
+ * A bad value for an error message: short strings quoted, long ones cut, lists and objects named,
+ * never rendered whole (a manifest may hold a huge or deeply nested value there).
+ */
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (Array.isArray(value)) return 'a list';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
+
 function str(obj: Record<string, unknown>, key: string, path: string, required: boolean): string | undefined {
   const value = obj[key];
   if (value === undefined && !required) return undefined;
@@ -131,7 +143,7 @@ function str(obj: Record<string, unknown>, key: string, path: string, required: 
 function num(obj: Record<string, unknown>, key: string, path: string): number | undefined {
   const value = obj[key];
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw labError(`"${path}" must be a number, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw labError(`"${path}" must be a number, got ${show(value)}`);
   return value;
 }
 

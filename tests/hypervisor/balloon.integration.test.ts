@@ -1,5 +1,5 @@
 // virtio-balloon on a riscv64 guest through the hypervisor: the guest gives memory back when
-// asked, and memory it used and freed is reported and dropped, so its snapshot shrinks.
+// asked (its pages are zeroed, so its snapshot shrinks) and takes it again.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,28 +39,16 @@ async function until(what: () => Promise<boolean>, ms: number): Promise<void> {
 }
 
 describe.skipIf(!hasBalloon)('virtio-balloon through the hypervisor', () => {
-  it('memory the guest used and freed is dropped (free page reporting): the snapshot shrinks', { timeout: 600_000 }, async () => {
-    const fill = await runInGuest(hv, vm, 'dd if=/dev/urandom of=/tmp/fill bs=1M count=300 2>&1 | tail -1; sync', { timeoutMs: 400_000 });
-    expect(fill.exitCode).toBe(0);
-    const full = (await hv.snapshot(vm)).length;
-    await runInGuest(hv, vm, 'rm /tmp/fill; sync; echo 3 > /proc/sys/vm/drop_caches');
-    // Page reporting runs a few seconds after memory is freed; wait until the snapshot shows it.
-    let after = full;
-    await until(async () => {
-      after = (await hv.snapshot(vm)).length;
-      return after < full - 200 * MiB;
-    }, 120_000);
-    console.log(`snapshot of a 512 MiB guest: ${(full / MiB).toFixed(1)} MiB with 300 MiB used, ${(after / MiB).toFixed(1)} MiB after freeing it`);
-    expect(after).toBeLessThan(full - 200 * MiB);
-  });
-
-  it('inflates to a target and deflates again; refuses a target beyond the VM', async () => {
+  it('inflates to a target and deflates again; refuses a target beyond the VM', { timeout: 300_000 }, async () => {
+    const used = async () => Number((await runInGuest(hv, vm, "free -m | awk '/Mem:/ {print $3}'")).output);
+    const before = await used();
     await hv.setBalloon(vm, 128);
-    await until(async () => ((await hv.stats(vm)).balloonBytes ?? 0) >= 128 * MiB, 60_000);
-    const free = await runInGuest(hv, vm, "free -m | awk '/Mem:/ {print $2}'");
-    expect(Number(free.output)).toBeLessThan(512 - 100);
+    await until(async () => ((await hv.stats(vm)).balloonBytes ?? 0) >= 128 * MiB, 120_000);
+    // With DEFLATE_ON_OOM the guest counts balloon pages as used (its total stays).
+    expect(await used()).toBeGreaterThan(before + 100);
     await hv.setBalloon(vm, 0);
-    await until(async () => ((await hv.stats(vm)).balloonBytes ?? 1) === 0, 60_000);
+    await until(async () => ((await hv.stats(vm)).balloonBytes ?? 1) === 0, 120_000);
+    expect(await used()).toBeLessThan(before + 100);
     await expect(hv.setBalloon(vm, 512)).rejects.toThrow(/not between 0 and 511 MiB/);
   });
 });
