@@ -537,7 +537,7 @@ export class Rv64Machine {
   static configFromState(state: StateValue): SavedMachineConfig {
     const s = asObject(state, 'machine state');
     if (s.format !== MACHINE_STATE_FORMAT) throw new StateFormatError('not an rv64 machine state');
-    if (s.version !== MACHINE_STATE_VERSION) throw new StateFormatError(`rv64 machine state version ${String(s.version)} is not supported (this build reads ${MACHINE_STATE_VERSION})`);
+    if (s.version !== MACHINE_STATE_VERSION) throw new StateFormatError(`rv64 machine state version ${shown(s.version)} is not supported (this build reads ${MACHINE_STATE_VERSION})`);
     const c = asObject(s.config, 'config');
     const memoryBytes = c.memoryBytes;
     if (typeof memoryBytes !== 'number' || !Number.isInteger(memoryBytes) || memoryBytes <= 0) throw new StateFormatError('state: bad memory size');
@@ -578,7 +578,7 @@ export class Rv64Machine {
   loadState(state: StateValue): void {
     const s = asObject(state, 'machine state');
     const core = asObject(s.core, 'core');
-    if (core.abi !== CORE_ABI_VERSION) throw new StateFormatError(`state was saved by rv64 core ABI ${String(core.abi)}; this build has ${CORE_ABI_VERSION}`);
+    if (core.abi !== CORE_ABI_VERSION) throw new StateFormatError(`state was saved by rv64 core ABI ${shown(core.abi)}; this build has ${CORE_ABI_VERSION}`);
     if (!(core.block instanceof Uint8Array)) throw new StateFormatError('state: core block missing');
     // Everything that can be checked without loading is checked first: the core block (every
     // field as the guest could have set it) and its time mode against the board's.
@@ -745,4 +745,11 @@ function randomMac(random: RandomSource | undefined): Uint8Array {
   (random ?? ((b: Uint8Array) => globalThis.crypto.getRandomValues(b)))(mac);
   mac[0] = (mac[0]! & 0xfe) | 0x02; // locally administered, unicast
   return mac;
+}
+
+/** A value from a state for a message: numbers and short strings as they are, anything else by its kind. */
+function shown(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v === 'string') return JSON.stringify(v.slice(0, 40));
+  return v === null ? 'null' : typeof v === 'object' ? 'an object' : typeof v;
 }
