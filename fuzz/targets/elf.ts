@@ -78,6 +78,11 @@ function withSymtab(r: Rng, elf: Uint8Array): Uint8Array {
 /** Damages one field of the ELF's header or program headers. */
 function damage(r: Rng, elf: Uint8Array): Uint8Array {
   const e = elf.slice();
+  // Too short for an ELF header (an earlier cut): flip a byte instead.
+  if (e.length < 64) {
+    if (e.length > 0) e[r.int(e.length)] ^= 1 << r.int(8);
+    return e;
+  }
   const dv = new DataView(e.buffer);
   const phoff = Number(dv.getBigUint64(32, true));
   const seg = phoff + 56 * r.int(Math.max(1, dv.getUint16(56, true)));

@@ -98,8 +98,9 @@ function text(r: Rng): string {
 
 /** What an accepted lab must be (labs/lab.schema.json); undefined when it is. */
 function schemaViolation(l: Lab): string | undefined {
-  const keys = new Set(['format', 'name', 'title', 'description', 'vms']);
+  const keys = new Set(['format', 'name', 'title', 'description', 'vms', 'tasks', 'networks']);
   if (Object.keys(l).some((k) => !keys.has(k))) return 'extra lab field';
+  if (!Array.isArray(l.tasks) || !Array.isArray(l.networks)) return 'tasks or networks not lists';
   if (l.format !== LAB_FORMAT || !NAME.test(l.name) || !Array.isArray(l.vms) || l.vms.length === 0) return 'lab fields';
   const names = new Set<string>();
   for (const v of l.vms) {
@@ -107,8 +108,9 @@ function schemaViolation(l: Lab): string | undefined {
     names.add(v.name);
     if (!IMAGES.some((i) => i.name === v.image)) return `image ${JSON.stringify(v.image)}`;
     if (v.memoryMiB !== undefined && !(Number.isInteger(v.memoryMiB) && v.memoryMiB >= 1)) return `memoryMiB ${v.memoryMiB}`;
-    if (v.weight !== undefined && !(v.weight > 0 && Number.isFinite(v.weight))) return `weight ${v.weight}`;
-    if (v.capPercent !== undefined && !(v.capPercent > 0 && v.capPercent <= 100)) return `capPercent ${v.capPercent}`;
+    if (v.weight !== undefined && !(v.weight >= 0.1 && v.weight <= 1000)) return `weight ${v.weight}`;
+    if (v.capPercent !== undefined && !(v.capPercent >= 1 && v.capPercent <= 100)) return `capPercent ${v.capPercent}`;
+    if (v.net !== undefined && !l.networks.some((n) => n.name === v.net!.network)) return `network ${JSON.stringify(v.net.network)}`;
   }
   return undefined;
 }
