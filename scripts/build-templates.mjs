@@ -24,7 +24,11 @@ const { parseLab } = await dist('hypervisor/lab.js');
 const { templateKey } = await dist('hypervisor/template-store.js');
 const { nodeWorkerHosts } = await dist('hypervisor/node-hosts.js');
 
-const images = JSON.parse(readFileSync(join(root, 'images/manifest.json'), 'utf8')).images;
+const { quietCmdline } = await dist('ui/shell-greeting.js');
+// The page boots every image with quiet kernel arguments first (src/ui/shell-greeting.ts): the
+// templates are made the same way, so their keys and their consoles match what the page makes.
+const images = JSON.parse(readFileSync(join(root, 'images/manifest.json'), 'utf8')).images
+  .map((image) => ({ ...image, cmdline: quietCmdline(image.cmdline ?? '') }));
 const wanted = new Map(); // key -> { image, memoryMiB }
 for (const file of readdirSync(join(root, 'labs')).filter((f) => f.endsWith('.json') && !f.includes('schema'))) {
   const lab = parseLab(JSON.parse(readFileSync(join(root, 'labs', file), 'utf8')), images, { allowMissingImages: true });

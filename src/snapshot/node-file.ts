@@ -238,8 +238,14 @@ export async function readSnapshotFile(path: string, limits: SnapshotLimits = {}
   try {
     // A compressed snapshot is never much larger than its payload: refuse a bigger file unread.
     const maxPayload = limits.maxPayloadBytes ?? SNAPSHOT_DEFAULT_MAX_PAYLOAD_BYTES;
-    bytes = await readRegularFile(path, Math.min(MAX_SNAPSHOT_BYTES, Math.floor(maxPayload * 1.01) + (1 << 20)));
+    const maxFile = Math.min(MAX_SNAPSHOT_BYTES, Math.floor(maxPayload * 1.01) + (1 << 20));
+    const st = await stat(path).catch(() => undefined);
+    if (st?.isFile() && st.size > maxFile) {
+      throw new SnapshotFormatError(`${path}: snapshot is too large (${Math.round(st.size / 2 ** 20)} MiB file)`);
+    }
+    bytes = await readRegularFile(path, maxFile);
   } catch (err) {
+    if (err instanceof SnapshotFormatError) throw err;
     throw new SnapshotFileError(`cannot read snapshot '${path}': ${err instanceof Error ? err.message : String(err)}`);
   }
   try {

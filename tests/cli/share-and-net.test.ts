@@ -86,7 +86,8 @@ describe('tabvisor run --net-listen / --net-connect', () => {
       const r = await runTabvisor({
         cwd: dir,
         args: ['run', '--image', 'riscv64-busybox', '--net-connect', String(port), '--append', `${cmdline} tabvisor.ip=10.0.3.2/24`, '--timeout', '240'],
-        input: 'ip addr add 10.0.3.2/24 dev eth0 2>/dev/null; ip link set eth0 up; sleep 3; ping -c 3 -W 10 10.0.3.1 | grep -o "[0-9]* packets received"\npoweroff -f\n',
+        // ping prints a line a second: after the end of input the run waits while the guest talks.
+        input: 'ip addr add 10.0.3.2/24 dev eth0 2>/dev/null; ip link set eth0 up; ping -c 4 -W 10 10.0.3.1\npoweroff -f\n',
         guardMs: 300_000,
       });
       expect(r.code, r.stderr).toBe(0);
