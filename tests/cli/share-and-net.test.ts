@@ -91,7 +91,7 @@ describe('tabvisor run --net-listen / --net-connect', () => {
         guardMs: 300_000,
       });
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toMatch(/[1-3] packets received/);
+      expect(r.stdout).toMatch(/[1-4] packets received/);
       expect(listenerOut).toContain('listener-up');
     } finally {
       listener.kill('SIGTERM');
