@@ -143,7 +143,7 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
       if (setup.status !== 0 || !existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing and setup-system.sh could not install it`);
     }
     ({ url, server } = await startServer());
-    // A fresh profile: no templates in OPFS yet, so the first load boots and saves them.
+    // A fresh profile: no templates in OPFS yet; the first load takes the build's templates.
     userDataDir = mkdtempSync(join(tmpdir(), 'tabvisor-chromium-'));
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
@@ -186,11 +186,12 @@ describe.skipIf(skipReason !== null)(`the lab page in Chromium${skipReason ? ` (
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     await labReady(page);
     expect(await labLine(page)).toContain('Lab default: 2 of 2 VMs running');
-    expect(await stateOf(page, 'riscv')).toMatch(/running.*saved template riscv64-busybox-/i);
-    expect(await stateOf(page, 'x86')).toMatch(/running.*saved template x86-busybox-/i);
+    // Even a first visit restores: the build put pre-booted templates beside the app.
+    expect(await stateOf(page, 'riscv')).toMatch(/running.*restored from template riscv64-busybox-/i);
+    expect(await stateOf(page, 'x86')).toMatch(/running.*restored from template x86-busybox-/i);
     // The page tells a booted shell its size and clears the screen: the prompt is the last thing shown.
     for (const vm of ['riscv', 'x86']) await expect.poll(() => lastLine(page, vm), ANSWER).toBe('/ #');
-    await run(page, 'x86', 'cat /proc/cmdline', 'quiet loglevel=3 console=ttyS0');
+    await run(page, 'x86', 'grep -o "quiet loglevel=3 console=ttyS0" /proc/cmdline', 'quiet loglevel=3 console=ttyS0');
     // Not even the early boot console (riscv's earlycon) printed kernel messages.
     expect(await screen(page, 'riscv')).not.toMatch(/Machine model|printk: console|Run \/init/);
     await run(page, 'riscv', 'uname -m', 'riscv64');
