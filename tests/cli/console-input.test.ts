@@ -140,7 +140,7 @@ describe('console input and crashes (x86 guest on v86)', () => {
   it('without the marker and with --mem 2G: input delivered, the end of input ends the run, all the memory used', async () => {
     // The words of a panic's last line, printed by a living guest, are no crash.
     const r = await tabvisor(['run', '--image', 'x86-busybox', '--mem', '2G', '--append', 'console=ttyS0 rdinit=/bin/sh',
-      '--timeout', '140'], "echo '---[ end Kernel panic - not syncing: only words ]---'\necho in-$((6*7))\nfree -m | grep Mem\n");
+      '--timeout', '140'], "echo '---[ end Kernel panic - not syncing: only words ]---'\necho in-$((6*7))\nmount -t proc proc /proc; free -m | grep Mem\n");
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\r\n---\[ end Kernel panic - not syncing: only words \]---\r\n/);
     expect(r.stdout).toMatch(/\r\nin-42\r\n/);
