@@ -153,9 +153,9 @@ m_back:
   ld s4, RT_COUNT(t5)
   li t0, CLINT_MTIME
   ld t1, 0(t0)
-  /* 2 M instructions at 10 per tick; 20 ms of real time on QEMU, so a loaded host that
+  /* 5 M instructions at 10 per tick; 50 ms of real time on QEMU, so a loaded host that
      stalls QEMU for a few ms does not make the interrupt arrive before the loop ran */
-  li t2, 200000
+  li t2, 500000
   add t1, t1, t2
   li t0, CLINT_MTIMECMP
   sd t1, 0(t0)
@@ -163,13 +163,13 @@ m_back:
   csrs mie, t0
   csrsi mstatus, MSTATUS_MIE
   li s1, 0
-  li s2, 10000000
+  li s2, 100000000
 1:
   addi s1, s1, 1
   ld t0, RT_COUNT(t5)
   bne t0, s4, 2f
   blt s1, s2, 1b
-  j fail                            /* no interrupt within 10^7 iterations */
+  j fail                            /* no interrupt within 10^8 iterations */
 2:
   csrci mstatus, MSTATUS_MIE
   li t0, 1 << IRQ_M_TIMER
