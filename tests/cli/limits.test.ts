@@ -85,9 +85,9 @@ describe('--timeout', () => {
   });
 
   it.runIf(coreBuilt() && image)('prints exactly one line when it stops a guest (no leading blank line off a terminal)', async () => {
-    const r = await runTabvisor({ cwd: dir, args: ['run', '--image', 'riscv64-busybox', '--timeout', '3'] });
+    const r = await runTabvisor({ cwd: dir, args: ['run', '--image', 'riscv64-busybox', '--timeout', '10'] });
     expect(r.code).toBe(124);
-    expect(r.stderr).toBe('tabvisor: timeout: the guest was still running after 3 s\n');
+    expect(r.stderr).toBe('tabvisor: timeout: the guest was still running after 10 s\n');
   });
 });
 
