@@ -85,7 +85,8 @@ describe('--timeout', () => {
   });
 
   it.runIf(coreBuilt() && image)('prints exactly one line when it stops a guest (no leading blank line off a terminal)', async () => {
-    const r = await runTabvisor({ cwd: dir, args: ['run', '--image', 'riscv64-busybox', '--timeout', '10'] });
+    // stdin stays open (signalWhen keeps it so): an ended input would end the run after 2 s of quiet.
+    const r = await runTabvisor({ cwd: dir, args: ['run', '--image', 'riscv64-busybox', '--timeout', '10'], signalWhen: { stdout: /^$never/, signal: 'SIGTERM' } });
     expect(r.code).toBe(124);
     expect(r.stderr).toBe('tabvisor: timeout: the guest was still running after 10 s\n');
   });
