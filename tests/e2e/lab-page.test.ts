@@ -2,11 +2,12 @@
 // playwright-core, the default lab (riscv64-busybox on our core, x86-busybox on v86) in the
 // Hypervisor with Web Worker hosts, and a user clicking and typing. One browser and one page for
 // the whole file: each check builds on the state the previous one left, as a student's session does.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startServer } from './support/app-server.js';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -19,26 +20,6 @@ const BOOT = { timeout: 120_000 };
 const ANSWER = { timeout: 60_000 };
 /** Per test: each boots or restores VMs and waits for several answers. */
 const TEST_TIMEOUT = 300_000;
-
-/** Starts `node scripts/start.js` (builds when stale) on a free port; resolves with its URL. */
-function startServer(): Promise<{ url: string; server: ChildProcess }> {
-  return new Promise((resolve, reject) => {
-    const server = spawn(process.execPath, [join(repoRoot, 'scripts/start.js')], {
-      cwd: repoRoot,
-      env: { ...process.env, PORT: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /http:\/\/localhost:(\d+)\//.exec(output);
-      if (match) resolve({ url: `http://localhost:${match[1]}/`, server });
-    };
-    server.stdout!.on('data', onData);
-    server.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    server.on('exit', (code) => reject(new Error(`scripts/start.js exited (${code}) before serving:\n${output}`)));
-  });
-}
 
 /** The lines of `text` after the last line that contains `marker`. */
 function linesAfter(text: string, marker: string): string[] {

@@ -4,11 +4,12 @@
 // dropped: two busy VMs with weights 3 and 1 in one worker retired instructions about 1:1.
 // Real Chromium (playwright-core), `npm start`'s server, riscv64-busybox on our core. The check is
 // on instructions retired (what the scheduler shares), with a wide margin; no timing assertion.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startServer } from './support/app-server.js';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -17,25 +18,6 @@ const CHROMIUM = '/usr/bin/chromium';
 const skipReason = existsSync(CHROMIUM) ? null : `${CHROMIUM} is missing (run scripts/setup-system.sh test as root)`;
 const BOOT = { timeout: 180_000 };
 const ANSWER = { timeout: 30_000 };
-
-/** Starts `node scripts/start.js` (builds when stale) on a free port; resolves with its URL. */
-function startServer(): Promise<{ url: string; server: ChildProcess }> {
-  return new Promise((resolve, reject) => {
-    const server = spawn(process.execPath, [join(repoRoot, 'scripts/start.js')], {
-      cwd: repoRoot,
-      env: { ...process.env, PORT: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    server.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /http:\/\/localhost:(\d+)\//.exec(output);
-      if (match) resolve({ url: `http://localhost:${match[1]}/`, server });
-    });
-    server.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    server.on('exit', (code) => reject(new Error(`scripts/start.js exited (${code}) before serving:\n${output}`)));
-  });
-}
 
 const panel = (page: Page, vm: string) => page.locator(`tv-vm-panel[data-name="${vm}"]`);
 const screen = (page: Page, vm: string) => page.evaluate((name) => document.querySelector('tv-app')?.consoleText(name) ?? '', vm);
