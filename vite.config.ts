@@ -8,7 +8,10 @@ import { defineConfig, type Plugin } from 'vite';
 
 const root = import.meta.dirname;
 
-/** SharedArrayBuffer, and precise timers, need a cross-origin isolated page. */
+/**
+ * Cross-origin isolation gives the page precise timers. Optional: the app uses no SharedArrayBuffer,
+ * and the build runs from a static host without these headers (tests/e2e/offline-static.test.ts).
+ */
 export const isolationHeaders = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
@@ -30,7 +33,7 @@ function imageFiles(): string[] {
     console.warn('vite.config: images/manifest.json is missing; the app is built without images');
     return [];
   }
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { images?: ManifestImage[] };
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { images?: ManifestImage[]; disks?: ManifestImage[] };
   const files = new Set<string>(['images/manifest.json']);
   for (const image of manifest.images ?? []) {
     for (const path of Object.keys(image.sha256 ?? {})) files.add(path);
@@ -39,6 +42,8 @@ function imageFiles(): string[] {
       if (typeof value === 'string') files.add(value);
     }
   }
+  // Disk base images (the lab VMs' persistent disks, src/ui/page-disks.ts).
+  for (const disk of manifest.disks ?? []) for (const path of Object.keys(disk.sha256 ?? {})) files.add(path);
   return [...files];
 }
 

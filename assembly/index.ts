@@ -11,7 +11,7 @@ import {
   instretBase, cycleFrozen, instretFrozen, resValid, resAddr, msip, memExc,
 } from './state';
 import { checkStateBlock } from './state-check';
-import { runInstructions, buildCompressedTable, chunks } from './interp';
+import { runInstructions, buildCompressedTable, chunks, memoInit } from './interp';
 import { expandCompressed } from './generated/dispatch';
 import { tlbFlushAll, tlbFlushStore, tlbSelect, tlbMisses, tlbFlushes, peekTranslate } from './mmu';
 import { mtimeNow, setMtime, ticksToTimer } from './clint';
@@ -22,7 +22,7 @@ import {
   jitPageHot, jitPageWarmups,
   jitEntries, jitInsns, jitLookupMisses, jitCodePageStores, jitVerifyPending, jitPageInvalidations, jitBlocksDropped, jitFlushes,
 } from './jit/cache';
-export { jitInstall, jitRefuse, jitInstalled, jitLoad, jitStore, jitDrop, jitHostWrite } from './jit/cache';
+export { jitInstall, jitRefuse, jitInstalled, jitWatchNewPages, jitUnqueue, jitLoad, jitStore, jitDrop, jitHostWrite } from './jit/cache';
 /** jit_<name>(insn, pc, icount): instructions compiled code calls instead of inlining (docs/JIT.md). */
 export * from './generated/jitcalls';
 import { jitCalls } from './jit/calls';
@@ -47,7 +47,10 @@ export function init(ramBytes: u32): u32 {
   if (pages > have && memory.grow(pages - have) < 0) return 1;
   // Fresh pages from memory.grow are zero; only a re-init has to clear what the last guest left.
   if (initialized) memory.fill(RAM_HOST, 0, ramBytes + RAM_PAD);
-  else buildCompressedTable();
+  else {
+    buildCompressedTable();
+    memoInit();
+  }
   initialized = true;
   ramSize = <u64>ramBytes;
   reset();
@@ -151,6 +154,25 @@ export function dirtyBytes(): u32 { return <u32>((ramSize >> 12) + 7) >> 3; }
 export function clearDirty(): void {
   memory.fill(DIRTY, 0, dirtyBytes());
   tlbFlushStore();
+}
+
+/**
+ * RAM offset of the first 4 KiB page in [from, to) (page-aligned offsets from RAM start, inside
+ * RAM) that holds a non-zero byte; `to` when every page there is zero. Free page reporting asks
+ * this of whole MiB of RAM at a time: scanning here is many times faster than from JS.
+ */
+export function nextNonZeroPage(from: u32, to: u32): u32 {
+  const limit = min<u32>(to, <u32>ramSize);
+  for (let page = from & ~0xfff; page < limit; page += 4096) {
+    const p = RAM_HOST + page;
+    for (let i: u32 = 0; i < 4096; i += 64) {
+      const q = p + i;
+      const acc = load<u64>(q) | load<u64>(q, 8) | load<u64>(q, 16) | load<u64>(q, 24) |
+        load<u64>(q, 32) | load<u64>(q, 40) | load<u64>(q, 48) | load<u64>(q, 56);
+      if (acc != 0) return page;
+    }
+  }
+  return to;
 }
 
 // ---- state ----

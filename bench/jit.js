@@ -4,7 +4,7 @@
 // and the JIT counters; then bench/cpu.js's guest (bench/programs/cpu.c: hashing, heap sort,
 // double matrix multiply: F/D and CSR instructions in hot loops), the same way; then the Linux boot of tests/core/unit/linux-boot.test.ts (OpenSBI +
 // Linux 6.1 + BusyBox to the ready marker, bare board, deterministic time) off and on.
-// Usage: node bench/jit.js [rounds=400] [repeat=2] [--no-cpu] [--no-boot] [--threshold=N]   (needs npm run build; the
+// Usage: node bench/jit.js [rounds=400] [repeat=2] [--no-mix] [--no-cpu] [--no-boot] [--threshold=N]   (needs npm run build; the
 // boot needs .cache/core-unit/linux.dts.dtb, written by that test)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -31,7 +31,7 @@ execFileSync('riscv64-linux-gnu-gcc', [
 ]);
 const { runBareProgram } = await import(join(root, 'dist', 'engines', 'rv64', 'bare.js'));
 const bytes = new Uint8Array(readFileSync(elf));
-for (let i = 0; i < repeat; i++) {
+for (let i = 0; i < (process.argv.includes('--no-mix') ? 0 : repeat); i++) {
   for (const jit of [false, jitOn]) {
     let text = '';
     const cpu0 = process.cpuUsage();

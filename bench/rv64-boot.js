@@ -6,11 +6,12 @@
 // shell costs on each; and where our boot time goes (instructions per phase, a node --cpu-prof
 // summary). Prints a Markdown section; --write also puts it into bench/RESULTS.md (replacing this
 // benchmark's previous section only).
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpus, loadavg, tmpdir } from 'node:os';
+import { writeSection } from './_sections.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -99,6 +100,15 @@ const WORKLOADS = [
 ];
 
 // --- our engine ----------------------------------------------------------------------------------
+/** The JIT's counters that say what compiling cost the guest's thread (the engine's machine, read from outside). */
+function jitOf(engine) {
+  const st = engine.machine?.core?.jitStats?.();
+  if (!st) return undefined;
+  return {
+    regions: st.regions, compileMs: st.compileMs, wasmCompileMs: st.wasmCompileMs, asyncCompiles: st.asyncCompiles ?? 0,
+    asyncStale: st.asyncStale ?? 0, jitInsns: Number(st.jitInstructions),
+  };
+}
 async function ourBoot({ workloads = false, idle = false } = {}) {
   const t0 = performance.now();
   const engine = await createEngine({ engine: 'rv64', memoryMiB: MEM_MIB, ...files, cmdline: CMDLINE }, new NodeAssetLoader());
@@ -123,8 +133,11 @@ async function ourBoot({ workloads = false, idle = false } = {}) {
     r.workloads = [];
     for (const w of WORKLOADS) {
       const i0 = engine.stats().instructions;
+      const j0 = jitOf(engine);
       const res = await con.run(w.cmd);
-      r.workloads.push({ ms: res.ms, insns: engine.stats().instructions - i0, out: res.out });
+      const j1 = jitOf(engine);
+      const jit = j0 && j1 ? Object.fromEntries(Object.keys(j1).map((k) => [k, j1[k] - j0[k]])) : undefined;
+      r.workloads.push({ ms: res.ms, insns: engine.stats().instructions - i0, out: res.out, jit });
     }
   }
   if (idle) {
@@ -314,8 +327,19 @@ WORKLOADS.forEach((w, i) => {
   lines.push(`| ${w.name} | ${o.workloads[i].ms.toFixed(0)} | ${(o.workloads[i].insns / 1e6).toFixed(1)} | ${q.workloads[i].ms.toFixed(0)} | ${f2(o.workloads[i].ms / q.workloads[i].ms)}x | ${wlCheck[i] ? 'yes' : 'no'} |`);
 });
 lines.push('');
+if (o.workloads.every((w) => w.jit)) {
+  lines.push(`The JIT during each workload (ours; \`TABVISOR_JIT_COMPILE\`=${process.env.TABVISOR_JIT_COMPILE ?? 'the machine\'s choice (async)'}, threshold ${process.env.TABVISOR_JIT_THRESHOLD ?? 'default'}): host ms on the guest's thread in the JIT (code generation, foreground compiles, installs) and of it in WebAssembly.Module/Instance:`);
+  lines.push('');
+  lines.push('| workload | regions installed | M insns run compiled | JIT ms on the guest thread | of it Module/Instance ms | background compiles | regions given up |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|');
+  WORKLOADS.forEach((w, i) => {
+    const j = o.workloads[i].jit;
+    lines.push(`| ${w.name} | ${j.regions} | ${(j.jitInsns / 1e6).toFixed(1)} | ${j.compileMs.toFixed(1)} | ${j.wasmCompileMs.toFixed(1)} | ${j.asyncCompiles} | ${j.asyncStale} |`);
+  });
+  lines.push('');
+}
 lines.push(`Idle shell, host CPU over ${f2(o.idle.wallS)} s (after 1 s of settling): ours **${f3(o.idle.cpuS)} s** (${((o.idle.cpuS / o.idle.wallS) * 100).toFixed(1)}% of a core,`);
-lines.push(`${(o.idle.insns / 1e6).toFixed(2)} M guest instructions: the kernel's 250 Hz tick), QEMU ${f3(q.idle.cpuS)} s (${((q.idle.cpuS / q.idle.wallS) * 100).toFixed(1)}%).`);
+lines.push(`${(o.idle.insns / 1e6).toFixed(2)} M guest instructions: the kernel's timer interrupts), QEMU ${f3(q.idle.cpuS)} s (${((q.idle.cpuS / q.idle.wallS) * 100).toFixed(1)}%).`);
 lines.push('');
 lines.push('Where our boot goes (one boot on Rv64Machine, 100k-instruction slices):');
 lines.push('');
@@ -335,16 +359,4 @@ lines.push(`Command: \`npm run build:ts && npm run bench -- rv64-boot${opt('--im
 const section = lines.join('\n') + '\n';
 process.stdout.write(section);
 
-if (WRITE) {
-  const results = join(root, 'bench', 'RESULTS.md');
-  const begin = '<!-- rv64-boot:begin -->';
-  const end = '<!-- rv64-boot:end -->';
-  const block = `${begin}\n${section}${end}\n`;
-  let text = existsSync(results) ? readFileSync(results, 'utf8') : '';
-  const a = text.indexOf(begin);
-  const b = text.indexOf(end);
-  if (a >= 0 && b > a) text = text.slice(0, a) + block + text.slice(b + end.length + 1);
-  else text = text + (text.endsWith('\n') || text === '' ? '' : '\n') + '\n' + block;
-  writeFileSync(results, text);
-  process.stderr.write('rv64-boot: section written to bench/RESULTS.md\n');
-}
+if (WRITE) writeSection('rv64-boot', section);

@@ -5,10 +5,11 @@
 // (boot, restore, boot, ...) in one Node process, as the hypervisor runs them, so load from
 // other processes hits both alike. Prints a Markdown section; --write also puts it into
 // bench/RESULTS.md (replacing this benchmark's previous section only).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadavg, cpus } from 'node:os';
+import { writeSection } from './_sections.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -157,16 +158,4 @@ Command: \`npm run bench -- v86-boot${RUNS !== 5 ? ` --runs ${RUNS}` : ''}\`
 `;
 process.stdout.write('\n' + section);
 
-if (WRITE) {
-  const results = join(root, 'bench', 'RESULTS.md');
-  const begin = '<!-- v86-boot:begin -->';
-  const end = '<!-- v86-boot:end -->';
-  const block = `${begin}\n${section}${end}\n`;
-  let text = readFileSync(results, 'utf8');
-  const a = text.indexOf(begin);
-  const b = text.indexOf(end);
-  if (a >= 0 && b > a) text = text.slice(0, a) + block + text.slice(b + end.length + 1);
-  else text = text.replace(/\n*$/, '\n\n') + block;
-  writeFileSync(results, text);
-  process.stderr.write('v86-boot: section written to bench/RESULTS.md\n');
-}
+if (WRITE) writeSection('v86-boot', section);

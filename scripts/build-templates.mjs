@@ -7,7 +7,8 @@
 // changed. Needs dist/ (npm run build:ts) and the core (npm run build:core).
 // Usage: node scripts/build-templates.mjs [--out DIR]
 
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -27,16 +28,22 @@ const { nodeWorkerHosts } = await dist('hypervisor/node-hosts.js');
 const { quietCmdline } = await dist('ui/shell-greeting.js');
 // The page boots every image with quiet kernel arguments first (src/ui/shell-greeting.ts): the
 // templates are made the same way, so their keys and their consoles match what the page makes.
-const images = JSON.parse(readFileSync(join(root, 'images/manifest.json'), 'utf8')).images
-  .map((image) => ({ ...image, cmdline: quietCmdline(image.cmdline ?? '') }));
-const wanted = new Map(); // key -> { image, memoryMiB }
+const manifest = JSON.parse(readFileSync(join(root, 'images/manifest.json'), 'utf8'));
+const images = manifest.images.map((image) => ({ ...image, cmdline: quietCmdline(image.cmdline ?? '') }));
+// The page's persistent disk (images/manifest.json "disks": home): a lab with disks gets templates
+// made with an empty one too, so a first visit restores instead of booting (a second tab, which
+// runs without disks, uses the disk-less ones).
+const home = (manifest.disks ?? []).find((d) => d.name === 'home');
+const homeBase = home ? { file: home.file, sha256: home.sha256[home.file], bytes: home.bytes } : undefined;
+const wanted = new Map(); // key -> { image, memoryMiB, disk }
 for (const file of readdirSync(join(root, 'labs')).filter((f) => f.endsWith('.json') && !f.includes('schema'))) {
   const lab = parseLab(JSON.parse(readFileSync(join(root, 'labs', file), 'utf8')), images, { allowMissingImages: true });
   for (const vm of lab.vms) {
     const image = images.find((i) => i.name === vm.image);
-    if (!image) continue;
+    if (!image || vm.net) continue; // a networked VM boots (templates have no network card)
     const memoryMiB = vm.memoryMiB ?? image.memoryMiB;
-    wanted.set(await templateKey(image, memoryMiB), { image, memoryMiB });
+    wanted.set(await templateKey(image, memoryMiB), { image, memoryMiB, disk: false });
+    if (lab.disks !== false && homeBase) wanted.set(await templateKey(image, memoryMiB, homeBase), { image, memoryMiB, disk: true });
   }
 }
 
@@ -44,11 +51,20 @@ mkdirSync(out, { recursive: true });
 mkdirSync(cache, { recursive: true });
 const missing = [...wanted].filter(([key]) => !existsSync(join(cache, `${key}.tvsnap`)));
 if (missing.length > 0) {
-  const hv = new Hypervisor({ images, memoryBudgetBytes: 4096 * MiB, poolSize: 1, hosts: nodeWorkerHosts() });
+  // Disks of the templates that have one: empty overlays in a scratch folder, gone afterwards.
+  const diskDir = mkdtempSync(join(tmpdir(), 'tabvisor-template-disks-'));
+  const hv = new Hypervisor({
+    images,
+    memoryBudgetBytes: 4096 * MiB,
+    poolSize: 1,
+    hosts: nodeWorkerHosts({ diskDir }),
+    diskFor: (vm) => (vm.name.startsWith('with-disk-') ? { key: vm.name, base: homeBase } : undefined),
+  });
   try {
-    for (const [key, { image, memoryMiB }] of missing) {
+    let n = 0;
+    for (const [key, { image, memoryMiB, disk }] of missing) {
       const started = performance.now();
-      const vm = await hv.create({ image: image.name, memoryMiB });
+      const vm = await hv.create({ image: image.name, memoryMiB, name: `${disk ? 'with-disk' : 'no-disk'}-${++n}` });
       await hv.start(vm.id);
       await hv.waitUntilReady(vm.id, 180_000);
       // Let the shell print its prompt before the state is taken.
@@ -60,6 +76,7 @@ if (missing.length > 0) {
     }
   } finally {
     await hv.shutdown();
+    rmSync(diskDir, { recursive: true, force: true });
   }
 }
 for (const key of wanted.keys()) copyFileSync(join(cache, `${key}.tvsnap`), join(out, `${key}.tvsnap`));

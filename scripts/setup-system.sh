@@ -5,7 +5,7 @@
 set -euo pipefail
 what=${1:-test}
 
-test_pkgs=(chromium qemu-system-misc qemu-user device-tree-compiler)
+test_pkgs=(chromium qemu-system-misc qemu-user device-tree-compiler opensbi)
 image_pkgs=(gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu libc6-dev-riscv64-cross linux-source-6.1 opensbi seabios
   bc flex bison libelf-dev libssl-dev cpio lz4 xz-utils dpkg-dev make gcc)
 asm_pkgs=(gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu)

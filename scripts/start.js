@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: builds the app when its sources are newer than web-dist/, then serves web-dist/
-// on localhost (port $PORT, default 8080; PORT=0 picks a free one) with the cross-origin
-// isolation headers the page needs, and prints the URL.
+// on localhost (port $PORT, default 8080; PORT=0 picks a free one) with cross-origin isolation
+// headers (optional for the page: it runs from any static host), and prints the URL.
 import { spawnSync } from 'node:child_process';
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -25,7 +25,10 @@ const CONTENT_TYPES = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-/** Headers on every response: the page must be cross-origin isolated (SharedArrayBuffer). */
+/**
+ * Headers on every response by default: they make the page cross-origin isolated (precise timers).
+ * Nothing in the app needs it (no SharedArrayBuffer): the build also runs from a plain host.
+ */
 const ISOLATION_HEADERS = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
@@ -57,7 +60,8 @@ function buildInputs() {
 /** True when web-dist/ is missing or older than anything it is built from. */
 export function needsBuild() {
   const built = join(webDist, 'index.html');
-  if (!existsSync(built)) return true;
+  // sw.js is written last: without it the build did not finish (or predates the service worker).
+  if (!existsSync(built) || !existsSync(join(webDist, 'sw.js'))) return true;
   const builtAt = statSync(built).mtimeMs;
   return buildInputs().some((input) => newestMtime(input) > builtAt);
 }
@@ -70,14 +74,21 @@ export function buildApp() {
   // vite empties web-dist/: put the pre-booted lab templates back (cached by key, so cheap).
   const templates = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'build-templates.mjs')], { cwd: repoRoot, stdio: 'inherit' });
   if (templates.status !== 0) throw new Error(`building the lab templates failed (exit status ${templates.status ?? templates.signal})`);
+  // Last: the service worker lists (and hashes) every file of the build.
+  const sw = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'build-sw.mjs')], { cwd: repoRoot, stdio: 'inherit' });
+  if (sw.status !== 0) throw new Error(`writing the service worker failed (exit status ${sw.status ?? sw.signal})`);
 }
 
-/** A static file server for `dir` that sends the isolation headers. Only GET and HEAD. */
-export function createAppServer(dir = webDist) {
+/**
+ * A static file server for `dir`. Only GET and HEAD. It sends the isolation headers unless
+ * `isolation` is false (the page does not need them: bench/lab-reload.js measures without).
+ */
+export function createAppServer(dir = webDist, { isolation = true } = {}) {
   const rootDir = normalize(dir + sep);
+  const headers = isolation ? ISOLATION_HEADERS : {};
   return createServer((req, res) => {
     const send = (status, text) => {
-      res.writeHead(status, { ...ISOLATION_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' });
+      res.writeHead(status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
       res.end(req.method === 'HEAD' ? undefined : text + '\n');
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed');
@@ -98,7 +109,7 @@ export function createAppServer(dir = webDist) {
     }
     if (!stat.isFile()) return send(404, 'not found');
     res.writeHead(200, {
-      ...ISOLATION_HEADERS,
+      ...headers,
       'Content-Type': CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
       'Content-Length': stat.size,
       // Hashed bundles could be cached forever; a small local server keeps it simple and fresh.

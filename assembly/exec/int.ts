@@ -1,7 +1,9 @@
 // RV64I and M: integer computation, branches, jumps, loads and stores.
 import { pc, memExc, rs1v, rs2v, setRd, ilenOf } from '../state';
 // Ops here take the pc of the instruction and return the next pc (the interpreter keeps pc in
-// a local); on a trap they return the global pc, which the trap set to the handler.
+// a local and does not store the global per instruction: an op sets the global pc = p before
+// anything that can trap or reach the host); on a trap they return the global pc, which the
+// trap set to the handler.
 import { loadSlow, storeSlow, tlbLoad, tlbStore, tagMask, ramLoad, ramStore } from '../mmu';
 import { TLB_ENTRIES } from '../layout';
 
@@ -69,6 +71,7 @@ import { TLB_ENTRIES } from '../layout';
   let v: u64;
   if (load<u64>(e) == (va & tagMask(size))) v = ramLoad(<usize>(va + load<u64>(e, 8)), size);
   else {
+    pc = p; // the slow path may trap or reach the host, which both read the global pc
     v = loadSlow(va, size);
     if (memExc) { memExc = false; return pc; }
   }
@@ -86,6 +89,7 @@ import { TLB_ENTRIES } from '../layout';
   const e = tlbStore + ((<u32>(va >> 12) & (TLB_ENTRIES - 1)) << 4);
   if (load<u64>(e) == (va & tagMask(size))) ramStore(<usize>(va + load<u64>(e, 8)), size, rs2v(insn));
   else {
+    pc = p;
     storeSlow(va, size, rs2v(insn));
     if (memExc) { memExc = false; return pc; }
   }

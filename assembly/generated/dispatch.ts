@@ -165,670 +165,669 @@ import {
 } from '../exec/index';
 import { pc } from '../state';
 
-/** Executes one instruction at pc p (a compressed one arrives expanded); returns the next pc. */
-// @ts-ignore: decorator
-@inline export function execute(insn: u32, p: u64): u64 {
+/** The id of an instruction (a compressed one expanded): 1 + its index in the table, 0 if illegal. */
+export function decodeId(insn: u32): u32 {
   switch ((insn >> 2) & 0x1f) {
     case 0x0: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
-          return op_lb(insn, p);
+          return 11;
         }
         case 0x1: {
-          return op_lh(insn, p);
+          return 12;
         }
         case 0x2: {
-          return op_lw(insn, p);
+          return 13;
         }
         case 0x3: {
-          return op_ld(insn, p);
+          return 14;
         }
         case 0x4: {
-          return op_lbu(insn, p);
+          return 15;
         }
         case 0x5: {
-          return op_lhu(insn, p);
+          return 16;
         }
         case 0x6: {
-          return op_lwu(insn, p);
+          return 17;
         }
       }
-      op_illegal(insn); return pc;
+      return 0;
     }
     case 0x1: {
       if ((insn & 0x7000) == 0x2000) {
-        op_flw(insn); return pc;
+        return 88;
       }
       if ((insn & 0x7000) == 0x3000) {
-        op_fld(insn); return pc;
+        return 90;
       }
-      op_illegal(insn); return pc;
+      return 0;
     }
     case 0x3: {
       if ((insn & 0x7000) == 0x0) {
-        return op_fence(insn, p);
+        return 41;
       }
       if ((insn & 0x7000) == 0x1000) {
-        return op_fence_i(insn, p);
+        return 156;
       }
-      op_illegal(insn); return pc;
+      return 0;
     }
     case 0x4: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
-          return op_addi(insn, p);
+          return 22;
         }
         case 0x1: {
           if ((insn & 0xfc000000) == 0x0) {
-            return op_slli(insn, p);
+            return 28;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x2: {
-          return op_slti(insn, p);
+          return 23;
         }
         case 0x3: {
-          return op_sltiu(insn, p);
+          return 24;
         }
         case 0x4: {
-          return op_xori(insn, p);
+          return 25;
         }
         case 0x5: {
           if ((insn & 0xfc000000) == 0x0) {
-            return op_srli(insn, p);
+            return 29;
           }
           if ((insn & 0xfc000000) == 0x40000000) {
-            return op_srai(insn, p);
+            return 30;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x6: {
-          return op_ori(insn, p);
+          return 26;
         }
         case 0x7: {
-          return op_andi(insn, p);
+          return 27;
         }
       }
-      op_illegal(insn); return pc;
+      return 0;
     }
     case 0x5: {
-      return op_auipc(insn, p);
+      return 2;
     }
     case 0x6: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
-          return op_addiw(insn, p);
+          return 44;
         }
         case 0x1: {
           if ((insn & 0xfe000000) == 0x0) {
-            return op_slliw(insn, p);
+            return 45;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x5: {
           if ((insn & 0xfe000000) == 0x0) {
-            return op_srliw(insn, p);
+            return 46;
           }
           if ((insn & 0xfe000000) == 0x40000000) {
-            return op_sraiw(insn, p);
+            return 47;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
       }
-      op_illegal(insn); return pc;
+      return 0;
     }
     case 0x8: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
-          return op_sb(insn, p);
+          return 18;
         }
         case 0x1: {
-          return op_sh(insn, p);
+          return 19;
         }
         case 0x2: {
-          return op_sw(insn, p);
+          return 20;
         }
         case 0x3: {
-          return op_sd(insn, p);
+          return 21;
         }
       }
-      op_illegal(insn); return pc;
+      return 0;
     }
     case 0x9: {
       if ((insn & 0x7000) == 0x2000) {
-        op_fsw(insn); return pc;
+        return 89;
       }
       if ((insn & 0x7000) == 0x3000) {
-        op_fsd(insn); return pc;
+        return 91;
       }
-      op_illegal(insn); return pc;
+      return 0;
     }
     case 0xb: {
       switch ((insn >> 12) & 0x7) {
         case 0x2: {
           switch ((insn >> 27) & 0x1f) {
             case 0x0: {
-              op_amoadd_w(insn); return pc;
+              return 69;
             }
             case 0x1: {
-              op_amoswap_w(insn); return pc;
+              return 68;
             }
             case 0x2: {
               if ((insn & 0x1f00000) == 0x0) {
-                op_lr_w(insn); return pc;
+                return 66;
               }
-              op_illegal(insn); return pc;
+              return 0;
             }
             case 0x3: {
-              op_sc_w(insn); return pc;
+              return 67;
             }
             case 0x4: {
-              op_amoxor_w(insn); return pc;
+              return 70;
             }
             case 0x8: {
-              op_amoor_w(insn); return pc;
+              return 72;
             }
             case 0xc: {
-              op_amoand_w(insn); return pc;
+              return 71;
             }
             case 0x10: {
-              op_amomin_w(insn); return pc;
+              return 73;
             }
             case 0x14: {
-              op_amomax_w(insn); return pc;
+              return 74;
             }
             case 0x18: {
-              op_amominu_w(insn); return pc;
+              return 75;
             }
             case 0x1c: {
-              op_amomaxu_w(insn); return pc;
+              return 76;
             }
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x3: {
           switch ((insn >> 27) & 0x1f) {
             case 0x0: {
-              op_amoadd_d(insn); return pc;
+              return 80;
             }
             case 0x1: {
-              op_amoswap_d(insn); return pc;
+              return 79;
             }
             case 0x2: {
               if ((insn & 0x1f00000) == 0x0) {
-                op_lr_d(insn); return pc;
+                return 77;
               }
-              op_illegal(insn); return pc;
+              return 0;
             }
             case 0x3: {
-              op_sc_d(insn); return pc;
+              return 78;
             }
             case 0x4: {
-              op_amoxor_d(insn); return pc;
+              return 81;
             }
             case 0x8: {
-              op_amoor_d(insn); return pc;
+              return 83;
             }
             case 0xc: {
-              op_amoand_d(insn); return pc;
+              return 82;
             }
             case 0x10: {
-              op_amomin_d(insn); return pc;
+              return 84;
             }
             case 0x14: {
-              op_amomax_d(insn); return pc;
+              return 85;
             }
             case 0x18: {
-              op_amominu_d(insn); return pc;
+              return 86;
             }
             case 0x1c: {
-              op_amomaxu_d(insn); return pc;
+              return 87;
             }
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
       }
-      op_illegal(insn); return pc;
+      return 0;
     }
     case 0xc: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
           switch ((insn >> 25) & 0x7f) {
             case 0x0: {
-              return op_add(insn, p);
+              return 31;
             }
             case 0x1: {
-              return op_mul(insn, p);
+              return 53;
             }
             case 0x20: {
-              return op_sub(insn, p);
+              return 32;
             }
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x1: {
           if ((insn & 0xfe000000) == 0x0) {
-            return op_sll(insn, p);
+            return 33;
           }
           if ((insn & 0xfe000000) == 0x2000000) {
-            return op_mulh(insn, p);
+            return 54;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x2: {
           if ((insn & 0xfe000000) == 0x0) {
-            return op_slt(insn, p);
+            return 34;
           }
           if ((insn & 0xfe000000) == 0x2000000) {
-            return op_mulhsu(insn, p);
+            return 55;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x3: {
           if ((insn & 0xfe000000) == 0x0) {
-            return op_sltu(insn, p);
+            return 35;
           }
           if ((insn & 0xfe000000) == 0x2000000) {
-            return op_mulhu(insn, p);
+            return 56;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x4: {
           if ((insn & 0xfe000000) == 0x0) {
-            return op_xor(insn, p);
+            return 36;
           }
           if ((insn & 0xfe000000) == 0x2000000) {
-            return op_div(insn, p);
+            return 57;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x5: {
           switch ((insn >> 25) & 0x7f) {
             case 0x0: {
-              return op_srl(insn, p);
+              return 37;
             }
             case 0x1: {
-              return op_divu(insn, p);
+              return 58;
             }
             case 0x20: {
-              return op_sra(insn, p);
+              return 38;
             }
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x6: {
           if ((insn & 0xfe000000) == 0x0) {
-            return op_or(insn, p);
+            return 39;
           }
           if ((insn & 0xfe000000) == 0x2000000) {
-            return op_rem(insn, p);
+            return 59;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x7: {
           if ((insn & 0xfe000000) == 0x0) {
-            return op_and(insn, p);
+            return 40;
           }
           if ((insn & 0xfe000000) == 0x2000000) {
-            return op_remu(insn, p);
+            return 60;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
       }
-      op_illegal(insn); return pc;
+      return 0;
     }
     case 0xd: {
-      return op_lui(insn, p);
+      return 1;
     }
     case 0xe: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
           switch ((insn >> 25) & 0x7f) {
             case 0x0: {
-              return op_addw(insn, p);
+              return 48;
             }
             case 0x1: {
-              return op_mulw(insn, p);
+              return 61;
             }
             case 0x20: {
-              return op_subw(insn, p);
+              return 49;
             }
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x1: {
           if ((insn & 0xfe000000) == 0x0) {
-            return op_sllw(insn, p);
+            return 50;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x4: {
           if ((insn & 0xfe000000) == 0x2000000) {
-            return op_divw(insn, p);
+            return 62;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x5: {
           switch ((insn >> 25) & 0x7f) {
             case 0x0: {
-              return op_srlw(insn, p);
+              return 51;
             }
             case 0x1: {
-              return op_divuw(insn, p);
+              return 63;
             }
             case 0x20: {
-              return op_sraw(insn, p);
+              return 52;
             }
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x6: {
           if ((insn & 0xfe000000) == 0x2000000) {
-            return op_remw(insn, p);
+            return 64;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x7: {
           if ((insn & 0xfe000000) == 0x2000000) {
-            return op_remuw(insn, p);
+            return 65;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
       }
-      op_illegal(insn); return pc;
+      return 0;
     }
     case 0x10: {
       if ((insn & 0x6000000) == 0x0) {
-        op_fmadd_s(insn); return pc;
+        return 92;
       }
       if ((insn & 0x6000000) == 0x2000000) {
-        op_fmadd_d(insn); return pc;
+        return 121;
       }
-      op_illegal(insn); return pc;
+      return 0;
     }
     case 0x11: {
       if ((insn & 0x6000000) == 0x0) {
-        op_fmsub_s(insn); return pc;
+        return 93;
       }
       if ((insn & 0x6000000) == 0x2000000) {
-        op_fmsub_d(insn); return pc;
+        return 122;
       }
-      op_illegal(insn); return pc;
+      return 0;
     }
     case 0x12: {
       if ((insn & 0x6000000) == 0x0) {
-        op_fnmsub_s(insn); return pc;
+        return 94;
       }
       if ((insn & 0x6000000) == 0x2000000) {
-        op_fnmsub_d(insn); return pc;
+        return 123;
       }
-      op_illegal(insn); return pc;
+      return 0;
     }
     case 0x13: {
       if ((insn & 0x6000000) == 0x0) {
-        op_fnmadd_s(insn); return pc;
+        return 95;
       }
       if ((insn & 0x6000000) == 0x2000000) {
-        op_fnmadd_d(insn); return pc;
+        return 124;
       }
-      op_illegal(insn); return pc;
+      return 0;
     }
     case 0x14: {
       switch ((insn >> 25) & 0x7f) {
         case 0x0: {
-          op_fadd_s(insn); return pc;
+          return 96;
         }
         case 0x1: {
-          op_fadd_d(insn); return pc;
+          return 125;
         }
         case 0x4: {
-          op_fsub_s(insn); return pc;
+          return 97;
         }
         case 0x5: {
-          op_fsub_d(insn); return pc;
+          return 126;
         }
         case 0x8: {
-          op_fmul_s(insn); return pc;
+          return 98;
         }
         case 0x9: {
-          op_fmul_d(insn); return pc;
+          return 127;
         }
         case 0xc: {
-          op_fdiv_s(insn); return pc;
+          return 99;
         }
         case 0xd: {
-          op_fdiv_d(insn); return pc;
+          return 128;
         }
         case 0x10: {
           switch ((insn >> 12) & 0x7) {
             case 0x0: {
-              op_fsgnj_s(insn); return pc;
+              return 101;
             }
             case 0x1: {
-              op_fsgnjn_s(insn); return pc;
+              return 102;
             }
             case 0x2: {
-              op_fsgnjx_s(insn); return pc;
+              return 103;
             }
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x11: {
           switch ((insn >> 12) & 0x7) {
             case 0x0: {
-              op_fsgnj_d(insn); return pc;
+              return 130;
             }
             case 0x1: {
-              op_fsgnjn_d(insn); return pc;
+              return 131;
             }
             case 0x2: {
-              op_fsgnjx_d(insn); return pc;
+              return 132;
             }
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x14: {
           if ((insn & 0x7000) == 0x0) {
-            op_fmin_s(insn); return pc;
+            return 104;
           }
           if ((insn & 0x7000) == 0x1000) {
-            op_fmax_s(insn); return pc;
+            return 105;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x15: {
           if ((insn & 0x7000) == 0x0) {
-            op_fmin_d(insn); return pc;
+            return 133;
           }
           if ((insn & 0x7000) == 0x1000) {
-            op_fmax_d(insn); return pc;
+            return 134;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x20: {
           if ((insn & 0x1f00000) == 0x100000) {
-            op_fcvt_s_d(insn); return pc;
+            return 106;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x21: {
           if ((insn & 0x1f00000) == 0x0) {
-            op_fcvt_d_s(insn); return pc;
+            return 135;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x2c: {
           if ((insn & 0x1f00000) == 0x0) {
-            op_fsqrt_s(insn); return pc;
+            return 100;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x2d: {
           if ((insn & 0x1f00000) == 0x0) {
-            op_fsqrt_d(insn); return pc;
+            return 129;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x50: {
           switch ((insn >> 12) & 0x7) {
             case 0x0: {
-              op_fle_s(insn); return pc;
+              return 109;
             }
             case 0x1: {
-              op_flt_s(insn); return pc;
+              return 108;
             }
             case 0x2: {
-              op_feq_s(insn); return pc;
+              return 107;
             }
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x51: {
           switch ((insn >> 12) & 0x7) {
             case 0x0: {
-              op_fle_d(insn); return pc;
+              return 138;
             }
             case 0x1: {
-              op_flt_d(insn); return pc;
+              return 137;
             }
             case 0x2: {
-              op_feq_d(insn); return pc;
+              return 136;
             }
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x60: {
           switch ((insn >> 20) & 0x1f) {
             case 0x0: {
-              op_fcvt_w_s(insn); return pc;
+              return 111;
             }
             case 0x1: {
-              op_fcvt_wu_s(insn); return pc;
+              return 113;
             }
             case 0x2: {
-              op_fcvt_l_s(insn); return pc;
+              return 115;
             }
             case 0x3: {
-              op_fcvt_lu_s(insn); return pc;
+              return 117;
             }
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x61: {
           switch ((insn >> 20) & 0x1f) {
             case 0x0: {
-              op_fcvt_w_d(insn); return pc;
+              return 140;
             }
             case 0x1: {
-              op_fcvt_wu_d(insn); return pc;
+              return 142;
             }
             case 0x2: {
-              op_fcvt_l_d(insn); return pc;
+              return 144;
             }
             case 0x3: {
-              op_fcvt_lu_d(insn); return pc;
+              return 146;
             }
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x68: {
           switch ((insn >> 20) & 0x1f) {
             case 0x0: {
-              op_fcvt_s_w(insn); return pc;
+              return 112;
             }
             case 0x1: {
-              op_fcvt_s_wu(insn); return pc;
+              return 114;
             }
             case 0x2: {
-              op_fcvt_s_l(insn); return pc;
+              return 116;
             }
             case 0x3: {
-              op_fcvt_s_lu(insn); return pc;
+              return 118;
             }
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x69: {
           switch ((insn >> 20) & 0x1f) {
             case 0x0: {
-              op_fcvt_d_w(insn); return pc;
+              return 141;
             }
             case 0x1: {
-              op_fcvt_d_wu(insn); return pc;
+              return 143;
             }
             case 0x2: {
-              op_fcvt_d_l(insn); return pc;
+              return 145;
             }
             case 0x3: {
-              op_fcvt_d_lu(insn); return pc;
+              return 147;
             }
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x70: {
           if ((insn & 0x1f07000) == 0x1000) {
-            op_fclass_s(insn); return pc;
+            return 110;
           }
           if ((insn & 0x1f07000) == 0x0) {
-            op_fmv_x_w(insn); return pc;
+            return 119;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x71: {
           if ((insn & 0x1f07000) == 0x1000) {
-            op_fclass_d(insn); return pc;
+            return 139;
           }
           if ((insn & 0x1f07000) == 0x0) {
-            op_fmv_x_d(insn); return pc;
+            return 148;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x78: {
           if ((insn & 0x1f07000) == 0x0) {
-            op_fmv_w_x(insn); return pc;
+            return 120;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x79: {
           if ((insn & 0x1f07000) == 0x0) {
-            op_fmv_d_x(insn); return pc;
+            return 149;
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
       }
-      op_illegal(insn); return pc;
+      return 0;
     }
     case 0x18: {
       switch ((insn >> 12) & 0x7) {
         case 0x0: {
-          return op_beq(insn, p);
+          return 5;
         }
         case 0x1: {
-          return op_bne(insn, p);
+          return 6;
         }
         case 0x4: {
-          return op_blt(insn, p);
+          return 7;
         }
         case 0x5: {
-          return op_bge(insn, p);
+          return 8;
         }
         case 0x6: {
-          return op_bltu(insn, p);
+          return 9;
         }
         case 0x7: {
-          return op_bgeu(insn, p);
+          return 10;
         }
       }
-      op_illegal(insn); return pc;
+      return 0;
     }
     case 0x19: {
       if ((insn & 0x7000) == 0x0) {
-        return op_jalr(insn, p);
+        return 4;
       }
-      op_illegal(insn); return pc;
+      return 0;
     }
     case 0x1b: {
-      return op_jal(insn, p);
+      return 3;
     }
     case 0x1c: {
       switch ((insn >> 12) & 0x7) {
@@ -838,60 +837,548 @@ import { pc } from '../state';
               switch ((insn >> 25) & 0x7f) {
                 case 0x0: {
                   if ((insn & 0x1ff8000) == 0x0) {
-                    op_ecall(insn); return pc;
+                    return 42;
                   }
                   if ((insn & 0x1ff8000) == 0x100000) {
-                    op_ebreak(insn); return pc;
+                    return 43;
                   }
-                  op_illegal(insn); return pc;
+                  return 0;
                 }
                 case 0x8: {
                   if ((insn & 0x1ff8000) == 0x200000) {
-                    op_sret(insn); return pc;
+                    return 157;
                   }
                   if ((insn & 0x1ff8000) == 0x500000) {
-                    op_wfi(insn); return pc;
+                    return 159;
                   }
-                  op_illegal(insn); return pc;
+                  return 0;
                 }
                 case 0x9: {
-                  op_sfence_vma(insn); return pc;
+                  return 160;
                 }
                 case 0x18: {
                   if ((insn & 0x1ff8000) == 0x200000) {
-                    op_mret(insn); return pc;
+                    return 158;
                   }
-                  op_illegal(insn); return pc;
+                  return 0;
                 }
               }
-              op_illegal(insn); return pc;
+              return 0;
             }
           }
-          op_illegal(insn); return pc;
+          return 0;
         }
         case 0x1: {
-          op_csrrw(insn); return pc;
+          return 150;
         }
         case 0x2: {
-          op_csrrs(insn); return pc;
+          return 151;
         }
         case 0x3: {
-          op_csrrc(insn); return pc;
+          return 152;
         }
         case 0x5: {
-          op_csrrwi(insn); return pc;
+          return 153;
         }
         case 0x6: {
-          op_csrrsi(insn); return pc;
+          return 154;
         }
         case 0x7: {
-          op_csrrci(insn); return pc;
+          return 155;
         }
       }
-      op_illegal(insn); return pc;
+      return 0;
     }
   }
-  op_illegal(insn); return pc;
+  return 0;
+}
+
+/** Executes the instruction decodeId() named `id` (`insn`, a compressed one expanded) at pc p; returns the next pc. */
+// @ts-ignore: decorator
+@inline export function executeId(id: u32, insn: u32, p: u64): u64 {
+  switch (id) {
+    case 1: {
+      return op_lui(insn, p);
+    }
+    case 2: {
+      return op_auipc(insn, p);
+    }
+    case 3: {
+      return op_jal(insn, p);
+    }
+    case 4: {
+      return op_jalr(insn, p);
+    }
+    case 5: {
+      return op_beq(insn, p);
+    }
+    case 6: {
+      return op_bne(insn, p);
+    }
+    case 7: {
+      return op_blt(insn, p);
+    }
+    case 8: {
+      return op_bge(insn, p);
+    }
+    case 9: {
+      return op_bltu(insn, p);
+    }
+    case 10: {
+      return op_bgeu(insn, p);
+    }
+    case 11: {
+      return op_lb(insn, p);
+    }
+    case 12: {
+      return op_lh(insn, p);
+    }
+    case 13: {
+      return op_lw(insn, p);
+    }
+    case 14: {
+      return op_ld(insn, p);
+    }
+    case 15: {
+      return op_lbu(insn, p);
+    }
+    case 16: {
+      return op_lhu(insn, p);
+    }
+    case 17: {
+      return op_lwu(insn, p);
+    }
+    case 18: {
+      return op_sb(insn, p);
+    }
+    case 19: {
+      return op_sh(insn, p);
+    }
+    case 20: {
+      return op_sw(insn, p);
+    }
+    case 21: {
+      return op_sd(insn, p);
+    }
+    case 22: {
+      return op_addi(insn, p);
+    }
+    case 23: {
+      return op_slti(insn, p);
+    }
+    case 24: {
+      return op_sltiu(insn, p);
+    }
+    case 25: {
+      return op_xori(insn, p);
+    }
+    case 26: {
+      return op_ori(insn, p);
+    }
+    case 27: {
+      return op_andi(insn, p);
+    }
+    case 28: {
+      return op_slli(insn, p);
+    }
+    case 29: {
+      return op_srli(insn, p);
+    }
+    case 30: {
+      return op_srai(insn, p);
+    }
+    case 31: {
+      return op_add(insn, p);
+    }
+    case 32: {
+      return op_sub(insn, p);
+    }
+    case 33: {
+      return op_sll(insn, p);
+    }
+    case 34: {
+      return op_slt(insn, p);
+    }
+    case 35: {
+      return op_sltu(insn, p);
+    }
+    case 36: {
+      return op_xor(insn, p);
+    }
+    case 37: {
+      return op_srl(insn, p);
+    }
+    case 38: {
+      return op_sra(insn, p);
+    }
+    case 39: {
+      return op_or(insn, p);
+    }
+    case 40: {
+      return op_and(insn, p);
+    }
+    case 41: {
+      return op_fence(insn, p);
+    }
+    case 42: {
+      pc = p; op_ecall(insn); return pc;
+    }
+    case 43: {
+      pc = p; op_ebreak(insn); return pc;
+    }
+    case 44: {
+      return op_addiw(insn, p);
+    }
+    case 45: {
+      return op_slliw(insn, p);
+    }
+    case 46: {
+      return op_srliw(insn, p);
+    }
+    case 47: {
+      return op_sraiw(insn, p);
+    }
+    case 48: {
+      return op_addw(insn, p);
+    }
+    case 49: {
+      return op_subw(insn, p);
+    }
+    case 50: {
+      return op_sllw(insn, p);
+    }
+    case 51: {
+      return op_srlw(insn, p);
+    }
+    case 52: {
+      return op_sraw(insn, p);
+    }
+    case 53: {
+      return op_mul(insn, p);
+    }
+    case 54: {
+      return op_mulh(insn, p);
+    }
+    case 55: {
+      return op_mulhsu(insn, p);
+    }
+    case 56: {
+      return op_mulhu(insn, p);
+    }
+    case 57: {
+      return op_div(insn, p);
+    }
+    case 58: {
+      return op_divu(insn, p);
+    }
+    case 59: {
+      return op_rem(insn, p);
+    }
+    case 60: {
+      return op_remu(insn, p);
+    }
+    case 61: {
+      return op_mulw(insn, p);
+    }
+    case 62: {
+      return op_divw(insn, p);
+    }
+    case 63: {
+      return op_divuw(insn, p);
+    }
+    case 64: {
+      return op_remw(insn, p);
+    }
+    case 65: {
+      return op_remuw(insn, p);
+    }
+    case 66: {
+      pc = p; op_lr_w(insn); return pc;
+    }
+    case 67: {
+      pc = p; op_sc_w(insn); return pc;
+    }
+    case 68: {
+      pc = p; op_amoswap_w(insn); return pc;
+    }
+    case 69: {
+      pc = p; op_amoadd_w(insn); return pc;
+    }
+    case 70: {
+      pc = p; op_amoxor_w(insn); return pc;
+    }
+    case 71: {
+      pc = p; op_amoand_w(insn); return pc;
+    }
+    case 72: {
+      pc = p; op_amoor_w(insn); return pc;
+    }
+    case 73: {
+      pc = p; op_amomin_w(insn); return pc;
+    }
+    case 74: {
+      pc = p; op_amomax_w(insn); return pc;
+    }
+    case 75: {
+      pc = p; op_amominu_w(insn); return pc;
+    }
+    case 76: {
+      pc = p; op_amomaxu_w(insn); return pc;
+    }
+    case 77: {
+      pc = p; op_lr_d(insn); return pc;
+    }
+    case 78: {
+      pc = p; op_sc_d(insn); return pc;
+    }
+    case 79: {
+      pc = p; op_amoswap_d(insn); return pc;
+    }
+    case 80: {
+      pc = p; op_amoadd_d(insn); return pc;
+    }
+    case 81: {
+      pc = p; op_amoxor_d(insn); return pc;
+    }
+    case 82: {
+      pc = p; op_amoand_d(insn); return pc;
+    }
+    case 83: {
+      pc = p; op_amoor_d(insn); return pc;
+    }
+    case 84: {
+      pc = p; op_amomin_d(insn); return pc;
+    }
+    case 85: {
+      pc = p; op_amomax_d(insn); return pc;
+    }
+    case 86: {
+      pc = p; op_amominu_d(insn); return pc;
+    }
+    case 87: {
+      pc = p; op_amomaxu_d(insn); return pc;
+    }
+    case 88: {
+      pc = p; op_flw(insn); return pc;
+    }
+    case 89: {
+      pc = p; op_fsw(insn); return pc;
+    }
+    case 90: {
+      pc = p; op_fld(insn); return pc;
+    }
+    case 91: {
+      pc = p; op_fsd(insn); return pc;
+    }
+    case 92: {
+      pc = p; op_fmadd_s(insn); return pc;
+    }
+    case 93: {
+      pc = p; op_fmsub_s(insn); return pc;
+    }
+    case 94: {
+      pc = p; op_fnmsub_s(insn); return pc;
+    }
+    case 95: {
+      pc = p; op_fnmadd_s(insn); return pc;
+    }
+    case 96: {
+      pc = p; op_fadd_s(insn); return pc;
+    }
+    case 97: {
+      pc = p; op_fsub_s(insn); return pc;
+    }
+    case 98: {
+      pc = p; op_fmul_s(insn); return pc;
+    }
+    case 99: {
+      pc = p; op_fdiv_s(insn); return pc;
+    }
+    case 100: {
+      pc = p; op_fsqrt_s(insn); return pc;
+    }
+    case 101: {
+      pc = p; op_fsgnj_s(insn); return pc;
+    }
+    case 102: {
+      pc = p; op_fsgnjn_s(insn); return pc;
+    }
+    case 103: {
+      pc = p; op_fsgnjx_s(insn); return pc;
+    }
+    case 104: {
+      pc = p; op_fmin_s(insn); return pc;
+    }
+    case 105: {
+      pc = p; op_fmax_s(insn); return pc;
+    }
+    case 106: {
+      pc = p; op_fcvt_s_d(insn); return pc;
+    }
+    case 107: {
+      pc = p; op_feq_s(insn); return pc;
+    }
+    case 108: {
+      pc = p; op_flt_s(insn); return pc;
+    }
+    case 109: {
+      pc = p; op_fle_s(insn); return pc;
+    }
+    case 110: {
+      pc = p; op_fclass_s(insn); return pc;
+    }
+    case 111: {
+      pc = p; op_fcvt_w_s(insn); return pc;
+    }
+    case 112: {
+      pc = p; op_fcvt_s_w(insn); return pc;
+    }
+    case 113: {
+      pc = p; op_fcvt_wu_s(insn); return pc;
+    }
+    case 114: {
+      pc = p; op_fcvt_s_wu(insn); return pc;
+    }
+    case 115: {
+      pc = p; op_fcvt_l_s(insn); return pc;
+    }
+    case 116: {
+      pc = p; op_fcvt_s_l(insn); return pc;
+    }
+    case 117: {
+      pc = p; op_fcvt_lu_s(insn); return pc;
+    }
+    case 118: {
+      pc = p; op_fcvt_s_lu(insn); return pc;
+    }
+    case 119: {
+      pc = p; op_fmv_x_w(insn); return pc;
+    }
+    case 120: {
+      pc = p; op_fmv_w_x(insn); return pc;
+    }
+    case 121: {
+      pc = p; op_fmadd_d(insn); return pc;
+    }
+    case 122: {
+      pc = p; op_fmsub_d(insn); return pc;
+    }
+    case 123: {
+      pc = p; op_fnmsub_d(insn); return pc;
+    }
+    case 124: {
+      pc = p; op_fnmadd_d(insn); return pc;
+    }
+    case 125: {
+      pc = p; op_fadd_d(insn); return pc;
+    }
+    case 126: {
+      pc = p; op_fsub_d(insn); return pc;
+    }
+    case 127: {
+      pc = p; op_fmul_d(insn); return pc;
+    }
+    case 128: {
+      pc = p; op_fdiv_d(insn); return pc;
+    }
+    case 129: {
+      pc = p; op_fsqrt_d(insn); return pc;
+    }
+    case 130: {
+      pc = p; op_fsgnj_d(insn); return pc;
+    }
+    case 131: {
+      pc = p; op_fsgnjn_d(insn); return pc;
+    }
+    case 132: {
+      pc = p; op_fsgnjx_d(insn); return pc;
+    }
+    case 133: {
+      pc = p; op_fmin_d(insn); return pc;
+    }
+    case 134: {
+      pc = p; op_fmax_d(insn); return pc;
+    }
+    case 135: {
+      pc = p; op_fcvt_d_s(insn); return pc;
+    }
+    case 136: {
+      pc = p; op_feq_d(insn); return pc;
+    }
+    case 137: {
+      pc = p; op_flt_d(insn); return pc;
+    }
+    case 138: {
+      pc = p; op_fle_d(insn); return pc;
+    }
+    case 139: {
+      pc = p; op_fclass_d(insn); return pc;
+    }
+    case 140: {
+      pc = p; op_fcvt_w_d(insn); return pc;
+    }
+    case 141: {
+      pc = p; op_fcvt_d_w(insn); return pc;
+    }
+    case 142: {
+      pc = p; op_fcvt_wu_d(insn); return pc;
+    }
+    case 143: {
+      pc = p; op_fcvt_d_wu(insn); return pc;
+    }
+    case 144: {
+      pc = p; op_fcvt_l_d(insn); return pc;
+    }
+    case 145: {
+      pc = p; op_fcvt_d_l(insn); return pc;
+    }
+    case 146: {
+      pc = p; op_fcvt_lu_d(insn); return pc;
+    }
+    case 147: {
+      pc = p; op_fcvt_d_lu(insn); return pc;
+    }
+    case 148: {
+      pc = p; op_fmv_x_d(insn); return pc;
+    }
+    case 149: {
+      pc = p; op_fmv_d_x(insn); return pc;
+    }
+    case 150: {
+      pc = p; op_csrrw(insn); return pc;
+    }
+    case 151: {
+      pc = p; op_csrrs(insn); return pc;
+    }
+    case 152: {
+      pc = p; op_csrrc(insn); return pc;
+    }
+    case 153: {
+      pc = p; op_csrrwi(insn); return pc;
+    }
+    case 154: {
+      pc = p; op_csrrsi(insn); return pc;
+    }
+    case 155: {
+      pc = p; op_csrrci(insn); return pc;
+    }
+    case 156: {
+      return op_fence_i(insn, p);
+    }
+    case 157: {
+      pc = p; op_sret(insn); return pc;
+    }
+    case 158: {
+      pc = p; op_mret(insn); return pc;
+    }
+    case 159: {
+      pc = p; op_wfi(insn); return pc;
+    }
+    case 160: {
+      pc = p; op_sfence_vma(insn); return pc;
+    }
+  }
+  pc = p; op_illegal(insn); return pc;
 }
 
 /** The 32-bit instruction a 16-bit one stands for, or 0 when it is illegal or reserved. */

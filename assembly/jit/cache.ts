@@ -7,7 +7,7 @@ import { RAM_HOST, RAM_BASE } from '../layout';
 import { pc, icount, stopAt, memExc, ramSize } from '../state';
 import { loadSlow, storeSlow, tlbFlushStore } from '../mmu';
 
-/** Hash table: JIT_ENTRIES x 16 bytes {u32 host address of the block start, i32 state, u32 table index, u32 max length}. */
+/** Hash table: JIT_ENTRIES x 16 bytes {u32 host address of the block start, i32 state, u32 table index of its region, u16 max length + u16 entry index in the region}. */
 export const JIT_HASH: u32 = 0x80000;
 export const JIT_BITS: u32 = 14;
 export const JIT_ENTRIES: u32 = 1 << JIT_BITS;
@@ -22,16 +22,29 @@ export const JIT_PC: u32 = 0xF0008;
 export const JIT_ICOUNT: u32 = 0xF0010;
 
 /**
- * Heat of code pages (hashed by host page, JIT_HEAT_ENTRIES u32 counters): block starts on a
- * page are looked up in the hash table only once the page saw jitPageHot of them, so code
- * that never gets hot (most of a boot) costs one counter per block start, not a lookup.
+ * Heat of code pages (hashed by host page, JIT_HEAT_ENTRIES u32 counters). With the JIT on, the
+ * core runs the plain interpreter loop on pages that are not hot (no per-block-start work at
+ * all) and the JIT-aware loop (block lookups, counting, compiled regions) on hot ones. Heat
+ * is counted when the fetch moves into a page (1) and when a chunk starts there (JIT_HEAT_CHUNK,
+ * a sample that finds loops which never leave their page).
  */
 export const JIT_HEAT: u32 = 0xF1000;
 export const JIT_HEAT_ENTRIES: u32 = 4096;
-/** threshold - 1: with threshold 1 (tests) every block start is looked up from the first visit. */
+export const JIT_HEAT_CHUNK: u32 = 4096;
+/** Heat that makes a page hot: (threshold - 1) / 2; with threshold 1 (tests) every page is hot from the start. */
 export let jitPageHot: u32 = 0;
-/** Block starts that only warmed their page (no lookup). */
+/** Page entries (and chunk starts) on pages still cold: counted, then interpreted without lookups. */
 export let jitPageWarmups: u64 = 0;
+
+/** The fetch moved into (or a chunk starts on) the page of `host`: adds `weight` to its heat; true once it is hot. */
+export function jitPageEnter(host: u32, weight: u32): bool {
+  const h = JIT_HEAT + (((host >> 12) & (JIT_HEAT_ENTRIES - 1)) << 2);
+  const heat = load<u32>(h);
+  if (heat >= jitPageHot) return true;
+  store<u32>(h, heat + weight);
+  jitPageWarmups++;
+  return heat + weight >= jitPageHot;
+}
 
 /** Entry states (>= 0: a hotness count). */
 export const ST_QUEUED: i32 = -1;
@@ -60,17 +73,6 @@ export let jitLookupMisses: u64 = 0;
 export let jitPageInvalidations: u64 = 0;
 export let jitBlocksDropped: u64 = 0;
 export let jitFlushes: u64 = 0;
-
-/** Counts a block start on a page still cold; false once the page is hot (then look the block up). */
-// @ts-ignore: decorator
-@inline export function jitPageCold(host: u32): bool {
-  const h = JIT_HEAT + (((host >> 12) & (JIT_HEAT_ENTRIES - 1)) << 2);
-  const heat = load<u32>(h);
-  if (heat >= jitPageHot) return false;
-  store<u32>(h, heat + 1);
-  jitPageWarmups++;
-  return true;
-}
 
 // @ts-ignore: decorator
 @inline export function jitEntry(host: u32): u32 {
@@ -132,13 +134,20 @@ export function jitCheckWrite(page: u32, off: u32, size: u32): void {
   }
 }
 
-/** Host: block at host address `host` is compiled as table index `fn`, running at most `len` instructions between budget checks. */
-export function jitInstall(host: u32, fn: u32, len: u32, bytes: u32): void {
+/**
+ * Host: the block at host address `host` is entry `entry` of the region function at table index
+ * `fn`; one pass of it runs at most `len` instructions (`bytes` of code). `weak`: the block is
+ * only reached from hot ones, so it does not evict another block from its hash slot (its code
+ * is still watched: the region can jump into it).
+ */
+export function jitInstall(host: u32, fn: u32, len: u32, bytes: u32, entry: u32, weak: u32): void {
   const e = jitEntry(host);
-  store<u32>(e, host);
-  store<i32>(e, ST_COMPILED, 4);
-  store<u32>(e, fn, 8);
-  store<u32>(e, len, 12);
+  if (weak == 0 || load<u32>(e) == host || load<i32>(e, 4) >= 0) {
+    store<u32>(e, host);
+    store<i32>(e, ST_COMPILED, 4);
+    store<u32>(e, fn, 8);
+    store<u32>(e, (len & 0xffff) | (entry << 16), 12);
+  }
   const page = (host - RAM_HOST) >> 12;
   const a = JIT_CODE + (page >> 3);
   const had = (load<u8>(a) & (<u32>1 << (page & 7))) != 0;
@@ -200,12 +209,25 @@ export function jitRefuse(host: u32): void {
 export function jitInstalled(): void {
   jitQueueLen = 0;
   jitVerifyPending = false;
-  // Only pages that just became code pages may still sit in the store TLB; a drain that added
-  // none (a fence.i check, most of a boot's 386) keeps the store TLB warm.
+  jitWatchNewPages();
+}
+
+/**
+ * Host, after jitInstall calls outside a drain (a compile that finished in the background):
+ * pages that just became code pages may still sit in the store TLB; a drain that added none
+ * (a fence.i check, most of a boot's 386) keeps the store TLB warm.
+ */
+export function jitWatchNewPages(): void {
   if (jitNewCodePages) {
     jitNewCodePages = false;
     tlbFlushStore();
   }
+}
+
+/** Host: a queued block will not be installed (its code changed while it compiled): it counts from 0 again. */
+export function jitUnqueue(host: u32): void {
+  const e = jitEntry(host);
+  if (load<u32>(e) == host && load<i32>(e, 4) == ST_QUEUED) store<i32>(e, 0, 4);
 }
 
 /** A page got its code bit since the last jitInstalled(): the store TLB must be flushed. */

@@ -78,6 +78,7 @@ node "$REPO/images/build/update-manifest.mjs" <<JSON
   "initrd": "images/$NAME/initrd.cpio",
   "cmdline": "console=ttyS0",
   "memoryMiB": 128,
+  "acpi": true,
   "readyMarker": "tabvisor-guest-ready"
 }
 JSON

@@ -2,6 +2,7 @@
 // every mistake becomes a UsageError with one line saying what is wrong.
 
 import type { EngineKind } from '../engines/engine.js';
+import { checkRelayUrl } from '../devices/backends/wisp-client.js';
 import { MAX_TIMEOUT_SEC } from './deadline.js';
 import { UsageError } from './errors.js';
 
@@ -19,6 +20,8 @@ export interface RunOptions {
   restore?: string;
   disk?: string;
   diskWriteBack: boolean;
+  /** The guest's writes to --disk persist in this overlay file (the disk file stays read-only). */
+  diskOverlay?: string;
   /** Console text after which piped stdin is fed to the guest; '' expects none (console.ts). */
   readyMarker?: string;
   /** A host folder shared with the guest over 9p (read-only with shareReadOnly). */
@@ -27,6 +30,11 @@ export interface RunOptions {
   /** Network: wait for one peer on this loopback port, or connect to one (QEMU socket framing). */
   netListen?: number;
   netConnect?: { host: string; port: number };
+  /** Network: a card on a private network whose gateway reaches the internet through this WISP relay. */
+  netRelay?: string;
+  /** Live migration: wait for a VM on this loopback port and run it; or send the VM there once ready. */
+  migrateListen?: number;
+  migrateTo?: { host: string; port: number };
 }
 
 export type Command =
@@ -36,7 +44,7 @@ export type Command =
   | { kind: 'run'; options: RunOptions };
 
 type ValueKey = 'image' | 'kernel' | 'firmware' | 'initrd' | 'append' | 'mem' | 'engine' | 'timeout' |
-  'snapshotOut' | 'restore' | 'disk' | 'readyMarker' | 'share' | 'netListen' | 'netConnect';
+  'snapshotOut' | 'restore' | 'disk' | 'diskOverlay' | 'readyMarker' | 'share' | 'netListen' | 'netConnect' | 'netRelay' | 'migrateListen' | 'migrateTo';
 type FlagKey = 'stats' | 'diskWriteBack' | 'shareReadOnly' | 'help';
 
 const VALUE_OPTIONS: Record<string, ValueKey> = {
@@ -51,10 +59,14 @@ const VALUE_OPTIONS: Record<string, ValueKey> = {
   '--snapshot-out': 'snapshotOut',
   '--restore': 'restore',
   '--disk': 'disk',
+  '--disk-overlay': 'diskOverlay',
   '--ready-marker': 'readyMarker',
   '--share': 'share',
   '--net-listen': 'netListen',
   '--net-connect': 'netConnect',
+  '--net-relay': 'netRelay',
+  '--migrate-listen': 'migrateListen',
+  '--migrate-to': 'migrateTo',
 };
 
 const FLAG_OPTIONS: Record<string, FlagKey> = {
@@ -133,10 +145,18 @@ function parseRun(argv: readonly string[]): Command {
   options.snapshotOut = values.snapshotOut;
   options.restore = values.restore;
   options.disk = values.disk;
+  options.diskOverlay = values.diskOverlay;
   options.readyMarker = values.readyMarker;
   options.share = values.share;
   if (values.netListen !== undefined) options.netListen = parsePort(values.netListen, '--net-listen');
   if (values.netConnect !== undefined) options.netConnect = parseHostPort(values.netConnect);
+  if (values.netRelay !== undefined) {
+    const why = checkRelayUrl(values.netRelay);
+    if (why !== undefined) throw new UsageError(`--net-relay: ${why}`);
+    options.netRelay = values.netRelay;
+  }
+  if (values.migrateListen !== undefined) options.migrateListen = parsePort(values.migrateListen, '--migrate-listen');
+  if (values.migrateTo !== undefined) options.migrateTo = parseHostPort(values.migrateTo, '--migrate-to');
   if (values.mem !== undefined) options.memoryMiB = parseMemory(values.mem);
   if (values.timeout !== undefined) options.timeoutSec = parseTimeout(values.timeout);
   if (values.engine !== undefined) {
@@ -150,6 +170,16 @@ function parseRun(argv: readonly string[]): Command {
 }
 
 function checkCombination(o: RunOptions): void {
+  if (o.migrateListen !== undefined) {
+    // The machine arrives whole from the sender; --mem is the largest one this side takes.
+    for (const [flag, set] of [['--image', o.image], ['--kernel', o.kernel], ['--firmware', o.firmware], ['--initrd', o.initrd],
+      ['--append', o.append], ['--restore', o.restore], ['--disk', o.disk], ['--share', o.share], ['--snapshot-out', o.snapshotOut],
+      ['--net-listen', o.netListen], ['--net-connect', o.netConnect], ['--net-relay', o.netRelay], ['--migrate-to', o.migrateTo], ['--engine', o.engine]] as const) {
+      if (set !== undefined) throw new UsageError(`${flag} cannot be combined with --migrate-listen (the machine comes from the sender)`);
+    }
+    return;
+  }
+  if (o.migrateTo !== undefined && o.snapshotOut !== undefined) throw new UsageError('give either --migrate-to or --snapshot-out, not both');
   if (o.restore !== undefined) {
     for (const [flag, set] of [['--image', o.image], ['--kernel', o.kernel], ['--firmware', o.firmware],
       ['--initrd', o.initrd], ['--append', o.append], ['--mem', o.memoryMiB]] as const) {
@@ -166,8 +196,15 @@ function checkCombination(o: RunOptions): void {
     throw new UsageError('--initrd goes with --kernel (an --image brings its own initrd)');
   }
   if (o.diskWriteBack && o.disk === undefined) throw new UsageError('--disk-write-back needs --disk FILE');
+  if (o.diskOverlay !== undefined && o.disk === undefined) throw new UsageError('--disk-overlay needs --disk FILE (the base image under the overlay)');
+  if (o.diskOverlay !== undefined && o.diskWriteBack) {
+    throw new UsageError('give either --disk-overlay (the disk file stays as it is) or --disk-write-back (writes go into it), not both');
+  }
+  if (o.diskOverlay !== undefined && o.diskOverlay === o.disk) throw new UsageError('--disk-overlay must not name the file given to --disk');
   if (o.shareReadOnly && o.share === undefined) throw new UsageError('--share-ro needs --share DIR');
-  if (o.netListen !== undefined && o.netConnect !== undefined) throw new UsageError('give either --net-listen or --net-connect, not both');
+  const nets = [['--net-listen', o.netListen], ['--net-connect', o.netConnect], ['--net-relay', o.netRelay]].filter(([, v]) => v !== undefined).map(([f]) => f);
+  if (nets.length === 2) throw new UsageError(`give either ${nets[0]} or ${nets[1]}, not both`);
+  if (nets.length > 2) throw new UsageError(`give one of ${nets.join(', ')} (a guest has one network card)`);
   if (o.snapshotOut !== undefined && o.restore !== undefined && o.snapshotOut === o.restore) {
     throw new UsageError('--snapshot-out must not name the file given to --restore');
   }
@@ -202,11 +239,11 @@ function parsePort(text: string, flag: string): number {
 }
 
 /** [HOST:]PORT for --net-connect (HOST defaults to 127.0.0.1). */
-function parseHostPort(text: string): { host: string; port: number } {
+function parseHostPort(text: string, flag = '--net-connect'): { host: string; port: number } {
   const i = text.lastIndexOf(':');
   const host = (i < 0 ? '127.0.0.1' : text.slice(0, i)).replace(/^\[|\]$/g, '');
-  const port = parsePort(i < 0 ? text : text.slice(i + 1), '--net-connect');
-  if (host === '') throw new UsageError(`--net-connect needs [HOST:]PORT (got '${text}')`);
+  const port = parsePort(i < 0 ? text : text.slice(i + 1), flag);
+  if (host === '') throw new UsageError(`${flag} needs [HOST:]PORT (got '${text}')`);
   return { host, port };
 }
 

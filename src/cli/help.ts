@@ -19,7 +19,12 @@ Example:
 export const RUN_HELP = `Usage: tabvisor run [--image NAME | --kernel FILE [--firmware FILE] [--initrd FILE]]
                     [--append "ARGS"] [--mem 128M] [--engine rv64|v86] [--timeout SEC]
                     [--stats] [--snapshot-out FILE] [--restore FILE]
-                    [--disk FILE [--disk-write-back]] [--ready-marker TEXT]
+                    [--disk FILE [--disk-write-back | --disk-overlay FILE]]
+                    [--ready-marker TEXT]
+                    [--share DIR [--share-ro]]
+                    [--net-listen PORT | --net-connect [HOST:]PORT | --net-relay URL]
+                    [--migrate-to [HOST:]PORT]
+       tabvisor run --migrate-listen PORT [--mem MAX] [--timeout SEC]
 
 The guest console is this process's stdin/stdout, like \`qemu -nographic\`. On a terminal,
 keys go to the guest as typed; Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A. Piped input goes
@@ -43,10 +48,32 @@ powers off or stays silent for 2 s (exit 0).
                         to the first console byte on stderr
   --snapshot-out FILE   save the machine to FILE once the guest is ready, then keep running
   --restore FILE        start from a snapshot instead of booting (no kernel needed)
-  --disk FILE           virtual disk, a regular file (rv64; writes go to a discarded overlay)
+  --disk FILE           virtual disk, a regular file (rv64: /dev/vda, v86: /dev/sda; writes go
+                        to a discarded overlay)
   --disk-write-back     keep the guest's writes in the --disk FILE: journaled beside it in
                         FILE.tvjournal while running (a kill loses nothing the guest wrote),
                         merged into FILE in place when the run ends
+  --disk-overlay FILE   keep the guest's writes in the overlay FILE (created when missing)
+                        and never write the --disk FILE; a guest sync is durable in FILE
+  --share DIR           give the guest the host folder DIR over virtio-9p (rv64 and v86);
+                        the images mount it at /mnt/host, read-write; the guest cannot leave DIR
+  --share-ro            make the --share folder read-only for the guest
+  --net-listen PORT     a network card wired to one peer that connects to 127.0.0.1:PORT (rv64)
+  --net-connect [HOST:]PORT  a network card wired to a --net-listen peer (rv64)
+  --net-relay URL       a network card on a private network (10.0.2.0/24, DHCP) whose gateway
+                        10.0.2.1 takes the guest's TCP and UDP (DNS too) to the internet
+                        through the WISP relay at URL (ws:// or wss://); no ICMP (ping) out.
+                        The relay must answer at start, else the run stops (exit 2); an
+                        --image guest gets tabvisor.ip=dhcp on its command line
+  --migrate-to [HOST:]PORT
+                        live-migrate the running rv64 VM to a --migrate-listen run there
+                        (HOST defaults to 127.0.0.1) once piped input is done, or at once on
+                        SIGUSR2; the guest runs while its RAM is copied, then pauses briefly;
+                        the run ends (exit 0) when the target runs it; refused, it runs on here.
+                        A --disk-overlay disk goes along (same machine: the target opens the
+                        same files); a run with --share, --net-* or --disk alone is not moved
+  --migrate-listen PORT wait on 127.0.0.1:PORT for one VM from a --migrate-to run and run it
+                        here; --mem is the largest machine taken (default 2048M)
   --ready-marker TEXT   console text after which piped input is sent (default: the image's,
                         else "tabvisor-guest-ready"; "" expects none: input goes once the
                         guest's console can take it)

@@ -5,8 +5,14 @@ import type { BootConfig, EngineKind } from '../engines/engine.js';
 import type { NodeAssetLoader } from '../engines/assets-node.js';
 import { EngineConfigError } from '../engines/create.js';
 import { DiskFileError, FileDisk } from '../devices/backends/file-disk.js';
+import { openNodeOverlayDisk, type NodeOverlayDisk } from '../devices/backends/overlay-node-store.js';
 import { NodeFileShare } from '../devices/backends/node-file-share.js';
 import { SocketNetBackend } from '../devices/backends/socket-net.js';
+import { EthernetSwitch } from '../devices/backends/ethernet-switch.js';
+import { InternetGateway } from '../devices/backends/internet-gateway.js';
+import type { NetBackend } from '../devices/backends/net.js';
+import type { WebSocketFactory } from '../devices/backends/wisp-client.js';
+import WebSocket from 'ws';
 import { ENGINE_STATE_SECTION } from '../snapshot/format.js';
 import { checkOutputFile, formatBytes, OutputFileError, readSnapshotFile } from '../snapshot/node-file.js';
 import type { RunOptions } from './args.js';
@@ -21,7 +27,7 @@ const MAX_SNAPSHOT_DISK_BYTES = 2 ** 31;
 
 /** What the options resolve to: a machine for an engine, or a bare RISC-V program. */
 export type Plan =
-  | { kind: 'machine'; config: BootConfig; image?: string; readyMarker: string; restored: boolean; disk?: FileDisk }
+  | { kind: 'machine'; config: BootConfig; image?: string; readyMarker: string; restored: boolean; disk?: FileDisk; overlay?: NodeOverlayDisk }
   | { kind: 'bare'; elf: Uint8Array; memoryMiB: number };
 export type MachinePlan = Extract<Plan, { kind: 'machine' }>;
 export type BarePlan = Extract<Plan, { kind: 'bare' }>;
@@ -30,8 +36,13 @@ export type BarePlan = Extract<Plan, { kind: 'bare' }>;
 export async function prepare(o: RunOptions, assets: NodeAssetLoader): Promise<Plan> {
   const plan = await makePlan(o, assets);
   const snapshotTarget = o.snapshotOut === undefined ? undefined : await checkOutputFile(o.snapshotOut, '--snapshot-out').catch(toUsageError);
-  if (plan.kind === 'machine' && o.disk !== undefined) {
-    if (plan.config.engine === 'v86') throw new UsageError('the v86 engine does not support --disk yet (use an image with an initrd)');
+  if (plan.kind === 'machine' && o.disk !== undefined && o.diskOverlay !== undefined) {
+    if (o.snapshotOut !== undefined) throw new UsageError('--snapshot-out cannot be combined with --disk-overlay yet (the overlay goes on changing after the snapshot)');
+    const overlay = openOverlay(o);
+    plan.overlay = overlay;
+    plan.config.disk = overlay;
+  } else if (plan.kind === 'machine' && o.disk !== undefined) {
+    if (plan.config.engine === 'v86' && o.snapshotOut !== undefined) throw new UsageError('--snapshot-out cannot be combined with --disk on the v86 engine yet');
     // Opened last: with --disk-write-back this creates the journal beside the file.
     const disk = openDisk(o);
     const refuse = (why: string): never => {
@@ -46,12 +57,19 @@ export async function prepare(o: RunOptions, assets: NodeAssetLoader): Promise<P
     plan.config.disk = disk;
   }
   if (plan.kind === 'bare') {
-    for (const [flag, set] of [['--share', o.share], ['--net-listen', o.netListen], ['--net-connect', o.netConnect]] as const) {
+    for (const [flag, set] of [['--share', o.share], ['--net-listen', o.netListen], ['--net-connect', o.netConnect], ['--net-relay', o.netRelay]] as const) {
       if (set !== undefined) throw new UsageError(`${flag} does not apply to a bare-metal ELF run (no --firmware)`);
     }
   } else {
     if (o.share !== undefined) plan.config.share = openShare(o.share, o.shareReadOnly);
     if (o.netListen !== undefined || o.netConnect !== undefined) plan.config.net = await openNet(o);
+    if (o.netRelay !== undefined) {
+      plan.config.net = await openRelay(o.netRelay);
+      // The images configure eth0 from tabvisor.ip (docs/IMAGES.md): ask for the lease.
+      if (plan.image !== undefined && !plan.restored && !/(^|\s)tabvisor\.ip=/.test(plan.config.cmdline ?? '')) {
+        plan.config.cmdline = `${plan.config.cmdline ?? ''} tabvisor.ip=dhcp`.trim();
+      }
+    }
   }
   return plan;
 }
@@ -80,9 +98,38 @@ async function openNet(o: RunOptions): Promise<SocketNetBackend> {
   }
 }
 
+/** The subnet of `--net-relay`'s private network: the gateway is 10.0.2.1, the guest gets 10.0.2.100. */
+export const RELAY_SUBNET = '10.0.2.0/24';
+
+/**
+ * `--net-relay URL`: the card sits on a switch with an internet gateway (DHCP, DNS, TCP and UDP
+ * through the WISP relay). The relay must answer before the guest boots: a run that asked for the
+ * internet and cannot have it stops with one line rather than booting a guest without it.
+ */
+async function openRelay(url: string): Promise<NetBackend> {
+  const sw = new EthernetSwitch();
+  const webSocket: WebSocketFactory = (u) => new WebSocket(u) as never;
+  const gateway = new InternetGateway(sw.attach('gateway'), { subnet: RELAY_SUBNET, relay: url, webSocket });
+  try {
+    await gateway.connectNow();
+  } catch (err) {
+    gateway.close();
+    throw new UsageError(`--net-relay: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return sw.attach('guest');
+}
+
 function openDisk(o: RunOptions): FileDisk {
   try {
     return FileDisk.open(o.disk!, { writeBack: o.diskWriteBack });
+  } catch (err) {
+    throw err instanceof DiskFileError ? new UsageError(err.message) : err;
+  }
+}
+
+function openOverlay(o: RunOptions): NodeOverlayDisk {
+  try {
+    return openNodeOverlayDisk(o.disk!, o.diskOverlay!);
   } catch (err) {
     throw err instanceof DiskFileError ? new UsageError(err.message) : err;
   }
@@ -112,6 +159,7 @@ async function makePlan(o: RunOptions, assets: NodeAssetLoader): Promise<Plan> {
       throw new UsageError(`${o.restore}: snapshot has no '${ENGINE_STATE_SECTION}' section`);
     }
     if (o.disk !== undefined) throw new UsageError('--disk cannot be combined with --restore yet');
+    if (o.diskOverlay !== undefined) throw new UsageError('--disk-overlay cannot be combined with --restore yet');
     return {
       kind: 'machine',
       config: { engine: meta.engine, memoryMiB: meta.memoryMiB, state: snapshot.section(section) },
@@ -132,6 +180,7 @@ async function makePlan(o: RunOptions, assets: NodeAssetLoader): Promise<Plan> {
       kernel: await loadImageFile(assets, image, image.kernel),
       cmdline: o.append ?? image.cmdline,
     };
+    if (image.acpi) config.acpi = true;
     if (image.firmware) config.firmware = await loadImageFile(assets, image, image.firmware);
     if (image.vgaBios) config.vgaBios = await loadImageFile(assets, image, image.vgaBios);
     if (image.initrd) config.initrd = await loadImageFile(assets, image, image.initrd);

@@ -15,6 +15,9 @@ import { EXIT_INTERNAL, EXIT_POWEROFF, EXIT_TIMEOUT, EXIT_USAGE } from './errors
 import { engineRefusal, prepare, type MachinePlan } from './plan.js';
 import { onStopRequest } from './signals.js';
 import { formatStats } from './stats.js';
+import { receiveMigration, sendMigration } from './migrate.js';
+import { UsageError } from './errors.js';
+import { resolve } from 'node:path';
 
 export { DEFAULT_READY_MARKER, kernelKind } from './plan.js';
 export { formatStats, type RunStats } from './stats.js';
@@ -30,6 +33,7 @@ export async function runCommand(o: RunOptions, io: Io): Promise<number> {
   const deadline = new Deadline(o.timeoutSec);
   try {
     const assets = new NodeAssetLoader();
+    if (o.migrateListen !== undefined) return await runIncoming(o, io, assets, deadline);
     const plan = await Promise.race([prepare(o, assets), deadline.whenExpired()]);
     if (plan === 'timeout') {
       io.stderr.write(`tabvisor: timeout: still reading the input files after ${o.timeoutSec} s\n`);
@@ -44,7 +48,33 @@ export async function runCommand(o: RunOptions, io: Io): Promise<number> {
 
 // --- running a machine ------------------------------------------------------------------------
 
-async function runMachine(plan: MachinePlan, o: RunOptions, io: Io, assets: NodeAssetLoader, deadline: Deadline): Promise<number> {
+/** --migrate-listen: waits for one VM from a `--migrate-to` run, then runs it like any other. */
+async function runIncoming(o: RunOptions, io: Io, assets: NodeAssetLoader, deadline: Deadline): Promise<number> {
+  const port = o.migrateListen!;
+  const received = await Promise.race([
+    receiveMigration(port, {
+      maxMemoryMiB: o.memoryMiB ?? 2048,
+      assets,
+      onListening: () => io.stderr.write(`tabvisor: waiting for a migration on 127.0.0.1:${port}\n`),
+    }).catch((err: unknown) => {
+      throw new UsageError(`--migrate-listen ${port}: ${err instanceof Error ? err.message : String(err)}`);
+    }),
+    deadline.whenExpired(),
+  ]);
+  if (received === 'timeout') {
+    io.stderr.write(`tabvisor: timeout: no migration arrived within ${o.timeoutSec} s\n`);
+    return EXIT_TIMEOUT;
+  }
+  io.stderr.write(`tabvisor: received a ${received.memoryMiB} MiB rv64 machine${received.overlay ? `; its disk goes on in ${received.overlay.overlayPath}` : ''}\n`);
+  // The guest is up already: piped input goes to it at once.
+  const plan: MachinePlan = {
+    kind: 'machine', config: { engine: 'rv64', memoryMiB: received.memoryMiB }, readyMarker: o.readyMarker ?? '', restored: false,
+    ...(received.overlay ? { overlay: received.overlay } : {}),
+  };
+  return runMachine(plan, o, io, assets, deadline, received.engine);
+}
+
+async function runMachine(plan: MachinePlan, o: RunOptions, io: Io, assets: NodeAssetLoader, deadline: Deadline, received?: Engine): Promise<number> {
   const disk = plan.disk;
   if (disk?.recovered) {
     const r = disk.recovered;
@@ -52,11 +82,16 @@ async function runMachine(plan: MachinePlan, o: RunOptions, io: Io, assets: Node
       ? `tabvisor: merged ${formatBytes(r.bytes)} of guest writes from an interrupted run into ${o.disk}\n`
       : `tabvisor: ${o.disk} has ${formatBytes(r.bytes)} of guest writes from an interrupted run in ${disk.journalPath}; the guest sees them, --disk-write-back keeps them\n`);
   }
+  const overlay = plan.overlay;
+  const closeDisks = (): void => {
+    closeQuietly(disk);
+    try { overlay?.closeAll(); } catch { /* what was flushed stays in the overlay */ }
+  };
   let engine: Engine;
   try {
-    engine = await createEngine(plan.config, assets);
+    engine = received ?? await createEngine(plan.config, assets);
   } catch (err) {
-    closeQuietly(disk);
+    closeDisks();
     throw err instanceof EngineConfigError ? await engineRefusal(err, plan.config) : err;
   }
 
@@ -77,7 +112,8 @@ async function runMachine(plan: MachinePlan, o: RunOptions, io: Io, assets: Node
     send: (bytes) => engine.sendConsole(bytes),
     consoleReceiving: engine.consoleReceiving ? () => engine.consoleReceiving!() : undefined,
     onQuit: () => finish(EXIT_POWEROFF),
-    onInputDone: () => finish(EXIT_POWEROFF),
+    // With --migrate-to, the end of piped input sends the VM instead of ending the run.
+    onInputDone: () => (o.migrateTo !== undefined ? migrate() : finish(EXIT_POWEROFF)),
     onReady: o.snapshotOut === undefined ? undefined : () => {
       // The state is captured before piped input is released (so the snapshot is the freshly
       // ready guest); the file is written while the guest goes on.
@@ -111,6 +147,34 @@ async function runMachine(plan: MachinePlan, o: RunOptions, io: Io, assets: Node
   // tabvisor's own lines: the bridge starts them on a fresh line after guest output that stopped
   // mid-line on the terminal (console.ts, message()).
   const say = (text: string): void => bridge.message(text);
+  // --migrate-to: sent when piped input is done, or on SIGUSR2 (a running run at a terminal).
+  // The guest runs meanwhile; refused or failed, it keeps running here.
+  let migrating = false;
+  function migrate(): void {
+    const to = o.migrateTo;
+    if (!to || migrating || finished || !bridge.isReady) return;
+    // Back ends a migration does not carry: refused before anything moves.
+    const kept = o.share !== undefined ? '--share' : o.netListen !== undefined ? '--net-listen' : o.netConnect !== undefined ? '--net-connect'
+      : plan.disk ? '--disk without --disk-overlay' : undefined;
+    if (kept) {
+      say(`cannot migrate to ${to.host}:${to.port}: a VM run with ${kept} cannot be moved (its back end stays in this process); the VM keeps running here`);
+      return;
+    }
+    migrating = true;
+    const disk = plan.overlay ? { base: resolve(o.disk!), overlay: resolve(o.diskOverlay!), pid: process.pid } : undefined;
+    void sendMigration(engine, to, plan.config.memoryMiB, disk).then((r) => {
+      const rounds = r.rounds.map((x) => x.pages).join('/');
+      say(`moved the VM to ${to.host}:${to.port} (final pause ${r.pauseMs.toFixed(1)} ms; pre-copy rounds ${rounds} pages, ` +
+        `${r.finalPages} in the pause${r.throttle ? `, the guest throttled to ${r.throttle.percent}% of its time in ${r.throttle.steps} step${r.throttle.steps === 1 ? '' : 's'}: it writes fast` : ''}` +
+        `${r.converged === 'round-limit' ? ', stopped at the round limit: the guest writes fast' : ''}; ${formatBytes(r.sentBytes)} sent in ${(r.totalMs / 1000).toFixed(2)} s)`);
+      finish(EXIT_POWEROFF);
+    }, (err: unknown) => {
+      migrating = false;
+      say(`cannot migrate to ${to.host}:${to.port}: ${err instanceof Error ? err.message : String(err)}; the VM keeps running here`);
+    });
+  }
+  const onUsr2 = (): void => migrate();
+  if (o.migrateTo) process.on('SIGUSR2', onUsr2);
   engine.onConsole((bytes) => bridge.output(bytes));
   engine.onExit((reason: ExitReason) => {
     if (reason.kind === 'poweroff') finish(reason.code);
@@ -139,7 +203,7 @@ async function runMachine(plan: MachinePlan, o: RunOptions, io: Io, assets: Node
   try {
     if (startError) {
       await engine.destroy().catch(() => undefined);
-      closeQuietly(disk);
+      closeDisks();
       const err = startError.error;
       throw err instanceof EngineConfigError ? await engineRefusal(err, plan.config) : err;
     }
@@ -165,6 +229,14 @@ async function runMachine(plan: MachinePlan, o: RunOptions, io: Io, assets: Node
         if (exitCode === EXIT_POWEROFF) exitCode = EXIT_USAGE;
       }
     }
+    if (overlay) {
+      try {
+        overlay.closeAll();
+      } catch (err) {
+        say(`cannot write the disk overlay ${o.diskOverlay}: ${describeFsError(err)} (what the guest flushed is in it)`);
+        if (exitCode === EXIT_POWEROFF) exitCode = EXIT_USAGE;
+      }
+    }
     const stats = engine.stats();
     await engine.destroy();
     if (o.stats) {
@@ -179,6 +251,7 @@ async function runMachine(plan: MachinePlan, o: RunOptions, io: Io, assets: Node
     return exitCode;
   } finally {
     stopSignals();
+    process.off('SIGUSR2', onUsr2);
   }
 }
 

@@ -120,6 +120,11 @@ export class Uart16550 implements MmioDevice {
     this.update();
   }
 
+  /** Host input the guest has not read yet (in the FIFO or waiting for room in it). */
+  get inputWaiting(): number {
+    return this.rxFifo.length + this.pendingInput.length;
+  }
+
   /** The driver enabled receive interrupts: Linux does so when the port is opened, after emptying the receiver. */
   get receiverEnabled(): boolean {
     return (this.ier & IER_RDI) !== 0;

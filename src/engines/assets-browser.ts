@@ -1,9 +1,9 @@
 // The page's (and its workers') AssetLoader: repo-relative paths such as
 // "images/x86-busybox/bzImage" or "node_modules/v86/build/v86.wasm" become URLs under the
 // app's base URL, where the dev server and the built app (vite.config.ts) serve them.
-import type { AssetLoader } from './engine.js';
+import type { StreamingAssetLoader } from './wasm-cache.js';
 
-export class FetchAssetLoader implements AssetLoader {
+export class FetchAssetLoader implements StreamingAssetLoader {
   private readonly base: URL;
 
   /** `baseUrl` is the app's root, e.g. "http://localhost:8080/"; a trailing slash is added if missing. */
@@ -21,6 +21,11 @@ export class FetchAssetLoader implements AssetLoader {
   }
 
   async load(path: string): Promise<Uint8Array> {
+    return new Uint8Array(await (await this.response(path)).arrayBuffer());
+  }
+
+  /** The successful response for `path` (compileStreaming takes it as it arrives). */
+  async response(path: string): Promise<Response> {
     const url = this.resolve(path);
     let response: Response;
     try {
@@ -31,6 +36,6 @@ export class FetchAssetLoader implements AssetLoader {
     if (!response.ok) {
       throw new Error(`could not fetch ${path}: HTTP ${response.status} ${response.statusText}`.trim());
     }
-    return new Uint8Array(await response.arrayBuffer());
+    return response;
   }
 }

@@ -30,6 +30,13 @@ export interface ImageEntry {
   memoryMiB: number;
   /** The line the image's init prints when the shell is ready. */
   readyMarker: string;
+  /**
+   * v86 only: the machine has v86's ACPI device and a local APIC (v86's `acpi` option), for a
+   * kernel that ticks on the APIC timer (an idle guest then sleeps until its next timer, not
+   * every ~27 ms, the PIT's limit; docs/IMAGES.md). Off for kernels that would power off
+   * through ACPI, which v86 ignores.
+   */
+  acpi?: boolean;
   /** sha256 (hex) of every file named above, keyed by path. */
   sha256: Record<string, string>;
 }
@@ -58,8 +65,17 @@ export interface BootConfig {
   mac?: string;
   /** Start from this saved state instead of booting. */
   state?: Uint8Array;
+  /** v86: boot with ACPI and a local APIC (ImageEntry.acpi). A saved state brings its own. */
+  acpi?: boolean;
   /** Time derived from instructions retired, so that runs are reproducible (rv64). */
   deterministic?: boolean;
+  /**
+   * Restoring `state` onto a persistent `disk` (one with generation()): when the disk no longer
+   * holds what the state was saved with, 'copy' puts the state's disk contents on it (a snapshot
+   * restore or a clone), 'refuse' fails with BadStateError and leaves the disk alone (resuming
+   * saved work must never undo writes the guest synced since). Default 'copy'.
+   */
+  diskOnRestore?: 'copy' | 'refuse';
 }
 
 export type ExitReason =
@@ -78,6 +94,23 @@ export interface EngineStats {
   balloonBytes?: number;
   /** Bytes the host asked the balloon for. */
   balloonTargetBytes?: number;
+  /** Bytes of free memory the guest reported since boot (dropped from RAM, snapshots, migration). */
+  freedReportedBytes?: number;
+  /** The JIT's code cache, when the engine has our JIT (rv64): see JitFigures. */
+  jit?: JitFigures;
+}
+
+/**
+ * What the rv64 JIT holds for one VM now: wasm code emitted since its last flush and the modules
+ * it is in (both bounded, docs/JIT.md), and what it did since the engine started. Its tables in
+ * the core's memory are a fixed 0.4 MiB, not counted here.
+ */
+export interface JitFigures {
+  codeBytes: number;
+  modules: number;
+  regions: number;
+  /** Guest instructions run in compiled code. */
+  instructions: number;
 }
 
 /**
@@ -104,6 +137,11 @@ export interface Engine {
    * earlier may be discarded by the driver's start-up. Engines that cannot tell leave it out.
    */
   consoleReceiving?(): boolean;
+  /**
+   * Console input bytes the guest has not read yet from its device (engines that can tell): the
+   * console pacer (src/worker/console-pacer.ts) waits for 0 after a terminal's cursor report.
+   */
+  consoleInputWaiting?(): number;
   /** Subscribes to console output; returns the unsubscribe function. */
   onConsole(listener: (data: Uint8Array) => void): () => void;
   /** Called once when the guest powers off, reboots (when not handled) or crashes. */

@@ -5,6 +5,7 @@
 import type { EngineKind } from './engine.js';
 import { BadStateError } from './create.js';
 import { peekState, StateFormatError } from './rv64/state-codec.js';
+import { splitV86State } from './v86/v86-disk-state.js';
 
 /** Magic of an rv64 engine state (rv64/engine.ts): "TVRV64\0\1", then the encoded fields. */
 const RV64_MAGIC = new TextEncoder().encode('TVRV64\x00\x01');
@@ -22,7 +23,16 @@ const V86_MAX_INFO_BYTES = 16 * 1024 * 1024;
  */
 export function stateMemoryBytes(engine: EngineKind, state: Uint8Array): number {
   if (engine === 'rv64') return rv64StateMemoryBytes(state);
-  if (engine === 'v86') return v86StateInfo(state).memoryBytes;
+  if (engine === 'v86') {
+    // A v86 state may carry its disk after v86's own bytes (v86-disk-state.ts).
+    let v86: Uint8Array;
+    try {
+      v86 = splitV86State(state).v86;
+    } catch (e) {
+      throw new BadStateError(`the v86 state does not load: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return v86StateInfo(v86).memoryBytes;
+  }
   throw new BadStateError(`unknown engine '${String(engine)}'`);
 }
 

@@ -1,7 +1,8 @@
 // VM consoles: output from hosts fanned out to every attached listener and kept as scrollback
-// (ConsoleLog), input typed by users delivered to the VM's host (held while the VM is paused),
-// and waiting for text to appear.
+// (ConsoleLog), input typed by users handed to console-input.ts (held while the VM is paused or
+// a script job types on its console), and waiting for text to appear.
 
+import { ConsoleInput, type JobSend } from './console-input.js';
 import { HypervisorError } from './errors.js';
 import type { ManagedVm } from './managed-vm.js';
 import type { VmTransition } from './state-machine.js';
@@ -13,10 +14,14 @@ export interface ConsoleAttachment {
 }
 
 export class ConsoleFanout {
+  private readonly input: ConsoleInput;
+
   constructor(
     private readonly actions: VmActions,
     private readonly transitions: { on(type: 'transition', listener: (t: VmTransition) => void): () => void },
-  ) {}
+  ) {
+    this.input = new ConsoleInput((vm, data) => this.actions.hostCall(vm, 'console input', (port, id) => port.sendConsole(id, data), 'throw'));
+  }
 
   /** Output from the VM's host: kept, then handed to every listener (one that throws is reported). */
   output(vm: ManagedVm, data: Uint8Array): void {
@@ -45,21 +50,30 @@ export class ConsoleFanout {
   }
 
   async send(vm: ManagedVm, data: Uint8Array | string): Promise<void> {
+    this.mustTake(vm);
+    await this.input.send(vm, data);
+  }
+
+  /** Runs a script job with the VM's console to itself; what users type meanwhile follows it. */
+  exclusive<T>(vm: ManagedVm, job: (send: JobSend) => Promise<T>): Promise<T> {
+    this.mustTake(vm);
+    return this.input.exclusive(vm, (send) =>
+      job(async (data) => {
+        this.mustTake(vm);
+        await send(data);
+      }),
+    );
+  }
+
+  private mustTake(vm: ManagedVm): void {
     if (!vm.instance || !['booting', 'running', 'paused'].includes(vm.state)) {
       throw new HypervisorError('invalid-state', `cannot type on VM '${vm.name}': it is ${vm.state}`);
     }
-    if (vm.state === 'paused') {
-      vm.pendingInput.push(typeof data === 'string' ? data : data.slice());
-      return;
-    }
-    await this.actions.hostCall(vm, 'console input', (port, id) => port.sendConsole(id, data), 'throw');
   }
 
-  /** Input typed while the VM was paused, delivered once it runs again. */
-  async deliverPending(vm: ManagedVm): Promise<void> {
-    for (const data of vm.pendingInput.splice(0)) {
-      await this.actions.hostCall(vm, 'console input', (port, id) => port.sendConsole(id, data), 'throw');
-    }
+  /** Input typed while the VM was paused, delivered once it runs again, in order. */
+  deliverPending(vm: ManagedVm): Promise<void> {
+    return this.input.deliverPending(vm);
   }
 
   waitFor(vm: ManagedVm, text: string, options: { from?: number; timeoutMs?: number }): Promise<number> {
@@ -89,3 +103,4 @@ export class ConsoleFanout {
     });
   }
 }
+

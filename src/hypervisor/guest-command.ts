@@ -2,13 +2,17 @@
 // what lab checks and grading need. The script travels base64-encoded in short lines (a tty line
 // holds 4095 bytes), runs with its output captured in a file, and comes back between markers
 // that the typed command line itself cannot contain (the quotes split them), each with a random
-// nonce so that guest output cannot fake a result. It needs a shell prompt on the console.
+// nonce so that guest output cannot fake a result. It needs a shell prompt on the console. The
+// script has the console to itself (hv.consoleJob): what a user types meanwhile follows it, and a
+// line the user had begun at the prompt is cleared first.
 
 import { HypervisorError } from './errors.js';
 
 /** The part of the hypervisor this needs (a fake in tests, the real Hypervisor elsewhere). */
 export interface GuestConsole {
   sendConsole(ref: string, data: Uint8Array | string): Promise<void>;
+  /** Runs `job` with the console to itself (what users type meanwhile follows it), where it can. */
+  consoleJob?<T>(ref: string, job: (send: (data: Uint8Array | string) => Promise<void>) => Promise<T>): Promise<T>;
   consoleOffset(ref: string): number;
   consoleText(ref: string, from?: number): string;
   waitForConsole(ref: string, text: string, options?: { from?: number; timeoutMs?: number }): Promise<number>;
@@ -27,6 +31,7 @@ export interface GuestCommandOptions {
 }
 
 const CHUNK = 600;
+const KILL_LINE = '\x05\x15';
 export const MAX_SCRIPT_BYTES = 64 * 1024;
 
 function base64(bytes: Uint8Array): string {
@@ -42,6 +47,18 @@ function nonce(): string {
 }
 
 export async function runInGuest(hv: GuestConsole, vm: string, script: string, options: GuestCommandOptions = {}): Promise<GuestCommandResult> {
+  // Typing from the user in the middle of the script's lines would break both.
+  if (hv.consoleJob) return hv.consoleJob(vm, (send) => runScript(hv, send, vm, script, options));
+  return runScript(hv, (data) => hv.sendConsole(vm, data), vm, script, options);
+}
+
+async function runScript(
+  hv: GuestConsole,
+  send: (data: string) => Promise<void>,
+  vm: string,
+  script: string,
+  options: GuestCommandOptions,
+): Promise<GuestCommandResult> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const maxOutput = Math.max(0, Math.floor(options.maxOutputBytes ?? 16 * 1024));
   const bytes = new TextEncoder().encode(script);
@@ -58,7 +75,9 @@ export async function runInGuest(hv: GuestConsole, vm: string, script: string, o
     `echo "@@tv""begin ${id}@@"; head -c ${maxOutput} ${f}.out; echo; echo "@@tv""end ${id} $s@@"; rm -f ${f}.b64 ${f}.sh ${f}.out`,
   );
   const from = hv.consoleOffset(vm);
-  await hv.sendConsole(vm, lines.map((l) => `${l}\n`).join(''));
+  // A line the user had begun at the prompt would join the script's first line: Ctrl-E Ctrl-U
+  // clear it first (line editors: end of line, kill before the cursor; a cooked tty: kill line).
+  await send(KILL_LINE + lines.map((l) => `${l}\n`).join(''));
   const endMark = `@@tvend ${id} `;
   let endAt: number;
   try {

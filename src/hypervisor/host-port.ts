@@ -2,8 +2,12 @@
 // the VmHost API it needs, one connection per host (a worker, or in-process in tests and the CLI),
 // and a pool of hosts sized from the machine's cores with least-loaded placement.
 
-import type { CreateVmRequest, ScheduleApplied, VmEventListener, VmId, VmInfo, VmSchedule, VmStats } from '../worker/protocol.js';
+import type { CreateVmRequest, ReclaimReport, ScheduleApplied, VmEventListener, VmId, VmInfo, VmSchedule, VmStats } from '../worker/protocol.js';
+import type { LiveSaveReport } from '../worker/live-ops.js';
+import type { PrecopyOptions } from '../snapshot/precopy.js';
+import type { SnapshotMetadataInput } from '../snapshot/format.js';
 import type { VmHost } from '../worker/vm-host.js';
+import type { ExchangeFile, ExchangeItem } from '../worker/file-exchange.js';
 
 /**
  * The part of VmHost the hypervisor drives, keyed by VM id. A VmHost object satisfies it directly;
@@ -33,6 +37,35 @@ export interface VmHostPort {
   setBalloon(id: VmId, bytes: number): void | Promise<void>;
   /** Ethernet frames for a VM created with a network card. */
   sendNet(id: VmId, frames: Uint8Array[]): void | Promise<void>;
+  /** The VM's exchange folder (VMs created with `exchange`; src/worker/file-exchange.ts). */
+  putExchangeFiles(id: VmId, dir: string[], files: ExchangeFile[]): void | Promise<void>;
+  takeFromExchange(id: VmId, path: string[]): ExchangeItem | Promise<ExchangeItem>;
+  removeFromExchange(id: VmId, path: string[]): void | Promise<void>;
+  // Live operations (VmHost has them; a port without them gets the pause-save-resume path).
+  /** The machine state of a running or paused VM, RAM pre-copied while the guest runs. */
+  saveStateLive?(id: VmId, options?: { keep?: boolean }): Promise<{ state?: Uint8Array; kept?: string; report: LiveSaveReport }>;
+  /** A snapshot file encoded in the host (after the guest runs again). */
+  snapshotFile?(id: VmId, metadata: SnapshotMetadataInput, options?: { incremental?: boolean }): Promise<{ file: Uint8Array; report: LiveSaveReport; stateBytes: number }>;
+  /** Replaces a running or paused VM's machine; built before the pause where the engine can. */
+  restoreLive?(id: VmId, state: Uint8Array, file?: { id?: string; baseId?: string }): Promise<{ pauseMs: number; pagesRewritten?: number }>;
+  /** Moves the machine into new memory holding only its non-zero pages (RV64); see VmHost.reclaimMemory. */
+  reclaimMemory?(id: VmId): Promise<ReclaimReport>;
+  /** Sends a VM to a host that accepts it on the other end of `port` (pre-copy). */
+  migrateOut?(id: VmId, port: MessagePort, hello: { memoryMiB: number; name?: string }, options?: PrecopyOptions): Promise<LiveSaveReport & { sentBytes: number; totalMs: number }>;
+  /** Receives a migration on `port` as a new VM. */
+  acceptMigration?(request: AcceptMigrationRequest, port: MessagePort): void | Promise<void>;
+}
+
+/** What a receiving host is told about an arriving VM. */
+export interface AcceptMigrationRequest {
+  id: VmId;
+  name?: string;
+  readyMarker?: string;
+  engine?: string;
+  maxMemoryMiB?: number;
+  nic?: { mac: string };
+  /** Give the arriving VM an exchange folder (CreateVmRequest.exchange); its files stay behind. */
+  exchange?: boolean;
 }
 
 /** One live host: its port, a way to learn that it died, and a way to end it. */

@@ -4,6 +4,7 @@
 // hypervisor carries the frames.
 
 import { formatIp, parseIp } from '../devices/backends/dhcp-server.js';
+import { checkRelayUrl } from '../devices/backends/wisp-client.js';
 import { HypervisorError } from './errors.js';
 
 export interface LabNetwork {
@@ -12,6 +13,8 @@ export interface LabNetwork {
   subnet: string;
   /** Hand out addresses with DHCP (default true). */
   dhcp: boolean;
+  /** A WISP relay URL (ws:// or wss://): the network's .1 is a gateway to the internet; none by default. */
+  internet?: string;
 }
 
 /** A VM's place on a network, from its `network` and `ip` fields. */
@@ -20,7 +23,7 @@ export interface LabVmNetwork {
   ip?: string;
 }
 
-const NET_FIELDS = ['name', 'subnet', 'dhcp'];
+const NET_FIELDS = ['name', 'subnet', 'dhcp', 'internet'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const MAX_NETWORKS = 8;
 
@@ -44,7 +47,12 @@ export function parseNetworks(raw: unknown): LabNetwork[] {
     if (typeof n.subnet !== 'string') throw bad(`"${at}.subnet" must be a string like "10.0.2.0/24"`);
     subnetOf(n.subnet, `${at}.subnet`);
     if (n.dhcp !== undefined && typeof n.dhcp !== 'boolean') throw bad(`"${at}.dhcp" must be true or false`);
-    return { name: n.name, subnet: n.subnet, dhcp: n.dhcp !== false };
+    if (n.internet !== undefined) {
+      const why = typeof n.internet === 'string' ? checkRelayUrl(n.internet) : 'a relay URL is a string';
+      if (why !== undefined) throw bad(`"${at}.internet": ${why}`);
+      if (n.dhcp === false) throw bad(`"${at}.internet" needs the network's DHCP server (it tells guests the gateway): drop "dhcp": false`);
+    }
+    return { name: n.name, subnet: n.subnet, dhcp: n.dhcp !== false, ...(typeof n.internet === 'string' ? { internet: n.internet } : {}) };
   });
 }
 

@@ -94,12 +94,25 @@ export async function runTaskCheck(hv: GuestConsole, task: LabTask, vmRef: strin
 
 const SEED = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** Why `seed` cannot be a lab seed, or undefined when it can. */
+export function labSeedProblem(seed: string): string | undefined {
+  return SEED.test(seed) ? undefined : 'a lab seed is 1-64 letters, digits, "_" or "-"';
+}
+
 /**
  * Gives a VM the student's seed (per-student variation of a lab): it lands in /etc/lab-seed,
  * where tasks, checks and the student's shell can read it. Letters, digits, '_' and '-' only.
  */
 export async function applyLabSeed(hv: GuestConsole, vmRef: string, seed: string): Promise<void> {
-  if (!SEED.test(seed)) throw new HypervisorError('bad-argument', 'a lab seed is 1-64 letters, digits, "_" or "-"');
-  const r = await runInGuest(hv, vmRef, `echo ${seed} > /etc/lab-seed`, { timeoutMs: 20_000 });
+  const problem = labSeedProblem(seed);
+  if (problem) throw new HypervisorError('bad-argument', problem);
+  // Typed right after a boot, the line could lose its start (seen: `sh: t: not found`): one more
+  // try once the shell has settled; the command can run twice.
+  const write = () => runInGuest(hv, vmRef, `echo ${seed} > /etc/lab-seed`, { timeoutMs: 20_000 });
+  let r = await write().catch(() => undefined);
+  if (!r || r.exitCode !== 0) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    r = await write();
+  }
   if (r.exitCode !== 0) throw new HypervisorError('host-failure', `could not write /etc/lab-seed in the VM: ${r.output || `exit ${r.exitCode}`}`);
 }

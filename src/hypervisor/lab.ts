@@ -10,6 +10,7 @@ import type { Hypervisor } from './hypervisor.js';
 import { parseNetworks, parseVmNetwork, type LabNetwork, type LabVmNetwork } from './lab-networks.js';
 import { parseTasks, type LabTask } from './lab-tasks.js';
 import { templateKey, type TemplateStore } from './template-store.js';
+import { DISK_KEPT_MESSAGE } from '../engines/disk-kept.js';
 
 export const LAB_FORMAT = 'tabvisor-lab/1';
 
@@ -35,9 +36,17 @@ export interface Lab {
   tasks: LabTask[];
   /** Ethernet networks between the lab's VMs; empty when the lab has none. */
   networks: LabNetwork[];
+  /** The page pauses a VM after this long without console traffic (resumes on input); absent: never. */
+  idlePauseSeconds?: number;
+  /** false: the lab's VMs get no persistent disk in the page, so they start from templates (instant start). */
+  disks?: boolean;
 }
 
-const LAB_FIELDS = ['$schema', 'format', 'name', 'title', 'description', 'vms', 'tasks', 'networks'];
+/** The range of `idlePauseSeconds` (the page's own setting uses the same). */
+export const IDLE_PAUSE_MIN_SECONDS = 10;
+export const IDLE_PAUSE_MAX_SECONDS = 86_400;
+
+const LAB_FIELDS = ['$schema', 'format', 'name', 'title', 'description', 'vms', 'tasks', 'networks', 'idlePauseSeconds', 'disks'];
 const VM_FIELDS = ['name', 'image', 'memoryMiB', 'weight', 'capPercent', 'network', 'ip'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
@@ -70,6 +79,12 @@ export function parseLab(json: unknown, images: readonly ImageEntry[], options: 
   const title = str(raw, 'title', 'title', false);
   const description = str(raw, 'description', 'description', false);
   if (!Array.isArray(raw.vms) || raw.vms.length === 0) throw labError('"vms" must be a non-empty list');
+  const idlePauseSeconds = num(raw, 'idlePauseSeconds', 'idlePauseSeconds');
+  if (idlePauseSeconds !== undefined && !(Number.isInteger(idlePauseSeconds) && idlePauseSeconds >= IDLE_PAUSE_MIN_SECONDS && idlePauseSeconds <= IDLE_PAUSE_MAX_SECONDS)) {
+    throw labError(`"idlePauseSeconds" must be a whole number of seconds from ${IDLE_PAUSE_MIN_SECONDS} to ${IDLE_PAUSE_MAX_SECONDS}, got ${idlePauseSeconds}`);
+  }
+  if (raw.disks !== undefined && typeof raw.disks !== 'boolean') throw labError('"disks" must be true or false');
+  const disks = raw.disks as boolean | undefined;
   const imageNames = new Set(images.map((i) => i.name));
   const seen = new Map<string, number>();
   const networks = parseNetworks(raw.networks);
@@ -118,6 +133,8 @@ export function parseLab(json: unknown, images: readonly ImageEntry[], options: 
     vms,
     tasks: parseTasks(raw.tasks, new Set(vms.map((v) => v.name))),
     networks,
+    ...(idlePauseSeconds !== undefined ? { idlePauseSeconds } : {}),
+    ...(disks !== undefined ? { disks } : {}),
   };
 }
 
@@ -193,6 +210,13 @@ export interface LoadLabOptions {
    * (identity kept) instead of from the template: the student chose to keep their work.
    */
   work?: TemplateStore;
+  /**
+   * True when the persistent disk of lab VM `name` already holds files (the page looks at its
+   * overlay's size): such a VM boots with its disk at once, without first trying its template
+   * (made for an empty disk, it would be refused after a download and a decode). A wrong answer
+   * costs only time: a refused template still leads to a boot.
+   */
+  diskHoldsFiles?: (name: string) => Promise<boolean>;
 }
 
 /** Creates and starts every VM of the lab, in parallel; never throws for one VM's failure. */
@@ -201,8 +225,9 @@ export async function loadLab(hv: Hypervisor, lab: Lab, options: LoadLabOptions 
   for (const net of lab.networks) {
     const name = labNetworkName(lab, net.name);
     if (hv.listNetworks().some((n) => n.name === name)) continue;
-    hv.createNetwork(name, { subnet: net.subnet, dhcp: net.dhcp });
+    hv.createNetwork(name, { subnet: net.subnet, dhcp: net.dhcp, ...(net.internet !== undefined ? { internet: net.internet } : {}) });
   }
+  if (lab.disks === false) hv.withoutDisks(lab.vms.map((vm) => vm.name));
   const vms = await Promise.all(lab.vms.map((vm) => loadLabVm(hv, lab, vm, options)));
   return { lab: lab.name, vms, complete: vms.every((v) => RUNNING.includes(v.status)) };
 }
@@ -273,29 +298,38 @@ async function loadLabVm(hv: Hypervisor, lab: Lab, spec: LabVm, options: LoadLab
     const saved = options.work ? await options.work.get(workKey(lab, spec.name)) : undefined;
     if (saved) {
       try {
-        const vm = await hv.importSnapshot(saved, { name: spec.name, identity: 'keep', ...schedule, ...net });
+        const vm = await hv.importSnapshot(saved, { name: spec.name, identity: 'keep', ...schedule, ...net, decodeInHost: true });
         return report('resumed', 'restored the saved work', vm.id);
       } catch (error) {
         if (!(error instanceof HypervisorError && error.code === 'bad-snapshot')) throw error;
         await options.work!.delete(workKey(lab, spec.name)); // unreadable: start clean instead
       }
     }
-    // A template has no network card (and its guest no address): a networked VM boots.
-    const key = options.templates && !spec.net ? await templateKey(image, spec.memoryMiB ?? image.memoryMiB) : undefined;
-    const template = key ? await options.templates!.get(key) : undefined;
+    // A template has no network card (and its guest no address): a networked VM boots. A VM with
+    // a persistent disk uses a template made with an empty disk of that base (its key says so),
+    // which fits only while the VM's disk holds nothing of its own: otherwise it boots and mounts
+    // its disk as it is.
+    const diskBase = hv.diskBaseOf(spec.name, image);
+    let diskHasFiles = diskBase !== undefined && !hv.diskWillBeEmptied(spec.name) && (await options.diskHoldsFiles?.(spec.name).catch(() => false)) === true;
+    const key = options.templates && !spec.net ? await templateKey(image, spec.memoryMiB ?? image.memoryMiB, diskBase) : undefined;
+    const template = key && !diskHasFiles ? await options.templates!.get(key) : undefined;
     if (template) {
       try {
-        const vm = await hv.importSnapshot(template, { name: spec.name, identity: 'new', ...schedule });
+        // The VM's worker inflates and checks the file: the page's thread stays free, VMs decode in parallel.
+        const vm = await hv.importSnapshot(template, { name: spec.name, identity: 'new', ...schedule, decodeInHost: true });
         return report('restored', `restored from template ${key}`, vm.id);
       } catch (error) {
         if (!(error instanceof HypervisorError && error.code === 'bad-snapshot')) throw error;
+        diskHasFiles = diskBase !== undefined && error.message.includes(DISK_KEPT_MESSAGE);
         // A template this build cannot read is stale: drop it and boot instead.
-        await options.templates!.delete(key!);
+        if (!diskHasFiles) await options.templates!.delete(key!);
       }
     }
     const vm = await hv.create({ image: spec.image, name: spec.name, ...(spec.memoryMiB ? { memoryMiB: spec.memoryMiB } : {}), ...schedule, ...net });
     await hv.start(vm.id);
-    if (!options.makeTemplates || !key) return report('booted', 'booted from its image', vm.id);
+    if (diskHasFiles) return report('booted', 'booted from its image with its disk (its disk holds files of its own)', vm.id);
+    // Templates are saved only from a disk-less boot: one booted with a disk would carry that disk's files.
+    if (!options.makeTemplates || !key || diskBase) return report('booted', 'booted from its image', vm.id);
     try {
       await hv.waitUntilReady(vm.id, options.readyTimeoutMs ?? 120_000);
       await options.templates!.put(key, await hv.snapshot(vm.id));

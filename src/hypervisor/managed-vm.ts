@@ -45,11 +45,17 @@ export class ManagedVm {
   queue: Promise<unknown> = Promise.resolve();
   /** As its host last reported: a cap holds the engine paused while the lifecycle state is running. */
   throttled = false;
+  /** How long the guest stood still in its last live snapshot, clone or restore (ms). */
+  lastPauseMs: number | undefined;
   sample: { at: number; instructions: number; runMs: number } | undefined;
   /** The virtual network the VM's network card is on (src/hypervisor/networks.ts), if any. */
   network: string | undefined;
   /** Its fixed address there (a static DHCP lease), if any. */
   ip: string | undefined;
+  /** The next engine instance drops the persistent disk's overlay first (a reset). */
+  diskReset = false;
+  /** How an instance made from a state treats the persistent disk (BootConfig.diskOnRestore). */
+  diskOnRestore: 'copy' | 'refuse' = 'copy';
 
   constructor(
     readonly id: string,

@@ -1,5 +1,9 @@
 // The global memory budget: every VM's guest RAM is reserved when it is created and released when
 // it is deleted, so a VM that would not fit is refused up front instead of failing mid-boot.
+// Balloons give memory back: what a VM's guest really holds in its balloon (never more than the
+// host asked for) is credited, so a new VM may start on memory idle VMs gave back (overcommit).
+// A credit other VMs rely on cannot be taken back (a balloon cannot shrink, a VM cannot boot
+// afresh with an empty balloon) while the VMs' reservations would then exceed the budget.
 
 import { HypervisorError } from './errors.js';
 
@@ -9,11 +13,15 @@ export interface MemoryUsage {
   freeBytes: number;
   /** Reserved bytes per VM id. */
   byVm: Record<string, number>;
+  /** Bytes the VMs' balloons hold, counted as free (overcommit). */
+  balloonedBytes: number;
 }
 
 export class MemoryBudget {
   private readonly reservations = new Map<string, number>();
   private reserved = 0;
+  private readonly credits = new Map<string, number>();
+  private credited = 0;
 
   constructor(private total: number) {
     if (!Number.isSafeInteger(total) || total <= 0) {
@@ -30,17 +38,43 @@ export class MemoryBudget {
     if (!Number.isSafeInteger(bytes) || bytes <= 0) {
       throw new HypervisorError('bad-argument', `memory budget must be a positive number of bytes, got ${bytes}`);
     }
-    if (bytes < this.reserved) {
+    if (bytes < this.reserved - this.credited) {
       throw new HypervisorError(
         'no-memory',
-        `the memory budget cannot be ${formatBytes(bytes)}: the VMs have ${formatBytes(this.reserved)} reserved (stop and delete some first)`,
+        `the memory budget cannot be ${formatBytes(bytes)}: the VMs have ${formatBytes(this.reserved - this.credited)} reserved ` +
+          `(stop and delete some first)`,
       );
     }
     this.total = bytes;
   }
 
   get freeBytes(): number {
-    return this.totalBytes - this.reserved;
+    return this.totalBytes - this.reserved + this.credited;
+  }
+
+  /** What `vmId`'s balloon holds, as counted. */
+  creditFor(vmId: string): number {
+    return this.credits.get(vmId) ?? 0;
+  }
+
+  /** Whether `vmId`'s credit may become `bytes` without the reservations exceeding the budget. */
+  allowsCredit(vmId: string, bytes: number): boolean {
+    const after = this.credited - this.creditFor(vmId) + this.clampCredit(vmId, bytes);
+    return this.reserved - after <= this.total || bytes >= this.creditFor(vmId);
+  }
+
+  /** Sets what `vmId`'s balloon holds (clamped to its reservation). */
+  setCredit(vmId: string, bytes: number): void {
+    if (!this.reservations.has(vmId)) return;
+    const value = this.clampCredit(vmId, bytes);
+    this.credited += value - this.creditFor(vmId);
+    if (value > 0) this.credits.set(vmId, value);
+    else this.credits.delete(vmId);
+  }
+
+  private clampCredit(vmId: string, bytes: number): number {
+    const max = this.reservations.get(vmId) ?? 0;
+    return Number.isFinite(bytes) ? Math.max(0, Math.min(max, Math.floor(bytes))) : 0;
   }
 
   get reservedBytes(): number {
@@ -60,10 +94,11 @@ export class MemoryBudget {
       throw new HypervisorError('bad-argument', `VM '${vmName}' already has memory reserved`);
     }
     if (!this.fits(bytes)) {
+      const ballooned = this.credited > 0 ? ` (counting ${formatBytes(this.credited)} the VMs' balloons gave back)` : '';
       throw new HypervisorError(
         'no-memory',
         `cannot create VM '${vmName}': it asks for ${formatBytes(bytes)} but only ${formatBytes(this.freeBytes)} ` +
-          `of the ${formatBytes(this.totalBytes)} budget is free`,
+          `of the ${formatBytes(this.totalBytes)} budget is free${ballooned}`,
       );
     }
     this.reservations.set(vmId, bytes);
@@ -74,6 +109,7 @@ export class MemoryBudget {
   release(vmId: string): void {
     const bytes = this.reservations.get(vmId);
     if (bytes === undefined) return;
+    this.setCredit(vmId, 0);
     this.reservations.delete(vmId);
     this.reserved -= bytes;
   }
@@ -88,6 +124,7 @@ export class MemoryBudget {
       reservedBytes: this.reserved,
       freeBytes: this.freeBytes,
       byVm: Object.fromEntries(this.reservations),
+      balloonedBytes: this.credited,
     };
   }
 }

@@ -3,7 +3,7 @@
 // race against the worker's death: a dead worker fails its calls, and the hypervisor marks its
 // VMs crashed instead of waiting on them.
 
-import { proxy, type Remote } from 'comlink';
+import { proxy, transfer, type Remote } from 'comlink';
 import type { VmHost } from '../worker/vm-host.js';
 import type { HostConnection, VmHostPort } from './host-port.js';
 
@@ -18,11 +18,14 @@ export interface RemoteHostHandle {
 export function remoteHostConnection(handle: RemoteHostHandle, label: string): HostConnection {
   const deathListeners: Array<(reason: string) => void> = [];
   let deathReason: string | undefined;
-  let rejectAll!: (error: Error) => void;
-  const death = new Promise<never>((_, reject) => {
-    rejectAll = reject;
-  });
-  death.catch(() => undefined);
+  // The calls in flight, each failed when the worker dies. Not Promise.race against one
+  // long-lived "death" promise: every race leaves a reaction on it that keeps the call's result
+  // (a whole machine state for saveState) alive as long as the worker lives.
+  const inFlight = new Set<(error: Error) => void>();
+  const rejectAll = (error: Error): void => {
+    for (const fail of [...inFlight]) fail(error);
+    inFlight.clear();
+  };
   let closing = false;
 
   handle.onError((message) => {
@@ -34,7 +37,26 @@ export function remoteHostConnection(handle: RemoteHostHandle, label: string): H
 
   const guard = <T>(call: () => Promise<T>): Promise<T> => {
     if (deathReason !== undefined) return Promise.reject(new Error(`${label} died: ${deathReason}`));
-    return Promise.race([call(), death]);
+    // Called now (calls keep their order); a host in this thread may answer with a plain value.
+    let answer: Promise<T>;
+    try {
+      answer = Promise.resolve(call());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<T>((resolve, reject) => {
+      inFlight.add(reject);
+      answer.then(
+        (value) => {
+          inFlight.delete(reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          inFlight.delete(reject);
+          reject(error);
+        },
+      );
+    });
   };
   const remote = handle.host;
   const port: VmHostPort = {
@@ -51,6 +73,17 @@ export function remoteHostConnection(handle: RemoteHostHandle, label: string): H
     setSchedule: (id, params) => guard(() => remote.setSchedule(id, params)),
     sendNet: (id, frames) => guard(() => remote.sendNet(id, frames)),
     setBalloon: (id, bytes) => guard(() => remote.setBalloon(id, bytes)),
+    // The files' bytes move to the worker (transferred), not copied.
+    putExchangeFiles: (id, dir, files) =>
+      guard(() => remote.putExchangeFiles(id, dir, transfer(files, [...new Set(files.map((f) => f.bytes.buffer as ArrayBuffer))]))),
+    takeFromExchange: (id, path) => guard(() => remote.takeFromExchange(id, path)),
+    removeFromExchange: (id, path) => guard(() => remote.removeFromExchange(id, path)),
+    saveStateLive: (id, options) => guard(() => remote.saveStateLive(id, options)),
+    snapshotFile: (id, metadata, options) => guard(() => remote.snapshotFile(id, metadata, options)),
+    restoreLive: (id, state, file) => guard(() => remote.restoreLive(id, transfer(state, [state.buffer]), file)),
+    reclaimMemory: (id) => guard(() => remote.reclaimMemory(id)),
+    migrateOut: (id, port, hello, options) => guard(() => remote.migrateOut(id, transfer(port, [port]), hello, options)),
+    acceptMigration: (request, port) => guard(() => remote.acceptMigration(request, transfer(port, [port]))),
   };
   return {
     port,

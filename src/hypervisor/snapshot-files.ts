@@ -6,7 +6,11 @@
 // memory the VM may have.
 
 import type { BootConfig, ImageEntry } from '../engines/engine.js';
-import { ENGINE_STATE_SECTION, readSnapshot, SnapshotFormatError, SnapshotWriter, type Snapshot } from '../snapshot/index.js';
+import {
+  ENGINE_STATE_SECTION, readSnapshot, readSnapshotMetadata, SnapshotFormatError, SnapshotTooLargeError, SnapshotWriter, type Snapshot, type SnapshotMetadata,
+} from '../snapshot/index.js';
+import type { SnapshotMetadataInput } from '../snapshot/format.js';
+import { incrementalBaseOf, snapshotFileId } from '../snapshot/incremental.js';
 import { HypervisorError } from './errors.js';
 import { parseIdentity, type VmIdentity } from './identity.js';
 import type { ManagedVm } from './managed-vm.js';
@@ -23,6 +27,8 @@ const META_KEY = 'tabvisorVm';
  * a state larger than RAM plus this is refused before any engine sees it.
  */
 export const STATE_ALLOWANCE_BYTES = 64 * MiB;
+/** The metadata and section table around the machine state in a snapshot's payload. */
+const PAYLOAD_ALLOWANCE_BYTES = MiB;
 
 /** What the hypervisor stores about a VM inside a snapshot file. */
 export interface SnapshotVmMeta {
@@ -41,7 +47,8 @@ export interface SnapshotFile {
   state: Uint8Array;
 }
 
-export async function encodeSnapshotFile(vm: ManagedVm, state: Uint8Array): Promise<Uint8Array> {
+/** The file's metadata for a VM: engine, image, memory, and the hypervisor's facts in `extra`. */
+export function snapshotMetadata(vm: ManagedVm): SnapshotMetadataInput {
   const meta: SnapshotVmMeta = {
     name: vm.name,
     identity: vm.identity,
@@ -50,14 +57,17 @@ export async function encodeSnapshotFile(vm: ManagedVm, state: Uint8Array): Prom
     ready: vm.ready,
     imageSha256: vm.image.sha256,
   };
-  return new SnapshotWriter({
+  return {
     engine: vm.image.engine,
     image: vm.image.name,
     memoryMiB: vm.memoryMiB,
+    createdAt: new Date().toISOString(),
     extra: { [META_KEY]: meta, cmdline: vm.image.cmdline },
-  })
-    .addSection(ENGINE_STATE_SECTION, state)
-    .encode();
+  };
+}
+
+export async function encodeSnapshotFile(vm: ManagedVm, state: Uint8Array): Promise<Uint8Array> {
+  return new SnapshotWriter(snapshotMetadata(vm)).addSection(ENGINE_STATE_SECTION, state).encode();
 }
 
 /**
@@ -76,10 +86,19 @@ export async function decodeSnapshotFile(file: Uint8Array, context: string, limi
   const maxStateBytes = maxRamBytes + STATE_ALLOWANCE_BYTES;
   let snap: Snapshot;
   try {
-    // The one decode of a snapshot in the hypervisor. When the container's decoder takes a size
-    // limit (issue 12), it goes here: readSnapshot(file, { maxBytes: maxStateBytes }).
-    snap = await readSnapshot(file);
+    // The one decode of a snapshot in the hypervisor: nothing past the limit is inflated.
+    snap = await readSnapshot(file, { maxPayloadBytes: maxStateBytes + PAYLOAD_ALLOWANCE_BYTES });
   } catch (error) {
+    if (error instanceof SnapshotTooLargeError && 'vmBytes' in limit) {
+      throw new HypervisorError('bad-snapshot', `${context}: it holds ${formatBytes(error.declaredBytes)}, more than a machine of ${formatBytes(maxRamBytes)} can hold`);
+    }
+    if (error instanceof SnapshotTooLargeError && 'budgetBytes' in limit) {
+      throw new HypervisorError(
+        'no-memory',
+        `${context}: it holds ${formatBytes(error.declaredBytes)}, more than fits in the ${formatBytes(maxRamBytes)} free of the ` +
+          `${formatBytes(limit.budgetBytes)} budget`,
+      );
+    }
     if (error instanceof SnapshotFormatError) throw new HypervisorError('bad-snapshot', `${context}: ${error.message}`);
     throw error;
   }
@@ -113,12 +132,69 @@ export async function decodeSnapshotFile(file: Uint8Array, context: string, limi
         `${formatBytes(limit.budgetBytes)} budget`,
     );
   }
-  return { snap, meta: readMeta(snap), state };
+  return { snap, meta: readMeta(snap.metadata), state };
+}
+
+/**
+ * What the hypervisor needs to place a snapshot file before its host decodes it: the metadata
+ * (from the first bytes of the payload) and the same limits as decodeSnapshotFile, applied to the
+ * payload's declared size. The host then reads the whole file with `stateFromSnapshotFile`
+ * (checksum included) and refuses it if it is not what this said.
+ */
+export async function peekSnapshotFile(file: Uint8Array, context: string, limit: SnapshotLimit): Promise<{ metadata: SnapshotMetadata; meta: SnapshotVmMeta }> {
+  let peeked: { metadata: SnapshotMetadata; payloadBytes: number };
+  try {
+    peeked = await readSnapshotMetadata(file);
+  } catch (error) {
+    if (error instanceof SnapshotFormatError) throw new HypervisorError('bad-snapshot', `${context}: ${error.message}`);
+    throw error;
+  }
+  const { metadata, payloadBytes } = peeked;
+  const maxRamBytes = 'vmBytes' in limit ? limit.vmBytes : limit.freeBudgetBytes;
+  const declared = metadata.memoryMiB * MiB;
+  if (payloadBytes > declared + STATE_ALLOWANCE_BYTES + PAYLOAD_ALLOWANCE_BYTES) {
+    throw new HypervisorError('bad-snapshot', `${context}: its payload is ${formatBytes(payloadBytes)}, more than the ${metadata.memoryMiB} MiB machine its metadata declares can hold`);
+  }
+  if (declared > maxRamBytes) {
+    throw new HypervisorError('no-memory', `${context}: it is a ${metadata.memoryMiB} MiB machine, more than the ${formatBytes(maxRamBytes)} free`);
+  }
+  return { metadata, meta: readMeta(metadata) };
+}
+
+/**
+ * The engine state inside a snapshot file, for a host that was asked to restore `expect`: the
+ * whole file is verified (checksum, sizes) and must be of that engine, memory and image.
+ * Throws one line saying what is wrong.
+ */
+export async function stateFromSnapshotFile(file: Uint8Array, expect: { engine: string; memoryMiB: number; image?: string }): Promise<Uint8Array> {
+  const { snap, state } = await decodeSnapshotFile(file, 'bad snapshot', { vmBytes: expect.memoryMiB * MiB });
+  const m = snap.metadata;
+  if (m.engine !== expect.engine || m.memoryMiB !== expect.memoryMiB || (expect.image !== undefined && m.image !== expect.image)) {
+    throw new Error(`bad snapshot: it is a ${m.engine} machine of ${m.memoryMiB} MiB from image '${m.image ?? '(none)'}', not what its first bytes said`);
+  }
+  return state;
+}
+
+/**
+ * A file's id (its SHA-256) and, for an incremental file, the id of the base it needs: a restore
+ * of a VM's own base rewrites only what changed; an incremental file restores only over its base.
+ */
+export function fileIdentity(file: Uint8Array, metadata: SnapshotMetadata, context: string): { id: string; baseId?: string } {
+  let baseId: string | undefined;
+  try {
+    baseId = incrementalBaseOf(metadata.extra);
+  } catch (error) {
+    throw new HypervisorError('bad-snapshot', `${context}: ${messageOfError(error)}`);
+  }
+  return { id: snapshotFileId(file), ...(baseId ? { baseId } : {}) };
+}
+
+function messageOfError(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 /** Refuses (`bad-snapshot`) a snapshot of another engine or memory size than the VM's. */
-export function checkCompatible(vm: ManagedVm, snap: Snapshot): void {
-  const m = snap.metadata;
+export function checkCompatible(vm: ManagedVm, m: SnapshotMetadata): void {
   if (m.engine !== vm.image.engine || m.memoryMiB !== vm.memoryMiB) {
     throw new HypervisorError(
       'bad-snapshot',
@@ -137,8 +213,8 @@ export function restoreConfig(image: ImageEntry, memoryMiB: number, state: Uint8
   return { engine: image.engine, memoryMiB, cmdline: image.cmdline, state };
 }
 
-function readMeta(snap: Snapshot): SnapshotVmMeta {
-  const raw = snap.metadata.extra?.[META_KEY];
+function readMeta(metadata: SnapshotMetadata): SnapshotVmMeta {
+  const raw = metadata.extra?.[META_KEY];
   if (typeof raw !== 'object' || raw === null) return { ready: false };
   const r = raw as Record<string, unknown>;
   const identity = parseIdentity(r.identity);
@@ -152,6 +228,11 @@ function readMeta(snap: Snapshot): SnapshotVmMeta {
     ...(weight !== undefined ? { weight } : {}),
     ...(capPercent !== undefined ? { capPercent } : {}),
   };
+}
+
+/** `bytes` alone in a buffer of its own (so it can be transferred without taking anything else along). */
+export function ownBuffer(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? bytes : bytes.slice();
 }
 
 export { MiB };

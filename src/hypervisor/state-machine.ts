@@ -21,6 +21,7 @@ export const VM_ACTIONS = [
   'restore',
   'clone',
   'migrate',
+  'reclaim',
 ] as const;
 export type VmAction = (typeof VM_ACTIONS)[number];
 
@@ -58,6 +59,7 @@ export const VM_RULES: { readonly [K in VmInput]: VmRule } = {
   },
   delete: { allowedIn: ['created', 'stopped', 'crashed'], leadsTo: 'deleted', meaning: 'forget the VM, release its memory' },
   snapshot: { allowedIn: ['running', 'paused'], leadsTo: 'same', meaning: 'save the whole machine (running VMs pause briefly)' },
+  reclaim: { allowedIn: ['running', 'paused'], leadsTo: 'same', meaning: 'give the memory the guest freed back to the host (running VMs pause briefly)' },
   restore: {
     allowedIn: ['created', 'running', 'paused', 'stopped', 'crashed'],
     leadsTo: 'running',
@@ -82,7 +84,7 @@ export const VM_RULES: { readonly [K in VmInput]: VmRule } = {
  * paused: a stopped or failed instance is discarded, never restarted). Saving and loading a
  * machine also need it paused: the hypervisor pauses a running VM around them.
  */
-export type HostOperation = 'start' | 'pause' | 'resume' | 'saveState' | 'loadState' | 'sendConsole';
+export type HostOperation = 'start' | 'pause' | 'resume' | 'saveState' | 'loadState' | 'live' | 'sendConsole';
 
 const HOST_LIVE: readonly HostVmState[] = ['created', 'running', 'paused'];
 const LIFECYCLE_OF_HOST: { readonly [S in HostVmState]: VmState } = {
@@ -105,6 +107,8 @@ export function hostRulesFrom(rules: typeof VM_RULES): { readonly [O in HostOper
     resume: statesFor('resume'),
     saveState: statesFor('snapshot', true),
     loadState: statesFor('restore', true),
+    // Live saves, restores, clones and migrations: a running or paused machine (the host pauses it briefly itself).
+    live: statesFor('snapshot'),
     // Typing is not a lifecycle input: any live engine takes it (before boot it waits in the engine).
     sendConsole: statesFor('any'),
   };

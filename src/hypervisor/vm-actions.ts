@@ -9,11 +9,19 @@
 
 import type { ExitReason } from '../engines/engine.js';
 import type { CreateVmRequest } from '../worker/protocol.js';
+import type { DiskPolicy } from './hypervisor.js';
 import { HypervisorError } from './errors.js';
 import type { HostConnection, HostPool, HostSlot, VmHostPort } from './host-port.js';
 import { messageOf, type ManagedVm, type VmSummary } from './managed-vm.js';
 import { restoreConfig } from './snapshot-files.js';
 import type { VmAction, VmSignal } from './state-machine.js';
+import { transfer } from 'comlink';
+
+/** A snapshot file the VM's host decodes (Hypervisor.importSnapshot with decodeInHost). */
+export interface SnapshotFileState {
+  file: Uint8Array;
+}
+import { hostnameOf } from './identity-in-guest.js';
 
 /** The old engine instance of a VM while a new one is tried (restore, migration). */
 interface PreviousInstance {
@@ -32,6 +40,8 @@ export class VmActions {
     private readonly pool: HostPool,
     /** False once the VM is deleted (or was never registered). */
     private readonly registered: (vm: ManagedVm) => boolean,
+    /** Which persistent disk a VM gets (HypervisorOptions.diskFor). */
+    private readonly diskFor?: DiskPolicy,
   ) {}
 
   /** Runs `body` for one action, after the VM's previous actions, once the table allows it. */
@@ -118,7 +128,7 @@ export class VmActions {
    * Makes a new engine instance for the VM on `slot` (from its image, or from `state`) and hands
    * its host the VM's weight and cap. The instance becomes the VM's current one.
    */
-  async makeInstance(vm: ManagedVm, state: Uint8Array | undefined, slot = this.pool.leastLoaded()): Promise<void> {
+  async makeInstance(vm: ManagedVm, state: Uint8Array | SnapshotFileState | undefined, slot = this.pool.leastLoaded(), keptState?: string, baseId?: string): Promise<void> {
     // Count the instance on its slot before any await, so VMs created together spread out.
     const instance = `${vm.id}~${++vm.generation}`;
     vm.slot = slot;
@@ -138,17 +148,47 @@ export class VmActions {
       throw error;
     }
     // A saved state carries its own memory contents: the host needs no image files for it.
-    const request: CreateVmRequest = state
-      ? { id: instance, name: vm.name, config: restoreConfig(vm.image, vm.memoryMiB, state), readyMarker: vm.image.readyMarker }
-      : { id: instance, name: vm.name, image: { ...vm.image, memoryMiB: vm.memoryMiB } };
+    // keptState: a state the host kept (a clone in the source's worker); it fills config.state there.
+    // A SnapshotFileState is a whole file the host decodes itself (the page's thread neither
+    // inflates nor hashes it).
+    const request: CreateVmRequest = state instanceof Uint8Array || keptState !== undefined
+      ? {
+          id: instance,
+          name: vm.name,
+          config: restoreConfig(vm.image, vm.memoryMiB, state instanceof Uint8Array ? state : new Uint8Array(0)),
+          readyMarker: vm.image.readyMarker,
+          ...(keptState !== undefined ? { keptState } : {}),
+          ...(baseId !== undefined ? { baseId } : {}),
+        }
+      : state
+        ? {
+            id: instance,
+            name: vm.name,
+            config: { engine: vm.image.engine, memoryMiB: vm.memoryMiB, cmdline: vm.image.cmdline },
+            readyMarker: vm.image.readyMarker,
+            stateFile: state.file,
+            stateImage: vm.image.name,
+            ...(baseId !== undefined ? { baseId } : {}),
+          }
+        : { id: instance, name: vm.name, image: { ...vm.image, memoryMiB: vm.memoryMiB } };
+    // Every VM has an exchange folder (files in and out, guest-files.ts); templates are made so too.
+    request.exchange = true;
+    const disk = this.diskFor?.({ name: vm.name, image: vm.image });
+    if (disk) {
+      request.disk = { ...disk, onRestore: vm.diskOnRestore, ...(vm.diskReset ? { reset: true } : {}) };
+      vm.diskReset = false;
+    }
     if (vm.network !== undefined) {
       // A card with the VM's own MAC; a booting guest configures it by DHCP (docs/IMAGES.md).
       request.nic = { mac: vm.identity.mac };
       // tabvisor.mac: v86's card picks its own MAC; the guest sets the VM's (its DHCP lease follows it).
-      if (!state) request.extraCmdline = `tabvisor.ip=dhcp tabvisor.hostname=${vm.name} tabvisor.mac=${vm.identity.mac}`;
+      if (!state) request.extraCmdline = `tabvisor.ip=dhcp tabvisor.hostname=${hostnameOf(vm.name)} tabvisor.mac=${vm.identity.mac} tabvisor.seed=${vm.identity.entropySeed}`;
     }
+    // The images' init mounts the disk on /root (docs/IMAGES.md): virtio-blk on rv64, IDE on v86.
+    if (disk && !state) request.extraCmdline = `${request.extraCmdline ?? ''} tabvisor.disk=${vm.image.engine === 'v86' ? '/dev/sda' : '/dev/vda'}`.trim();
     try {
-      await connection.port.create(request);
+      // A whole file goes to the host's thread without a copy (the caller gave it up).
+      await connection.port.create(state && !(state instanceof Uint8Array) ? transfer(request, [state.file.buffer]) : request);
       if (vm.weight !== 1 || vm.capPercent !== undefined) {
         await connection.port.setSchedule(instance, { weight: vm.weight, capPercent: vm.capPercent });
       }
@@ -210,6 +250,12 @@ export class VmActions {
 
   /** The machine state of a running or paused VM; a running VM is paused around the save. */
   async captureState(vm: ManagedVm, what: string): Promise<Uint8Array> {
+    if (vm.slot?.connection?.port.saveStateLive) {
+      // Taken in the host while the guest runs; it pauses only for the last dirty pages.
+      const { state, report } = await this.hostCall(vm, what, (port, id) => port.saveStateLive!(id));
+      vm.lastPauseMs = report.pauseMs;
+      return state!;
+    }
     const wasRunning = vm.state === 'running';
     if (wasRunning) await this.hostCall(vm, what, (port, id) => port.pause(id));
     const state = await this.hostCall(vm, what, (port, id) => port.saveState(id));
@@ -223,8 +269,26 @@ export class VmActions {
    * load all or nothing): running stays running, paused stays paused, a stopped or crashed VM
    * keeps no machine, a created one keeps its unbooted one. That refusal is `bad-snapshot`.
    */
-  async restoreMachine(vm: ManagedVm, state: Uint8Array, ready: boolean): Promise<void> {
-    if (vm.instance && (vm.state === 'running' || vm.state === 'paused')) {
+  async restoreMachine(vm: ManagedVm, state: Uint8Array, ready: boolean, file: { id?: string; baseId?: string } = {}): Promise<void> {
+    const live = vm.instance && (vm.state === 'running' || vm.state === 'paused') && vm.slot?.connection?.port.restoreLive;
+    if (file.baseId !== undefined && !live) {
+      throw new HypervisorError('bad-snapshot', `cannot restore VM '${vm.name}': an incremental snapshot restores only into the running VM that holds its base`);
+    }
+    if (live) {
+      // Built and checked in the host while the old machine runs; the guest pauses for the swap
+      // (for the VM's own base: only the pages written since are rewritten).
+      const instance = vm.instance;
+      try {
+        const { pauseMs } = await this.hostCall(vm, 'restore', (port, id) => port.restoreLive!(id, state, file), 'throw');
+        vm.lastPauseMs = pauseMs;
+      } catch (error) {
+        if (vm.instance !== instance || !vm.slot?.connection) throw error; // the host died meanwhile
+        throw new HypervisorError(
+          'bad-snapshot',
+          `cannot restore VM '${vm.name}': its engine refused the saved machine (${engineMessage(error)}); the VM is left as it was`,
+        );
+      }
+    } else if (vm.instance && (vm.state === 'running' || vm.state === 'paused')) {
       const wasRunning = vm.state === 'running';
       if (wasRunning) await this.hostCall(vm, 'restore', (port, id) => port.pause(id));
       const instance = vm.instance;

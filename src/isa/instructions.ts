@@ -426,6 +426,24 @@ export function placeImmediate(kind: ImmediateKind, imm: number): number {
   }
 }
 
+/** The sign-extended immediate of a 32-bit instruction of the given kind (the inverse of placeImmediate). */
+export function immediateOf(kind: ImmediateKind, i: number): number {
+  switch (kind) {
+    case 'I':
+      return i >> 20;
+    case 'S':
+      return ((i >> 20) & ~31) | ((i >>> 7) & 31);
+    case 'B':
+      return ((i >> 19) & ~0xfff) | ((i << 4) & 0x800) | ((i >>> 20) & 0x7e0) | ((i >>> 7) & 0x1e);
+    case 'U':
+      return i & 0xfffff000;
+    case 'J':
+      return ((i >> 11) & ~0xfffff) | (i & 0xff000) | ((i >>> 9) & 0x800) | ((i >>> 20) & 0x7fe);
+    case 'none':
+      return 0;
+  }
+}
+
 /** Expands a 16-bit instruction into its 32-bit equivalent, or returns 0 if it is illegal/reserved. */
 export function expandCompressed(h: number): number {
   h &= 0xffff;

@@ -18,6 +18,8 @@ export class FigureHistory {
   readonly cpu: number[] = [];
   readonly mips: number[] = [];
   readonly memory: number[] = [];
+  /** What the guest's balloon holds now (rv64), from the last sample; undefined without a balloon. */
+  balloonBytes: number | undefined;
 
   constructor(readonly length = HISTORY_LENGTH) {}
 

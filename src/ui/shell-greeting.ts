@@ -9,7 +9,8 @@
 //   boot (once the prompt is out) and in a template, which is saved at the prompt of a fresh boot.
 //   The command ends by erasing its own echo, so the console shows a prompt and nothing of it:
 //   after a boot, cursor up over the rows of the echo and clear below (the boot log and the page's
-//   notes above stay); in a restored template, whose console was blank, clear the whole screen.
+//   notes above stay); in a restored template, whose console was blank, clear the whole screen
+//   and the scrollback (the seed's command typed before the greeting would linger there).
 //   It is kept under 80 columns: BusyBox's line editor breaks longer lines itself (at 80 columns
 //   while the tty has no size yet), which would make the rows of the echo hard to count.
 // - Where the shell may hold a half-typed line (saved work, a clone, an import), only Ctrl+L is
@@ -44,7 +45,8 @@ export function greeting(arrival: Arrival, size: TerminalSize | undefined, userT
       return size ? selfErasing(sizeCommand(size), size.cols, 4) : undefined;
     case 'template':
       // A restored console is blank: the prompt was printed before the snapshot; the echo starts at column 0.
-      return size ? `${sizeCommand(size)};printf '\\33[H\\33[J'\r` : undefined;
+      // Scrollback too: it holds only what the page typed before (the seed's command).
+      return size ? `${sizeCommand(size)};printf '\\33[H\\33[J\\33[3J'\r` : undefined;
     case 'work':
     case 'clone':
     case 'import':

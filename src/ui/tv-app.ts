@@ -1,5 +1,5 @@
-// <tv-app>: the page. Opens a lab (?lab=NAME, labs/default.json by default) in the Hypervisor and
-// shows its VMs. It only renders LabController's view and passes on what the user does; the
+// <tv-app>: the page. Opens a lab (?lab=NAME, ?lab=URL, a file opened or dropped here;
+// labs/default.json by default) in the Hypervisor and shows its VMs, tasks and lab tools. It only renders LabController's view and passes on what the user does; the
 // logic lives in lab-controller.ts.
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, query, state } from 'lit/decorators.js';
@@ -9,12 +9,20 @@ import { formatBytes } from '../hypervisor/memory-budget.js';
 import { OpfsTemplateStore } from '../hypervisor/template-store-opfs.js';
 import { HttpTemplateStore, LayeredTemplateStore } from '../hypervisor/template-store-http.js';
 import { LabController, type PageView } from './lab-controller.js';
+import { addressFor, fetchLabText, keepLabFile, keptLabFile } from './lab-navigation.js';
+import { labParam, labSourceFromParam, type LabSource } from './lab-source.js';
+import { FileTransfers, type VmFilesDetail } from './file-transfer.js';
 import { PageWorkerHosts } from './page-hosts.js';
+import { registerServiceWorker } from '../sw/register.js';
+import { PageDisks, type StorageFigures } from './page-disks.js';
+import './tv-storage.js';
 import './tv-create-dialog.js';
 import type { CreateVmDetail, TvCreateDialog } from './tv-create-dialog.js';
 import './tv-status-line.js';
+import './tv-lab-tools.js';
+import './tv-tasks-panel.js';
 import './tv-vm-panel.js';
-import type { TvVmPanel, VmActionDetail, VmInputDetail, VmResizeDetail, VmScheduleDetail } from './tv-vm-panel.js';
+import type { TvVmPanel, VmActionDetail, VmInputDetail, VmMemoryDetail, VmResizeDetail, VmScheduleDetail } from './tv-vm-panel.js';
 import { BUDGET_MAX_MIB, BUDGET_MIN_MIB } from './schedule-limits.js';
 
 /** The lab manifests (labs/*.json), bundled with the app: ?lab=NAME picks one. */
@@ -68,6 +76,7 @@ export class TvApp extends LitElement {
     /* One column when the window is narrower than a panel: nothing scrolls sideways. */
     .vms { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(30rem, 100%), 1fr)); gap: 0.75rem; }
     .hint { font-size: 0.8rem; color: #667085; margin: 0; }
+    :host(.dropping) { outline: 3px dashed #2e6bd6; outline-offset: -6px; }
   `;
 
   @state() private view: PageView | undefined;
@@ -76,7 +85,13 @@ export class TvApp extends LitElement {
   @state() private screenReader = localStorage.getItem(SCREEN_READER_KEY) === '1';
   @query('tv-create-dialog') private dialog!: TvCreateDialog;
   private controller: LabController | undefined;
+  private source: LabSource = { kind: 'builtin', name: 'default' };
+  /** Files in and out of the VMs (file-transfer.ts), through the lab's hypervisor. */
+  private readonly files = new FileTransfers(() => this.controller?.hypervisor);
   private hosts = new PageWorkerHosts();
+  /** The lab's persistent disks (page-disks.ts, named after the lab); VMs get them once this tab owns them. */
+  private disks = new PageDisks(labParam(labSourceFromParam(new URLSearchParams(location.search).get('lab'))), () => this.requestUpdate());
+  @state() private storageFigures: StorageFigures = {};
   private sampler: ReturnType<typeof setInterval> | undefined;
   private readonly onHide = (): void => void this.controller?.saveWork();
   private readonly onVisibility = (): void => {
@@ -93,8 +108,13 @@ export class TvApp extends LitElement {
     super.connectedCallback();
     const appRoot = new URL(import.meta.env.BASE_URL, document.baseURI);
     const hosts = this.hosts;
+    const params = new URLSearchParams(location.search);
+    this.source = labSourceFromParam(params.get('lab'));
     this.controller = new LabController({
-      labName: new URLSearchParams(location.search).get('lab'),
+      source: this.source,
+      fetchText: (url) => fetchLabText(url, location.href),
+      fileText: (fileName) => keptLabFile(fileName, sessionStorage),
+      seed: params.get('seed'),
       labNames: LAB_NAMES,
       loadJson: async (path) => {
         const bundled = LABS[`../../${path}`];
@@ -107,22 +127,37 @@ export class TvApp extends LitElement {
         return response.json() as Promise<unknown>;
       },
       // At least two workers, so that the two VMs of a lab never share a failure domain.
-      makeHypervisor: (images, memoryBudgetBytes) =>
-        new Hypervisor({ images, memoryBudgetBytes, hosts: hosts.factory, poolSize: Math.max(2, navigator.hardwareConcurrency || 1) }),
+      // Its workers start at once (startHosts), while the lab's templates download.
+      makeHypervisor: (images, memoryBudgetBytes) => {
+        const hv = new Hypervisor({ images, memoryBudgetBytes, hosts: hosts.factory, poolSize: Math.max(2, navigator.hardwareConcurrency || 1), diskFor: this.disks.diskFor });
+        void hv.startHosts().catch(() => undefined); // a worker that fails to start fails its VM's placement, with the reason
+        return hv;
+      },
       // Templates cached in OPFS first, then the pre-booted ones the build put beside the app.
-      templates: new LayeredTemplateStore(new OpfsTemplateStore('tabvisor-templates'), new HttpTemplateStore(new URL('templates/', document.baseURI).href)),
+      templates: new LayeredTemplateStore(new OpfsTemplateStore('tabvisor-templates'), new HttpTemplateStore(new URL('templates/', document.baseURI).href).prefetch()),
       work: new OpfsTemplateStore('tabvisor-work'),
+      diskHoldsFiles: this.disks.diskHoldsFiles,
       settings: localStorage,
       terminateHost: (index, reason) => hosts.terminate(index, reason),
       onChange: () => {
         this.view = { ...this.controller!.view };
+        if (this.view.phase !== 'loading') registerServiceWorker(appRoot); // offline next time (src/sw/)
       },
     });
     addEventListener('pagehide', this.onHide);
+    this.addEventListener('dragover', this.onDragOver);
+    this.addEventListener('dragleave', this.onDragLeave);
+    this.addEventListener('drop', this.onDrop);
     addEventListener('beforeunload', this.onBeforeUnload);
     document.addEventListener('visibilitychange', this.onVisibility);
-    this.sampler = setInterval(() => void this.controller?.sampleFigures(), 1000);
-    void this.controller.open();
+    this.sampler = setInterval(() => {
+      void this.controller?.sampleFigures();
+      void this.disks.figures().then((f) => { this.storageFigures = f; });
+    }, 1000);
+    // The disks first (lock, manifest), so the lab's VMs boot with them.
+    const controller = this.controller;
+    void this.disks.prepare(async () => (await fetch(new URL('images/manifest.json', appRoot))).json())
+      .finally(() => controller.open());
   }
 
   override disconnectedCallback(): void {
@@ -132,6 +167,7 @@ export class TvApp extends LitElement {
     document.removeEventListener('visibilitychange', this.onVisibility);
     clearInterval(this.sampler);
     void this.controller?.close();
+    this.disks.close();
   }
 
   /** The page's logic (tests use its terminateWorkerOf hook). */
@@ -182,6 +218,7 @@ export class TvApp extends LitElement {
         <tv-status-line class="lab" .phase=${view.phase} .label=${view.phase === 'ready' ? 'lab ready' : ''} .message=${view.message}></tv-status-line>
         <span class="work">${view.keepWork ? view.workStatus : view.workStatus || 'A reload starts the lab clean'}</span>
         <span class="memory">${memory}</span>
+        <tv-storage .ownership=${this.disks.ownership} .figures=${this.storageFigures} .lab=${this.disks.lab}></tv-storage>
         <form class="budget" @submit=${this.onBudget}>
           <label for="budget">Budget (MiB)</label>
           <input id="budget" name="budget" type="number" step="1" .value=${String(view.budgetMiB)} ?disabled=${view.phase !== 'ready'}
@@ -194,8 +231,22 @@ export class TvApp extends LitElement {
             <span>${view.notice.text}</span><button @click=${() => this.dismissNotice()}>Dismiss</button>
           </div>`
         : nothing}
-      <div class="vms" @vm-action=${this.onAction} @vm-input=${this.onInput} @vm-resize=${this.onResize} @vm-schedule=${this.onSchedule}
-        @vm-hint=${(e: CustomEvent<{ text: string }>) => controller.showHint(e.detail.text)}>
+      <tv-lab-tools .labNames=${LAB_NAMES} .current=${this.source.kind === 'builtin' ? this.source.name : ''} .vms=${view.vms} .idle=${view.idle}
+        .busy=${view.labBusy ?? ''} ?ready=${view.phase === 'ready'}
+        @lab-open=${(e: CustomEvent<{ name: string }>) => this.openLab({ kind: 'builtin', name: e.detail.name })}
+        @lab-file=${(e: CustomEvent<{ file: File }>) => void this.openLabFile(e.detail.file)}
+        @vm-reset-template=${(e: CustomEvent<{ vmId: string }>) => void controller.resetVm(e.detail.vmId)}
+        @lab-reset=${() => void controller.resetLab()}
+        @idle-pause=${(e: CustomEvent<{ seconds: number | null }>) => controller.setIdlePause(e.detail.seconds)}></tv-lab-tools>
+      ${view.lab
+        ? html`<tv-tasks-panel .tasks=${view.tasks} .busy=${view.labBusy ?? ''} .seed=${view.seed ?? ''} ?ready=${view.phase === 'ready'}
+            @task-check=${(e: CustomEvent<{ id: string }>) => void controller.checkTask(e.detail.id)}
+            @task-hint=${(e: CustomEvent<{ id: string }>) => controller.revealHint(e.detail.id)}
+            @hand-in=${this.onHandIn}></tv-tasks-panel>`
+        : nothing}
+      <div class="vms" @vm-action=${this.onAction} @vm-input=${this.onInput} @vm-resize=${this.onResize} @vm-schedule=${this.onSchedule} @vm-memory=${this.onMemory}
+        @vm-hint=${(e: CustomEvent<{ text: string }>) => controller.showHint(e.detail.text)}
+        @vm-files=${(e: CustomEvent<VmFilesDetail>) => this.files.handle(e.detail)}>
         ${repeat(
           view.vms,
           (vm) => vm.key,
@@ -209,6 +260,44 @@ export class TvApp extends LitElement {
     `;
   }
 
+  /** Opens another lab: the address changes to it (a reload opens it again). */
+  private openLab(source: LabSource): void {
+    location.assign(addressFor(source, location.href));
+  }
+
+  private async openLabFile(file: File): Promise<void> {
+    try {
+      this.openLab(await keepLabFile(file, sessionStorage));
+    } catch (error) {
+      this.controller?.showError(error);
+    }
+  }
+
+  private readonly onDragOver = (event: DragEvent): void => {
+    if (event.defaultPrevented || !event.dataTransfer?.types.includes('Files')) return;
+    event.preventDefault(); // allows the drop
+    this.classList.add('dropping');
+  };
+
+  private readonly onDragLeave = (): void => {
+    this.classList.remove('dropping');
+  };
+
+  /** A .json dropped on the page (not on something that took it, such as a VM panel) opens as the lab. */
+  private readonly onDrop = (event: DragEvent): void => {
+    this.classList.remove('dropping');
+    if (event.defaultPrevented) return;
+    const file = [...(event.dataTransfer?.files ?? [])].find((f) => /\.json$/i.test(f.name));
+    if (!file) return;
+    event.preventDefault();
+    void this.openLabFile(file);
+  };
+
+  private readonly onHandIn = async (event: CustomEvent<{ student: string }>): Promise<void> => {
+    const file = await this.controller?.handIn(event.detail.student);
+    if (file) download(file.bytes, file.fileName);
+  };
+
   private dismissNotice(): void {
     if (this.controller) this.controller.view.notice = undefined;
     this.view = this.view ? { ...this.view, notice: undefined } : this.view;
@@ -219,11 +308,7 @@ export class TvApp extends LitElement {
     const controller = this.controller!;
     if (action !== 'export') return controller.act(vmId, action);
     const file = await controller.exportSnapshot(vmId);
-    if (!file) return;
-    const url = URL.createObjectURL(new Blob([file.bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
-    const link = Object.assign(document.createElement('a'), { href: url, download: file.fileName });
-    link.click();
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    if (file) download(file.bytes, file.fileName);
   };
 
   private readonly onKeepWork = async (event: Event): Promise<void> => {
@@ -258,6 +343,12 @@ export class TvApp extends LitElement {
     void this.controller?.setSchedule(vmId, weight, capPercent);
   };
 
+  private readonly onMemory = (event: CustomEvent<VmMemoryDetail>): void => {
+    const { vmId, balloonMiB, reclaim } = event.detail;
+    if (reclaim) void this.controller?.reclaimMemory(vmId);
+    else if (balloonMiB !== undefined) void this.controller?.setBalloon(vmId, balloonMiB);
+  };
+
   private readonly onInput = (event: CustomEvent<VmInputDetail>): void => {
     this.controller?.sendConsole(event.detail.vmId, event.detail.data);
   };
@@ -277,6 +368,14 @@ export class TvApp extends LitElement {
     if (error) this.createError = error;
     else this.dialog.close();
   };
+}
+
+/** The browser saves `bytes` as a file named `fileName`. */
+function download(bytes: Uint8Array, fileName: string): void {
+  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+  const link = Object.assign(document.createElement('a'), { href: url, download: fileName });
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 declare global {

@@ -43,7 +43,9 @@ export class TvStatusLine extends LitElement {
       border: 2px solid currentColor;
       border-right-color: transparent;
       vertical-align: -0.05rem;
-      animation: spin 0.8s linear infinite;
+      /* 8 steps a turn (10 frames a second), not 60: a smooth turn kept the compositor drawing
+         a frame every 16 ms for the whole of a lab's load, about a CPU second (bench/RESULTS.md). */
+      animation: spin 0.8s steps(8) infinite;
     }
     .good .badge { background: #d1fadf; color: #05603a; }
     .held .badge { background: #fef0c7; color: #93370d; }

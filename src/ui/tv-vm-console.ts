@@ -54,6 +54,8 @@ export class TvVmConsole extends LitElement {
   private following = true;
   /** Fits done so far; a settle chain of an older fit stops. */
   private fits = 0;
+  /** Timer that puts a following view back at the end when a late sync left it above (see firstUpdated). */
+  private keeper: ReturnType<typeof setInterval> | undefined;
   private reported: ConsoleSize | undefined;
   /** Output that arrived before the terminal existed. */
   private early: Uint8Array[] = [];
@@ -109,6 +111,12 @@ export class TvVmConsole extends LitElement {
     this.resizeObserver = new ResizeObserver(() => this.scheduleFit());
     this.resizeObserver.observe(this);
     this.scheduleFit();
+    // xterm.js can leave the view off the end without a scroll event we see: seen at 1280 -> 390 px
+    // on a loaded machine, frames after the settle chain ended, and for good while the guest is
+    // quiet. Two numbers compared a few times a second.
+    this.keeper = setInterval(() => {
+      if (this.following && !this.atEnd) this.toEnd();
+    }, 250);
   }
 
   override updated(changed: Map<string, unknown>): void {
@@ -119,6 +127,8 @@ export class TvVmConsole extends LitElement {
     super.disconnectedCallback();
     this.resizeObserver?.disconnect();
     this.resizeObserver = null;
+    clearInterval(this.keeper);
+    this.keeper = undefined;
     this.terminal?.dispose();
     this.terminal = null;
     this.fitAddon = null;
@@ -204,6 +214,11 @@ export class TvVmConsole extends LitElement {
   }
 
   private handleClipboardKeys(event: KeyboardEvent): boolean {
+    // Shift+PageUp/PageDown scroll the view in xterm.js: up stops following, down to the end follows again.
+    if (event.type === 'keydown' && event.shiftKey && !event.ctrlKey && !event.altKey) {
+      if (event.key === 'PageUp') this.following = false;
+      else if (event.key === 'PageDown') requestAnimationFrame(() => (this.following = this.atEnd));
+    }
     if (event.type !== 'keydown' || !event.ctrlKey || !event.shiftKey || event.altKey) return true;
     const key = event.key.toLowerCase();
     if (key === 'c') {
@@ -247,8 +262,22 @@ export class TvVmConsole extends LitElement {
    */
   private settle(fit: number, frames: number): void {
     if (fit !== this.fits) return;
-    if (this.following) this.terminal?.scrollToBottom();
+    if (this.following) this.toEnd();
     if (frames > 0) requestAnimationFrame(() => this.settle(fit, frames - 1));
+  }
+
+  /**
+   * Scrolls a following view to the end. xterm.js 6 scrolls through its viewport's scroll area, whose
+   * height it updates only on a buffer resize or scroll; after a reflow that height can be stale, and
+   * scrollToBottom is then clamped short of the end with no event, until the guest prints again.
+   * Asking the viewport to sync (its height, from the current render dimensions) on the next render
+   * lets the next try reach the end. Private in 6.0.0 (pinned), hence the guarded lookup.
+   */
+  private toEnd(): void {
+    const terminal = this.terminal;
+    if (!terminal) return;
+    terminal.scrollToBottom();
+    if (!this.atEnd) (terminal as unknown as { _core?: { _viewport?: { queueSync?: () => void } } })._core?._viewport?.queueSync?.();
   }
 
   private reportSize(): void {

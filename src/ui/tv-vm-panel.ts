@@ -1,7 +1,8 @@
 // <tv-vm-panel>: one VM — name, state, live figures, CPU weight and cap, controls and its console.
 // It renders a VmView and emits what the user does: 'vm-action' { vmId, action },
 // 'vm-input' { vmId, data }, 'vm-resize' { vmId, cols, rows }, 'vm-schedule' { vmId, weight,
-// capPercent } and 'vm-hint' { text } (a click on a button that is not possible now).
+// capPercent }, 'vm-memory' { vmId, balloonMiB | reclaim } and 'vm-hint' { text } (a click on a
+// button that is not possible now).
 // Console output comes through `attach`, which the page wires to the hypervisor.
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
@@ -12,6 +13,7 @@ import { CAP_MAX, CAP_MIN, WEIGHT_MAX, WEIGHT_MIN } from './schedule-limits.js';
 import './tv-sparkline.js';
 import './tv-status-line.js';
 import './tv-vm-console.js';
+import './tv-file-transfer.js';
 import type { ConsoleSize, TvVmConsole } from './tv-vm-console.js';
 
 export interface VmActionDetail {
@@ -26,6 +28,13 @@ export interface VmInputDetail {
 
 export interface VmResizeDetail extends ConsoleSize {
   vmId: string;
+}
+
+/** 'vm-memory': hold `balloonMiB` in the guest's balloon, or (`reclaim`) give freed memory back. */
+export interface VmMemoryDetail {
+  vmId: string;
+  balloonMiB?: number;
+  reclaim?: boolean;
 }
 
 export interface VmScheduleDetail {
@@ -84,10 +93,10 @@ export class TvVmPanel extends LitElement {
     button[aria-disabled='true'] { background: #f2f4f7; color: #98a2b3; border-color: #eaecf0; cursor: not-allowed; }
     button:focus-visible, input:focus-visible, summary:focus-visible { outline: 2px solid #2e6bd6; outline-offset: 1px; }
     .busy { color: #667085; font-size: 0.8rem; }
-    .schedule { font-size: 0.8rem; color: #475467; display: flex; gap: 0.4rem; align-items: center; flex-wrap: wrap; }
-    .schedule summary { cursor: pointer; color: #2e6bd6; }
-    .schedule form { display: flex; gap: 0.4rem; align-items: center; flex-wrap: wrap; margin-top: 0.35rem; }
-    .schedule input { width: 5rem; padding: 0.15rem 0.35rem; font-variant-numeric: tabular-nums; }
+    .schedule, .balloon-box { font-size: 0.8rem; color: #475467; display: flex; gap: 0.4rem; align-items: center; flex-wrap: wrap; }
+    .schedule summary, .balloon-box summary { cursor: pointer; color: #2e6bd6; }
+    .schedule form, .balloon-box form { display: flex; gap: 0.4rem; align-items: center; flex-wrap: wrap; margin-top: 0.35rem; }
+    .schedule input, .balloon-box input { width: 5rem; padding: 0.15rem 0.35rem; font-variant-numeric: tabular-nums; }
     tv-vm-console { height: 19rem; }
     .keys { display: none; gap: 0.3rem; flex-wrap: wrap; }
     .keys button { min-width: 2.6rem; padding: 0.35rem 0.5rem; font-size: 0.85rem; }
@@ -189,12 +198,14 @@ export class TvVmPanel extends LitElement {
         <tv-sparkline label="Memory" .value=${latest ? formatMiB(latest.memoryBytes) : '–'} .values=${vm.figures?.memory ?? []}></tv-sparkline>
       </div>
       ${this.renderSchedule(vm)}
+      ${vm.engine === 'rv64' ? this.renderMemory(vm) : nothing}
       <div class="controls">
         ${LIFECYCLE.map(button)}
         <span class="sep"></span>
         ${STATE.map(button)}
         ${vm.busy ? html`<span class="busy">${vm.busy} …</span>` : nothing}
       </div>
+      <tv-file-transfer .vm=${vm}></tv-file-transfer>
       <tv-vm-console .screenReader=${this.screenReader} @console-input=${(e: CustomEvent<string>) => this.onInput(e)}
         @console-resize=${(e: CustomEvent<ConsoleSize>) => this.onResize(e)}></tv-vm-console>
       <div class="keys" role="toolbar" aria-label="Keys for ${vm.name}'s console">
@@ -219,6 +230,34 @@ export class TvVmPanel extends LitElement {
         <button type="submit">Apply</button>
       </form>
     </details>`;
+  }
+
+  /** The balloon (rv64): what it holds, a target to set, and giving freed memory back to the host. */
+  private renderMemory(vm: VmView) {
+    const held = vm.figures?.balloonBytes;
+    const live = vm.state === 'running' || vm.state === 'paused';
+    return html`<details class="balloon-box">
+      <summary>Balloon <span class="balloon">${held === undefined ? '–' : `${Math.round(held / 1048576)} MiB`}</span></summary>
+      <form @submit=${(e: SubmitEvent) => this.submitMemory(e)}>
+        <label>Hold MiB <input name="balloon" type="number" min="0" step="1" value="0"
+          title="Memory the guest gives back to the host through its balloon, 0 to ${(vm.memoryMiB ?? 1) - 1} MiB" /></label>
+        <button type="submit" aria-disabled=${live ? 'false' : 'true'}>Set</button>
+        <button type="button" data-action="reclaim" aria-disabled=${live ? 'false' : 'true'}
+          title="Move the machine into new memory holding only what the guest uses: what it freed goes back to the host"
+          @click=${() => live && this.emitMemory({ reclaim: true })}>Give back freed memory</button>
+      </form>
+    </details>`;
+  }
+
+  private submitMemory(event: SubmitEvent): void {
+    event.preventDefault();
+    const value = String(new FormData(event.target as HTMLFormElement).get('balloon') ?? '').trim();
+    this.emitMemory({ balloonMiB: value === '' ? 0 : Number(value) });
+  }
+
+  private emitMemory(detail: Omit<VmMemoryDetail, 'vmId'>): void {
+    if (!this.vm.id) return;
+    this.dispatchEvent(new CustomEvent<VmMemoryDetail>('vm-memory', { detail: { vmId: this.vm.id, ...detail }, bubbles: true, composed: true }));
   }
 
   private submitSchedule(event: SubmitEvent): void {

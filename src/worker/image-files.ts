@@ -18,6 +18,7 @@ export async function bootConfigFromImage(
   onProgress: (message: string) => void = () => {},
 ): Promise<BootConfig> {
   const config: BootConfig = { engine: image.engine, memoryMiB: image.memoryMiB, cmdline: image.cmdline };
+  if (image.acpi) config.acpi = true;
   const roles: FileRole[] = ['firmware', 'vgaBios', 'kernel', 'initrd'];
   for (const role of roles) {
     const path = image[role];

@@ -6,14 +6,22 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { NodeAssetLoader } from '../engines/assets-node.js';
 import { createEngine } from '../engines/create.js';
 import { createSlicedEngine } from './sliced-engine.js';
+import { nodeDiskOpener } from './node-disks.js';
 import { VmHost } from './vm-host.js';
+import { nodeCollector } from './node-gc.js';
 
 /** What the parent passes as workerData. */
 export interface NodeVmHostData {
   /** Directory that repo-relative asset paths are resolved against; the project root by default. */
   root?: string;
+  /** A folder for persistent disks' overlays (VMs created with a disk); none: disks are refused. */
+  diskDir?: string;
 }
 
 if (!parentPort) throw new Error('node-entry.js runs as a worker_threads worker; use startNodeVmHost()');
 const data = (workerData ?? {}) as NodeVmHostData;
-expose(new VmHost({ assets: new NodeAssetLoader(data.root), createEngine, createSlicedEngine }), nodeEndpoint(parentPort));
+const assets = new NodeAssetLoader(data.root);
+expose(new VmHost({
+  assets, createEngine, createSlicedEngine, collectGarbage: nodeCollector(),
+  ...(data.diskDir ? { openDisk: nodeDiskOpener(assets.resolve('.'), data.diskDir) } : {}),
+}), nodeEndpoint(parentPort));

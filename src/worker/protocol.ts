@@ -26,7 +26,47 @@ export type CreateVmRequest = {
   nic?: { mac: string };
   /** Words added to the image's kernel command line (e.g. the image's tabvisor.* parameters). */
   extraCmdline?: string;
-} & ({ image: ImageEntry; config?: undefined } | { config: BootConfig; image?: undefined; readyMarker?: string });
+  /**
+   * An exchange folder for files in and out (a bounded MemoryFileShare the host keeps, served
+   * over 9p: the guest's init mounts it at /mnt/host). See src/worker/file-exchange.ts.
+   */
+  exchange?: boolean;
+  /**
+   * A machine state this host kept (saveStateLive with `keep`): it becomes config.state here, so
+   * a clone in the same worker copies no RAM through the caller.
+   */
+  keptState?: string;
+  /** The id of the snapshot file config.state came from: it becomes the machine's base (VmHost.restoreLive). */
+  baseId?: string;
+  /** A persistent disk: an overlay the host keeps (the page: OPFS) over a read-only base image. */
+  disk?: DiskRequest;
+} & (
+  | { image: ImageEntry; config?: undefined }
+  | {
+      config: BootConfig;
+      image?: undefined;
+      readyMarker?: string;
+      /**
+       * A whole snapshot file whose engine state the host decodes itself (verified, and refused
+       * unless it is of config's engine and memory and of `stateImage`), instead of config.state:
+       * the page's thread then neither inflates nor hashes it.
+       */
+      stateFile?: Uint8Array;
+      stateImage?: string;
+    }
+);
+
+/** Which persistent disk a VM gets (src/devices/backends/overlay-disk.ts). */
+export interface DiskRequest {
+  /** Names the overlay in the host's storage (one per lab VM); letters, digits, '.', '_', '-'. */
+  key: string;
+  /** The base image: repo-relative file, its sha256 (hex) and size, from images/manifest.json "disks". */
+  base: { file: string; sha256: string; bytes: number };
+  /** Drop the overlay first (the VM was reset): the disk is the base image again. */
+  reset?: boolean;
+  /** BootConfig.diskOnRestore for a VM made from a state. */
+  onRestore?: 'copy' | 'refuse';
+}
 
 export interface VmInfo {
   id: VmId;
@@ -92,3 +132,13 @@ export type VmEvent =
 
 /** A subscriber: through comlink this is a `proxy()`-wrapped function living in the client. */
 export type VmEventListener = (events: VmEvent[]) => void | Promise<void>;
+
+/** What giving freed memory back did (VmHost.reclaimMemory). */
+export interface ReclaimReport {
+  /** How long the guest stood still (the pages written during the copy, then the swap). */
+  pauseMs: number;
+  /** Pages of RAM in the new memory (non-zero when copied, or written during the copy). */
+  pagesKept: number;
+  /** Pages of RAM the machine has. */
+  pagesTotal: number;
+}

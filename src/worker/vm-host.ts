@@ -8,6 +8,9 @@
 // cost nothing while their guests idle in wfi; the loop gives the thread back every few ms, so
 // calls and events keep flowing. Other engines (v86) run their own loop; a cap pauses them for
 // part of the time (DutyCycleCap). See docs/HYPERVISOR.md, "Time slices in a VM host".
+//
+// A hosted VM's record, network card and disk are in hosted-vm.ts; what the host does while a
+// guest runs (live snapshots, restores, clones, migration) in vm-host-live.ts.
 import { transfer } from 'comlink';
 import { HOST_RULES, type HostOperation } from '../hypervisor/state-machine.js';
 import type { AssetLoader, BootConfig, Engine, ExitReason } from '../engines/engine.js';
@@ -15,14 +18,27 @@ import { SliceScheduler, type SchedulerClock } from './scheduler.js';
 import { SliceRunner, systemRunnerHost, type RunnerHost } from './slice-runner.js';
 import { DutyCycleCap } from './duty-cycle-cap.js';
 import { EventOutbox } from './event-outbox.js';
-import type { NetBackend } from '../devices/backends/net.js';
 import { bootConfigFromImage } from './image-files.js';
+import { stateFromSnapshotFile } from '../hypervisor/snapshot-files.js';
 import { MarkerWatcher } from './marker-watcher.js';
+import type { MemoryFileShare } from '../devices/backends/memory-file-share.js';
+import {
+  newExchangeShare, putExchangeFiles, takeFromExchange, type ExchangeFile, type ExchangeItem,
+} from './file-exchange.js';
 import type {
-  CreateVmRequest, ScheduleApplied, VmEvent, VmEventListener, VmId, VmInfo, VmSchedule, VmState, VmStats,
+  CreateVmRequest, DiskRequest, ReclaimReport, ScheduleApplied, VmEvent, VmEventListener, VmId, VmInfo, VmSchedule, VmState, VmStats,
 } from './protocol.js';
-import { scheduleProblem } from './schedule-limits.js';
-import { sliceTarget, type SliceableEngine, type SlicedEngineFactory } from './sliced-engine.js';
+import { CAP_MIN_PERCENT, scheduleProblem } from './schedule-limits.js';
+import { sliceTarget, type SlicedEngineFactory } from './sliced-engine.js';
+import type { LiveVm } from './live-ops.js';
+import type { PrecopyOptions } from '../snapshot/precopy.js';
+import type { SnapshotMetadataInput } from '../snapshot/format.js';
+import type { AcceptMigrationRequest } from '../hypervisor/host-port.js';
+import { closeDisk, HostNic, type BaseCapable, type HostedVm, type OpenedDisk } from './hosted-vm.js';
+import { HostLiveOps } from './vm-host-live.js';
+import { ConsolePacer } from './console-pacer.js';
+
+export type { OpenedDisk } from './hosted-vm.js';
 
 export type EngineFactory = (config: BootConfig, assets: AssetLoader) => Promise<Engine>;
 
@@ -47,43 +63,21 @@ export interface VmHostOptions {
   capPeriodMs?: number;
   /** Monotonic milliseconds; performance.now by default. */
   now?: () => number;
-}
-
-interface HostedVm {
-  info: VmInfo;
-  engine: Engine;
-  /** Set for an engine the host's slice loop drives (the same object as `engine`). */
-  sliced: SliceableEngine | undefined;
-  schedule: { weight: number; capPercent: number | undefined };
-  /** The duty cycle of a capped engine that runs its own loop. */
-  cap: DutyCycleCap | undefined;
-  /** A lifted cap releasing its engine (pause waits for it, so the release cannot undo a pause). */
-  capReleasing?: Promise<void>;
-  marker: MarkerWatcher | null;
-  unsubscribe: Array<() => void>;
-  /** The host side of the VM's network card, when it has one. */
-  nic?: HostNic;
-  startedAt?: number;
-  firstOutputMs?: number;
-  readyMs?: number;
-}
-
-/** A VM's network card as the host sees it: frames out become events, frames in go to the device. */
-class HostNic implements NetBackend {
-  private receiver: ((frame: Uint8Array) => void) | undefined;
-  constructor(readonly send: (frame: Uint8Array) => void) {}
-  connect(receive: (frame: Uint8Array) => void): void {
-    this.receiver = receive;
-  }
-  deliver(frame: Uint8Array): void {
-    this.receiver?.(frame);
-  }
+  /** Opens a VM's persistent disk (the page: an OPFS overlay); without it, disk requests fail. */
+  openDisk?: (request: DiskRequest) => Promise<OpenedDisk>;
+  /**
+   * Runs a full garbage collection, where the platform lets a worker ask for one (Node); after
+   * reclaimMemory the old core's memory is returned only when it is collected. Without it the
+   * engine's own collector decides when.
+   */
+  collectGarbage?: () => void;
 }
 
 export class VmHost {
   private readonly vms = new Map<VmId, HostedVm>();
   private readonly outbox = new EventOutbox();
   private readonly assets: AssetLoader;
+  private readonly collectGarbage: (() => void) | undefined;
   private readonly engineFactory: EngineFactory;
   private readonly slicedFactory: SlicedEngineFactory | undefined;
   private readonly now: () => number;
@@ -92,10 +86,17 @@ export class VmHost {
   private readonly timerGridMs: number;
   private readonly capPeriodMs: number;
   private nextVm = 1;
+  private nextKept = 1;
+  private readonly kept = new Map<string, Uint8Array>();
+  private readonly defer: (fn: () => void) => void;
+  private readonly openDisk: VmHostOptions['openDisk'];
+  private readonly live: HostLiveOps;
 
   constructor(options: VmHostOptions) {
     this.assets = options.assets;
     this.engineFactory = options.createEngine;
+    this.openDisk = options.openDisk;
+    this.collectGarbage = options.collectGarbage;
     this.slicedFactory = options.createSlicedEngine;
     this.now = options.now ?? (() => performance.now());
     this.timerGridMs = options.timerGridMs ?? 4;
@@ -103,10 +104,25 @@ export class VmHost {
     const clock: SchedulerClock = { now: this.now };
     this.scheduler = new SliceScheduler({ clock, ...(options.quantum ? { quantum: options.quantum } : {}) });
     const system = systemRunnerHost();
+    this.defer = system.defer;
     const runnerHost: RunnerHost = { ...system, now: this.now };
     this.runner = new SliceRunner(this.scheduler, runnerHost, {
       ...(options.burstMs ? { burstMs: options.burstMs } : {}),
       onFault: (id, error) => this.onSliceFault(id, error),
+    });
+    this.live = new HostLiveOps({
+      require: (id, operation) => this.require(id, operation),
+      liveVm: (vm) => this.liveVm(vm),
+      create: (request) => this.create(request),
+      start: (id) => this.start(id),
+      destroy: (id) => this.destroy(id),
+      keep: (state) => {
+        const name = `kept-${this.nextKept++}`;
+        this.kept.set(name, state);
+        return name;
+      },
+      now: () => this.now(),
+      collectGarbage: () => this.collectGarbage?.(),
     });
   }
 
@@ -127,22 +143,42 @@ export class VmHost {
     const reserved = { info: { id } } as HostedVm;
     this.vms.set(id, reserved);
     const progress = (message: string) => this.post({ kind: 'progress', vmId: id, message });
+    let disk: OpenedDisk | undefined;
     try {
       let config: BootConfig;
       let readyMarker: string | undefined;
       let name: string;
+      if (request.keptState !== undefined) {
+        const state = this.kept.get(request.keptState);
+        this.kept.delete(request.keptState);
+        if (!state || !request.config) throw new Error(`this host keeps no state named ${request.keptState}`);
+        request = { ...request, config: { ...request.config, state } };
+      }
       if (request.image) {
         config = await bootConfigFromImage(request.image, this.assets, progress);
         readyMarker = request.image.readyMarker;
         name = request.name ?? request.image.name;
       } else {
         config = request.config;
+        if (request.stateFile) {
+          progress('Reading the snapshot');
+          const state = await stateFromSnapshotFile(request.stateFile, { ...config, ...(request.stateImage ? { image: request.stateImage } : {}) });
+          config = { ...config, state };
+        }
         readyMarker = request.readyMarker;
         name = request.name ?? id;
       }
       if (request.extraCmdline) config = { ...config, cmdline: `${config.cmdline ?? ''} ${request.extraCmdline}`.trim() };
       const nic = request.nic ? new HostNic((frame) => this.post({ kind: 'net', vmId: id, frame })) : undefined;
       if (nic) config = { ...config, net: nic, mac: request.nic!.mac };
+      const exchange = request.exchange ? newExchangeShare() : undefined;
+      if (exchange) config = { ...config, share: exchange };
+      if (request.disk) {
+        if (!this.openDisk) throw new Error('this VM host keeps no disks');
+        progress('Opening the disk');
+        disk = await this.openDisk(request.disk);
+        config = { ...config, disk, diskOnRestore: request.disk.onRestore ?? 'copy' };
+      }
       progress(`Starting the ${config.engine} engine`);
       const sliced = this.slicedFactory ? await this.slicedFactory(config, this.assets) : undefined;
       const engine = sliced ?? (await this.engineFactory(config, this.assets));
@@ -157,12 +193,19 @@ export class VmHost {
           ...(readyMarker ? { readyMarker } : {}),
         },
         engine,
+        // An idle guest runs in the next slice (it is paused: at resume).
+        input: new ConsolePacer(engine, () => {
+          if (sliced && this.scheduler.has(id)) this.runner.wake(id);
+        }),
         sliced,
         schedule: { weight: 1, capPercent: undefined },
         cap: undefined,
         marker: readyMarker ? new MarkerWatcher(readyMarker) : null,
         unsubscribe: [],
         ...(nic ? { nic } : {}),
+        ...(exchange ? { exchange } : {}),
+        ...(request.baseId !== undefined && config.state ? { base: { id: request.baseId, state: config.state } } : {}),
+        ...(disk ? { disk } : {}),
       };
       if (this.vms.get(id) !== reserved) {
         // destroy() was called while loading.
@@ -178,6 +221,7 @@ export class VmHost {
       return { ...vm.info };
     } catch (err) {
       if (this.vms.get(id) === reserved) this.vms.delete(id);
+      closeDisk(disk);
       throw err;
     }
   }
@@ -187,6 +231,11 @@ export class VmHost {
     const vm = this.require(id, 'start');
     vm.startedAt = this.now();
     await vm.engine.start();
+    if (vm.base) {
+      // Made from a snapshot file: that file is its base (a later restore of it is a cheap reset).
+      (vm.engine as Engine & Partial<BaseCapable>).setBase?.(vm.base.id, vm.base.state);
+      vm.base = undefined;
+    }
     // The guest may already have exited while starting, or the VM been destroyed.
     if (vm.info.state === 'created' && this.vms.get(id) === vm) {
       this.setState(vm, 'running');
@@ -247,8 +296,70 @@ export class VmHost {
   /** Replaces a paused VM's state (to start a VM from a state, create it with BootConfig.state). */
   async loadState(id: VmId, state: Uint8Array): Promise<VmInfo> {
     const vm = this.require(id, 'loadState');
+    vm.input.clear(); // typed for the machine being replaced
     await vm.engine.loadState(state);
     return { ...vm.info };
+  }
+
+  // Live operations (vm-host-live.ts): saving, restoring, cloning and moving a VM while it runs.
+  saveStateLive(id: VmId, options: { keep?: boolean } = {}): ReturnType<HostLiveOps['saveStateLive']> {
+    return this.live.saveStateLive(id, options);
+  }
+
+  snapshotFile(id: VmId, metadata: SnapshotMetadataInput, options: { incremental?: boolean } = {}): ReturnType<HostLiveOps['snapshotFile']> {
+    return this.live.snapshotFile(id, metadata, options);
+  }
+
+  restoreLive(id: VmId, state: Uint8Array, file: { id?: string; baseId?: string } = {}): ReturnType<HostLiveOps['restoreLive']> {
+    return this.live.restoreLive(id, state, file);
+  }
+
+  /** Gives what the guest freed back to the host (HostLiveOps.reclaimMemory). */
+  reclaimMemory(id: VmId): Promise<ReclaimReport> {
+    return this.live.reclaimMemory(id);
+  }
+
+  cloneLocal(id: VmId, request: { id: VmId; name?: string; readyMarker?: string; cmdline?: string }): ReturnType<HostLiveOps['cloneLocal']> {
+    return this.live.cloneLocal(id, request);
+  }
+
+  migrateOut(id: VmId, port: MessagePort, hello: { memoryMiB: number; name?: string }, options: PrecopyOptions = {}): ReturnType<HostLiveOps['migrateOut']> {
+    return this.live.migrateOut(id, port, hello, options);
+  }
+
+  acceptMigration(request: AcceptMigrationRequest, port: MessagePort): void {
+    this.live.acceptMigration(request, port);
+  }
+
+  /** The live operations' view of a hosted VM: held (out of the loop, engine paused) without a state change. */
+  private liveVm(vm: HostedVm): LiveVm {
+    const id = vm.info.id;
+    return {
+      engine: vm.engine,
+      running: () => vm.info.state === 'running',
+      pause: async () => {
+        if (vm.sliced) this.runner.pause(id);
+        await vm.capReleasing;
+        await vm.cap?.stop(false);
+        await vm.engine.pause();
+      },
+      resume: async () => {
+        await vm.engine.resume();
+        if (vm.info.state === 'running' && this.vms.get(id) === vm) this.startRunning(vm);
+      },
+      yieldNow: () => new Promise<void>((resolve) => this.defer(resolve)),
+      now: this.now,
+      // Pre-copy's auto-throttle: a smaller cap in the slice loop (its own cap scaled down);
+      // 100 puts the VM's own schedule back. Engines with their own loop are not throttled.
+      ...(vm.sliced ? {
+        throttle: (percent: number) => {
+          if (!this.scheduler.has(id) || this.vms.get(id) !== vm) return;
+          const own = vm.schedule.capPercent;
+          const capPercent = percent >= 100 ? own : Math.max(CAP_MIN_PERCENT, ((own ?? 100) * percent) / 100);
+          this.runner.setParams(id, { weight: vm.schedule.weight, capPercent });
+        },
+      } : {}),
+    };
   }
 
   /** Stops the VM for good and frees its memory. Destroying an unknown id is not an error. */
@@ -260,7 +371,12 @@ export class VmHost {
     if (vm.sliced) this.runner.remove(id);
     await vm.cap?.stop(false);
     for (const off of vm.unsubscribe) off();
-    await vm.engine.destroy();
+    vm.input.clear();
+    try {
+      await vm.engine.destroy();
+    } finally {
+      closeDisk(vm.disk);
+    }
     this.outbox.flush();
   }
 
@@ -270,10 +386,7 @@ export class VmHost {
   }
 
   sendConsole(id: VmId, data: Uint8Array | string): void {
-    const vm = this.require(id, 'sendConsole');
-    vm.engine.sendConsole(data);
-    // An idle guest runs in the next slice (it is paused: at resume).
-    if (vm.sliced && this.scheduler.has(id)) this.runner.wake(id);
+    this.require(id, 'sendConsole').input.send(data);
   }
 
   /** Asks the guest to give `bytes` of RAM back through its balloon (engines that have one). */
@@ -290,6 +403,28 @@ export class VmHost {
     if (!vm?.nic) return;
     for (const f of frames) vm.nic.deliver(f);
     if (vm.sliced && this.scheduler.has(id)) this.runner.wake(id);
+  }
+
+  /** Puts files in folder `dir` of the VM's exchange folder (transferred from the page). */
+  putExchangeFiles(id: VmId, dir: string[], files: ExchangeFile[]): void {
+    putExchangeFiles(this.exchangeOf(id), dir, files);
+  }
+
+  /** A file of the exchange folder, or a folder as a tar (transferred to the caller). */
+  takeFromExchange(id: VmId, path: string[]): ExchangeItem {
+    const item = takeFromExchange(this.exchangeOf(id), path);
+    return transfer(item, [item.bytes.buffer]);
+  }
+
+  /** Removes a file or folder of the exchange folder (a transfer is done); missing is fine. */
+  removeFromExchange(id: VmId, path: string[]): void {
+    this.exchangeOf(id).removeTree(path);
+  }
+
+  private exchangeOf(id: VmId): MemoryFileShare {
+    const share = this.require(id).exchange;
+    if (!share) throw new Error(`VM ${id} has no exchange folder`);
+    return share;
   }
 
   info(id: VmId): VmInfo {

@@ -59,6 +59,11 @@ describe('tabvisor run options', () => {
     expect(usageError(['run', '--image', 'x', '--net-listen', '0'])).toBe("--net-listen takes a port from 1 to 65535 (got '0')");
     expect(usageError(['run', '--image', 'x', '--share-ro'])).toBe('--share-ro needs --share DIR');
     expect(usageError(['run', '--image', 'x', '--net-listen', '1', '--net-connect', '2'])).toBe('give either --net-listen or --net-connect, not both');
+    expect(run('--image', 'x', '--net-relay', 'wss://relay.example/wisp/').netRelay).toBe('wss://relay.example/wisp/');
+    expect(usageError(['run', '--image', 'x', '--net-relay', 'relay.example'])).toMatch(/^--net-relay: not a URL/);
+    expect(usageError(['run', '--image', 'x', '--net-relay', 'ftp://relay.example/'])).toMatch(/^--net-relay: a relay URL starts with ws:\/\/ or wss:\/\//);
+    expect(usageError(['run', '--image', 'x', '--net-relay', 'ws://r/', '--net-connect', '2'])).toBe('give either --net-connect or --net-relay, not both');
+    expect(usageError(['run', '--migrate-listen', '9', '--net-relay', 'ws://r/'])).toMatch(/^--net-relay cannot be combined with --migrate-listen/);
     expect(run('--restore', 'a.tvsnap', '--timeout=10').restore).toBe('a.tvsnap');
     expect(run('--image', 'x', '--append=').append).toBe('');
     expect(run('--image', 'x', '--ready-marker=').readyMarker).toBe('');

@@ -92,7 +92,9 @@ describe('tabvisor (no guest)', () => {
     await expectUsageError(['run', '--kernel', bz], /needs --firmware/);
     await expectUsageError(['run', '--kernel', bz, '--firmware', 'missing.bin'], /cannot read --firmware missing.bin: no such file/);
     await expectUsageError(['run', '--image', 'riscv64-busybox', '--disk', 'missing.img'], /cannot read --disk missing.img: no such file/);
-    await expectUsageError(['run', '--image', 'x86-busybox', '--disk', 'notes.txt'], /v86 engine does not support --disk/);
+    await expectUsageError(['run', '--image', 'x86-busybox', '--disk', 'notes.txt', '--snapshot-out', 'a.tvsnap'], /--snapshot-out cannot be combined with --disk on the v86 engine/);
+    await expectUsageError(['run', '--image', 'x86-busybox', '--disk', 'notes.txt', '--disk-overlay', 'notes.txt'], /--disk-overlay must not name the file given to --disk/);
+    await expectUsageError(['run', '--image', 'x86-busybox', '--disk', 'missing.img', '--disk-overlay', 'o.tvoverlay'], /cannot read --disk missing.img: no such file/);
     await expectUsageError(['run', '--image', 'x86-busybox', '--mem', '64M'], /needs --mem 67M or more/);
     await expectUsageError(['run', '--image', 'x86-busybox', '--snapshot-out', 'no/such/folder/a.tvsnap'],
       /cannot write --snapshot-out .*no such file/);

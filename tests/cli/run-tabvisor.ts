@@ -14,8 +14,8 @@ export interface RunSpec {
   cwd: string;
   /** Written to stdin; stdin is closed after it unless `signalWhen` is given (then it stays open). */
   input?: string;
-  /** Sends `signal` to the process the first time stdout matches `stdout`. */
-  signalWhen?: { stdout: RegExp; signal: NodeJS.Signals };
+  /** Sends `signal` to the process the first time stdout matches `stdout` (`afterMs` later when given). */
+  signalWhen?: { stdout: RegExp; signal: NodeJS.Signals; afterMs?: number };
   /** Shell commands run before tabvisor in a `sh -c` wrapper (e.g. `ulimit -f 64`). */
   shellPrefix?: string;
   /** The test's own guard against a hang: SIGKILL after this many ms. */
@@ -35,7 +35,9 @@ export function runTabvisor(spec: RunSpec): Promise<Result> {
       stdout += d.toString('latin1');
       if (spec.signalWhen && !signalled && spec.signalWhen.stdout.test(stdout)) {
         signalled = true;
-        child.kill(spec.signalWhen.signal);
+        const { signal, afterMs } = spec.signalWhen;
+        if (afterMs === undefined) child.kill(signal);
+        else setTimeout(() => child.kill(signal), afterMs);
       }
     });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString('latin1'); });

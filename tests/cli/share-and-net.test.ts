@@ -59,6 +59,63 @@ describe('tabvisor run --share', () => {
   });
 });
 
+describe('tabvisor run --engine v86 --share (x86: v86\'s virtio-9p, tag host9p)', () => {
+  it('mounts the folder at /mnt/host read-write: the guest reads, writes, and cannot leave it', async () => {
+    const r = await runTabvisor({
+      cwd: dir,
+      args: ['run', '--engine', 'v86', '--image', 'x86-busybox', '--share', share, '--timeout', '240'],
+      input: 'grep " /mnt/host 9p " /proc/mounts\ncat /mnt/host/hello.txt\nmkdir -p /mnt/host/x86dir\n' +
+        'echo from-x86 > /mnt/host/x86dir/out.txt\ndd if=/dev/zero bs=1024 count=700 2>/dev/null | tr "\\0" "z" > /mnt/host/x86dir/big\n' +
+        'stat -c %s /mnt/host/x86dir/big\ncat /mnt/host/way-out/secret || echo NO-WAY-OUT\nsync\npoweroff -f\n',
+      guardMs: 300_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/host9p \/mnt\/host 9p rw/);
+    expect(r.stdout).toContain('hello from the host');
+    expect(r.stdout).toContain('716800');
+    expect(r.stdout).toContain('NO-WAY-OUT');
+    expect(r.stdout).not.toContain('host secret');
+    expect(readFileSync(join(share, 'x86dir', 'out.txt'), 'utf8')).toBe('from-x86\n');
+    expect(readFileSync(join(share, 'x86dir', 'big'), 'latin1')).toBe('z'.repeat(716800));
+  });
+
+  it('--share-ro lets the x86 guest read but not write', async () => {
+    const r = await runTabvisor({
+      cwd: dir,
+      args: ['run', '--engine', 'v86', '--image', 'x86-busybox', '--share', share, '--share-ro', '--timeout', '240'],
+      input: 'cat /mnt/host/hello.txt\necho x > /mnt/host/ro.txt || echo WRITE-REFUSED\npoweroff -f\n',
+      guardMs: 300_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('hello from the host');
+    expect(r.stdout).toContain('WRITE-REFUSED');
+    expect(existsSync(join(share, 'ro.txt'))).toBe(false);
+  });
+
+  it('a snapshot keeps the mounted share: after --restore --share the guest still reads and writes it', async () => {
+    const snap = join(dir, 'x86-share.tvsnap');
+    const saved = await runTabvisor({
+      cwd: dir,
+      args: ['run', '--image', 'x86-busybox', '--share', share, '--snapshot-out', snap, '--timeout', '240'],
+      input: 'cd /mnt/host\nls\npoweroff -f\n',
+      guardMs: 300_000,
+    });
+    expect(saved.code, saved.stderr).toBe(0);
+    const r = await runTabvisor({
+      cwd: dir,
+      args: ['run', '--restore', snap, '--share', share, '--timeout', '240'],
+      input: 'cat /mnt/host/hello.txt\necho after-restore > /mnt/host/restored.txt\nsync\npoweroff -f\n',
+      guardMs: 300_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('hello from the host');
+    expect(readFileSync(join(share, 'restored.txt'), 'utf8')).toBe('after-restore\n');
+    const without = await runTabvisor({ cwd: dir, args: ['run', '--restore', snap, '--timeout', '60'], input: '' });
+    expect(without.code).toBe(2);
+    expect(without.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^tabvisor: .*shared folder \(9p\): give one/)]);
+  });
+});
+
 describe('tabvisor run --net-listen / --net-connect', () => {
   it('puts two guests in two processes on one wire: ping answers', async () => {
     const { createServer } = await import('node:net');

@@ -12,6 +12,7 @@ import { ERRNO } from '../../src/devices/backends/file-share.js';
 import { NodeFileShare } from '../../src/devices/backends/node-file-share.js';
 import { MemoryFileShare } from '../../src/devices/backends/memory-file-share.js';
 import { tarFromShare } from '../../src/devices/backends/share-tar.js';
+import { EXCHANGE_MAX_BYTES, EXCHANGE_MAX_ENTRIES, newExchangeShare, putExchangeFiles, takeFromExchange } from '../../src/worker/file-exchange.js';
 import { P9Server, T } from '../../src/devices/p9/server.js';
 import { P9Reader, P9Writer } from '../../src/devices/p9/wire.js';
 import { ArrayGuestMemory } from '../../src/devices/guest-memory.js';
@@ -360,6 +361,86 @@ describe('9p server over a memory share (the page exchange folder)', () => {
       if (c.server.handle(r, ROOM)[4] === T.mkdir + 1) made++;
     }
     expect(made).toBe(10);
+  });
+});
+
+describe('the page exchange folder against a hostile guest or a hostile drop', () => {
+  function client(share: MemoryFileShare): Client {
+    const c = new Client(new P9Server(share));
+    c.start();
+    return c;
+  }
+
+  it('never leaves its root: .., slashes, NUL, symlinks with outside or absolute targets', () => {
+    const share = new MemoryFileShare();
+    share.putFile(['upload', 'a.txt'], text('a'));
+    const c = client(share);
+    const rootIno = c.ino(0);
+    expect(c.walk(0, 1, 'upload', '..', '..', '..')).toBe(4);
+    expect(c.ino(1)).toBe(rootIno);
+    expect(c.errno(T.walk, (w) => w.u32(0).u32(2).u16(1).str('../etc'))).toBe(ERRNO.EINVAL);
+    expect(c.errno(T.walk, (w) => w.u32(0).u32(2).u16(1).str('up\0load'))).toBe(ERRNO.EINVAL);
+    for (const bad of ['..', '.', 'a/b', '/abs', '']) {
+      expect(c.errno(T.lcreate, (w) => w.u32(0).str(bad).u32(O_RDWR | O_CREAT).u32(0o644).u32(0)), bad).toBe(ERRNO.EINVAL);
+      expect(c.errno(T.mkdir, (w) => w.u32(0).str(bad).u32(0o755).u32(0)), bad).toBe(ERRNO.EINVAL);
+      expect(c.errno(T.renameat, (w) => w.u32(0).str('upload').u32(0).str(bad)), bad).toBe(ERRNO.EINVAL);
+    }
+    expect(c.errno(T.lcreate, (w) => w.u32(0).str('n'.repeat(256)).u32(O_RDWR | O_CREAT).u32(0o644).u32(0))).toBe(ERRNO.ENAMETOOLONG);
+    // Guest symlinks are text: the share never follows them, a walk stops at them.
+    c.call(T.symlink, (w) => w.u32(0).str('up').str('/etc').u32(0));
+    c.call(T.symlink, (w) => w.u32(0).str('back').str('../../..').u32(0));
+    expect(c.walk(0, 3, 'up', 'passwd')).toBe(1);
+    c.walk(0, 4, 'back');
+    expect(c.errno(T.lopen, (w) => w.u32(4).u32(O_RDONLY))).toBe(ERRNO.ELOOP);
+    expect(c.errno(T.lcreate, (w) => w.u32(4).str('x').u32(O_RDWR | O_CREAT).u32(0o644).u32(0))).toBe(ERRNO.ENOTDIR);
+    // A folder cannot move below itself.
+    c.walk(0, 5, 'upload');
+    expect(c.errno(T.rename, (w) => w.u32(5).u32(5).str('inner'))).toBe(ERRNO.EINVAL);
+    expect(share.readdir([]).map((e) => e.name).sort()).toEqual(['back', 'up', 'upload']);
+  });
+
+  it('refuses host-side (dropped) names that are not one path element, and stays unchanged', () => {
+    const share = new MemoryFileShare();
+    for (const bad of [['..'], ['.'], ['a/b'], ['ok', '..', 'x'], [''], ['n\0ul'], ['x'.repeat(256)], []]) {
+      expect(() => share.putFile(bad, text('x')), JSON.stringify(bad)).toThrow(expect.objectContaining({ errno: ERRNO.EINVAL }));
+    }
+    expect(share.readdir([])).toEqual([]);
+    expect(() => new MemoryFileShare(true).putFile(['a'], text('x'))).toThrow(expect.objectContaining({ errno: ERRNO.EROFS }));
+    expect(() => putExchangeFiles(share, ['.tv-up-1'], [{ name: '../../etc/passwd', bytes: text('x') }])).toThrow(/not a usable file name/);
+    expect(share.readdir([])).toEqual([]);
+  });
+
+  it('bounds a drop and the guest by bytes and entries: all or none, and removeTree frees them', () => {
+    const share = newExchangeShare();
+    const big = new Uint8Array(EXCHANGE_MAX_BYTES / 2);
+    putExchangeFiles(share, ['d1'], [{ name: 'a', bytes: big }]);
+    // A second drop that does not fit is refused whole: nothing of it stays.
+    expect(() => putExchangeFiles(share, ['d2'], [{ name: 'b', bytes: new Uint8Array(1) }, { name: 'c', bytes: big }])).toThrow(/do not fit/);
+    expect(share.readdir([]).map((e) => e.name)).toEqual(['d1']);
+    // The guest cannot fill the rest and more either.
+    const c = client(share);
+    c.walk(0, 1);
+    c.create(1, 'fill');
+    const chunk = new Uint8Array(60000);
+    let errno = 0;
+    for (let off = 0; errno === 0 && off < EXCHANGE_MAX_BYTES; off += chunk.length) {
+      const reply = c.server.handle(new P9Writer(T.write, 5).u32(1).u64(off).u32(chunk.length).raw(chunk).finish(), ROOM);
+      if (reply[4] === T.lerror + 1) errno = new DataView(reply.buffer, reply.byteOffset).getUint32(7, true);
+    }
+    expect(errno).toBe(ERRNO.ENOSPC);
+    expect(share.usedBytes).toBeLessThanOrEqual(EXCHANGE_MAX_BYTES);
+    c.clunk(1);
+    share.removeTree(['d1']);
+    share.removeTree(['fill']);
+    expect(share.usedBytes).toBe(0);
+    expect(share.statfs().ffree).toBe(EXCHANGE_MAX_ENTRIES);
+    // Taking out: a file as it is, a folder as a tar, a link or a missing path refused in one line.
+    share.putFile(['out', 'f.txt'], text('F'));
+    share.symlink(['out'], 'ln', '/etc/passwd');
+    expect(takeFromExchange(share, ['out', 'f.txt'])).toEqual({ kind: 'file', bytes: text('F') });
+    expect(takeFromExchange(share, ['out']).kind).toBe('tar');
+    expect(() => takeFromExchange(share, ['out', 'ln'])).toThrow(/not a link/);
+    expect(() => takeFromExchange(share, ['nope'])).toThrow(/no such file or folder/);
   });
 });
 

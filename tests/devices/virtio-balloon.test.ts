@@ -10,8 +10,8 @@ import { TestIrq, TestVirtioDriver } from './helpers/virtio-driver.js';
 
 const RAM = 4 << 20;
 
-function setup() {
-  const mem = new ArrayGuestMemory(RAM);
+function setup(ram = RAM) {
+  const mem = new ArrayGuestMemory(ram);
   const discards: [number, number][] = [];
   const dev = new VirtioBalloon({
     isRam: (a, l) => mem.isRam(a, l),
@@ -19,7 +19,7 @@ function setup() {
       discards.push([a, l]);
       mem.write(a, new Uint8Array(l));
     },
-  }, RAM / 4096);
+  }, ram / 4096);
   const irq = new TestIrq();
   const t = new VirtioMmioTransport(dev, mem, irq);
   const drv = new TestVirtioDriver(t, mem);
@@ -68,6 +68,34 @@ describe('VirtioBalloon', () => {
     expect(mem.read(free, 8192).every((b) => b === 0)).toBe(true);
     expect(dev.stats.reportedBytes).toBe(8192);
     drv.post(2, [{ addr: free + 100, len: 4096 } as never]);
+    drv.notify(2);
+    expect(t.read(REG.Status, 4) & STATUS_DEVICE_NEEDS_RESET).toBe(STATUS_DEVICE_NEEDS_RESET);
+  });
+
+  it('discards reported ranges that are device-writable, as Linux posts them (virtqueue_add_inbuf)', () => {
+    const { mem, dev, drv, discards } = setup();
+    const free = mem.base + 0x380000;
+    mem.write(free, new Uint8Array(2 * 4096).fill(9));
+    drv.post(2, [{ addr: free, len: 4096, write: true }, { addr: free + 4096, len: 4096, write: true }]);
+    drv.notify(2);
+    expect(drv.takeUsed(2).length).toBe(1);
+    expect(discards).toEqual([[free, 4096], [free + 4096, 4096]]);
+    expect(mem.read(free, 8192).every((b) => b === 0)).toBe(true);
+    expect(dev.stats.reportedBytes).toBe(8192);
+  });
+
+  it('takes a report of more than 64 MiB (32 blocks of 4 MiB, as Linux sends them), never more than RAM', () => {
+    const ram = 136 << 20;
+    const { mem, dev, drv, t } = setup(ram);
+    const blocks = Array.from({ length: 32 }, (_, i) => ({ addr: mem.base + (8 << 20) + (4 << 20) * i, len: 4 << 20, write: true }));
+    drv.post(2, blocks);
+    drv.notify(2);
+    expect((t as unknown as { failure: string | null }).failure).toBeNull();
+    expect(drv.takeUsed(2).length).toBe(1);
+    expect(dev.stats.reportedBytes).toBe(128 << 20);
+    expect(t.read(REG.Status, 4) & STATUS_DEVICE_NEEDS_RESET).toBe(0);
+    // The same range named twice over adds up past RAM: refused.
+    drv.post(2, [...blocks, ...blocks.slice(0, 3)]);
     drv.notify(2);
     expect(t.read(REG.Status, 4) & STATUS_DEVICE_NEEDS_RESET).toBe(STATUS_DEVICE_NEEDS_RESET);
   });

@@ -5,17 +5,17 @@
 // Real Chromium (playwright-core), `npm start`'s server, riscv64-busybox on our core. The check is
 // on instructions retired (what the scheduler shares), with a wide margin; no timing assertion.
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './support/app-server.js';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchChromium, chromiumMissing } from './support/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
-const skipReason = existsSync(CHROMIUM) ? null : `${CHROMIUM} is missing (run scripts/setup-system.sh test as root)`;
+const skipReason = chromiumMissing;
 const BOOT = { timeout: 180_000 };
 const ANSWER = { timeout: 30_000 };
 
@@ -53,11 +53,7 @@ describe.skipIf(skipReason !== null)(`weights from the page's New VM dialog${ski
     let url: string;
     ({ url, server } = await startServer());
     userDataDir = mkdtempSync(join(tmpdir(), 'tabvisor-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    context = await launchChromium(userDataDir);
     page = await context.newPage();
     await page.goto(url);
   }, 300_000);

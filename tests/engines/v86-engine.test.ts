@@ -174,7 +174,7 @@ describe('v86 configuration checks', () => {
     expect(() => checkV86Config({ ...base, kernel: new Uint8Array(4096) })).toThrow(/not a Linux bzImage/);
     expect(() => checkV86Config({ ...base, firmware: undefined })).toThrow(/needs a BIOS/);
     expect(() => checkV86Config({ ...base, memoryMiB: 64 })).toThrow(/--mem 67M or more/);
-    expect(() => checkV86Config({ ...base, disk: new Uint8Array(512) })).toThrow(/does not support --disk/);
+    expect(() => checkV86Config({ ...base, disk: new Uint8Array(512) })).not.toThrow(); // IDE disk (v86-disk.ts)
     expect(() => checkV86Config({ ...base, memoryMiB: 0 })).toThrow(EngineConfigError);
   });
 

@@ -55,4 +55,24 @@ describe('lab networks in the manifest', () => {
     expect(error({ vms: [{ name: 'a', image: 'img', ip: '10.0.2.9' }] })).toBe('lab: "vms[0].ip" needs "vms[0].network"');
     expect(error({ networks: [{ name: 'lan', subnet: '10.0.2.0/24' }, { name: 'lan', subnet: '10.0.3.0/24' }] })).toBe('lab: "networks[1].name" repeats "lan"');
   });
+
+  it('takes "internet" as a ws:// or wss:// relay URL; none by default', () => {
+    const lab = parseLab({ ...base, networks: [{ name: 'lan', subnet: '10.0.2.0/24', internet: 'wss://relay.example/wisp/' }, { name: 'b', subnet: '10.0.3.0/24' }] }, images);
+    expect(lab.networks).toEqual([
+      { name: 'lan', subnet: '10.0.2.0/24', dhcp: true, internet: 'wss://relay.example/wisp/' },
+      { name: 'b', subnet: '10.0.3.0/24', dhcp: true },
+    ]);
+    expect(error({ networks: [{ name: 'lan', subnet: '10.0.2.0/24', internet: 'https://relay.example/' }] }))
+      .toBe('lab: "networks[0].internet": a relay URL starts with ws:// or wss:// (got "https://relay.example/")');
+    expect(error({ networks: [{ name: 'lan', subnet: '10.0.2.0/24', internet: true }] })).toBe('lab: "networks[0].internet": a relay URL is a string');
+    expect(error({ networks: [{ name: 'lan', subnet: '10.0.2.0/24', internet: 'ws://r/', dhcp: false }] })).toMatch(/^lab: "networks\[0\].internet" needs the network's DHCP server/);
+  });
+});
+
+describe('"disks" in the manifest', () => {
+  it('takes true or false and refuses anything else with one line', () => {
+    expect(parseLab({ ...base, disks: false }, images).disks).toBe(false);
+    expect(parseLab(base, images).disks).toBeUndefined();
+    expect(error({ disks: 'no' })).toBe('lab: "disks" must be true or false');
+  });
 });

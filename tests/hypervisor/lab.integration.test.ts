@@ -73,5 +73,7 @@ describe('the default lab on worker_threads hosts', () => {
     await untilShell(hv, 'x86');
     expect(await sh(hv, 'x86', 'cat /tmp/homework 2>&1 || echo clean')).toMatch(/clean$/);
     expect(await sh(hv, 'x86', 'uname -m')).toBe('i686');
+    // A VM made from a template is a new machine: its guest took the VM's host name.
+    expect(await sh(hv, 'x86', 'hostname')).toBe('x86');
   }, 240_000);
 });

@@ -32,7 +32,31 @@ describe('MemoryBudget', () => {
     budget.release('a');
     expect(budget.freeBytes).toBe(128 * MiB);
     budget.reserve('b', 'b', 32 * MiB);
-    expect(budget.usage()).toEqual({ totalBytes: 128 * MiB, reservedBytes: 32 * MiB, freeBytes: 96 * MiB, byVm: { b: 32 * MiB } });
+    expect(budget.usage()).toEqual({ totalBytes: 128 * MiB, reservedBytes: 32 * MiB, freeBytes: 96 * MiB, byVm: { b: 32 * MiB }, balloonedBytes: 0 });
+  });
+
+  it('counts what balloons hold as free, and keeps credits other VMs rely on (overcommit)', () => {
+    const budget = new MemoryBudget(256 * MiB);
+    budget.reserve('a', 'idle', 128 * MiB);
+    budget.reserve('b', 'busy', 128 * MiB);
+    expect(() => budget.reserve('c', 'new', 96 * MiB)).toThrow("cannot create VM 'new': it asks for 96 MiB but only 0 bytes of the 256 MiB budget is free");
+    budget.setCredit('a', 100 * MiB);
+    expect(budget.freeBytes).toBe(100 * MiB);
+    budget.reserve('c', 'new', 96 * MiB);
+    expect(budget.usage()).toMatchObject({ reservedBytes: 352 * MiB, freeBytes: 4 * MiB, balloonedBytes: 100 * MiB });
+    // 'a' may not take back more than the 4 MiB nobody uses; more balloon is always fine.
+    expect(budget.allowsCredit('a', 96 * MiB)).toBe(true);
+    expect(budget.allowsCredit('a', 95 * MiB)).toBe(false);
+    expect(budget.allowsCredit('a', 0)).toBe(false);
+    expect(budget.allowsCredit('a', 120 * MiB)).toBe(true);
+    expect(() => budget.reserve('d', 'more', 8 * MiB)).toThrow("only 4 MiB of the 256 MiB budget is free (counting 100 MiB the VMs' balloons gave back)");
+    // A credit is never more than the VM's reservation; deleting the borrower frees the lender.
+    budget.setCredit('b', 1024 * MiB);
+    expect(budget.creditFor('b')).toBe(128 * MiB);
+    budget.setCredit('b', 0);
+    budget.release('c');
+    expect(budget.allowsCredit('a', 0)).toBe(true);
+    expect(() => budget.setTotal(100 * MiB)).toThrow(/cannot be 100 MiB: the VMs have 156 MiB reserved/);
   });
 
   it('refuses nonsense sizes', () => {

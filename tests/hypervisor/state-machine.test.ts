@@ -112,6 +112,7 @@ describe('HOST_RULES: the lifecycle table as a VM host reads it', () => {
       resume: ['paused'],
       saveState: ['paused'],
       loadState: ['paused'],
+      live: ['running', 'paused'],
       sendConsole: ['created', 'running', 'paused'],
     });
   });

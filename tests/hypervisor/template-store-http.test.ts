@@ -37,10 +37,37 @@ describe('HttpTemplateStore', () => {
     expect(await new HttpTemplateStore('http://127.0.0.1:1/x/').get('a-1')).toBeUndefined();
   });
 
+  it('VMs that ask for the same template at once share one download, and each gets its own bytes', async () => {
+    const s = new HttpTemplateStore(base).prefetch();
+    const before = requests.filter((u) => u.endsWith('a-1.tvsnap')).length;
+    const [x, y] = await Promise.all([s.get('a-1'), s.get('a-1')]);
+    expect(requests.filter((u) => u.endsWith('a-1.tvsnap')).length).toBe(before + 1);
+    expect(x).toEqual(new Uint8Array([1, 2, 3]));
+    expect(y).toEqual(x);
+    expect(x!.buffer).not.toBe(y!.buffer);
+  });
+
+  it('LayeredTemplateStore does not wait for its local copy, and a broken local store is a miss', async () => {
+    let release!: () => void;
+    const slow = new MemoryTemplateStore();
+    const put = slow.put.bind(slow);
+    slow.put = (key, bytes) => new Promise<void>((r) => (release = r)).then(() => put(key, bytes));
+    const s = new LayeredTemplateStore(slow, new HttpTemplateStore(base));
+    expect(await s.get('a-1')).toEqual(new Uint8Array([1, 2, 3])); // the write has not finished
+    expect(await slow.get('a-1')).toBeUndefined();
+    release();
+    await s.settled();
+    expect(await slow.get('a-1')).toEqual(new Uint8Array([1, 2, 3]));
+    const broken = new MemoryTemplateStore();
+    broken.get = () => Promise.reject(new Error('quota'));
+    expect(await new LayeredTemplateStore(broken, new HttpTemplateStore(base)).get('a-1')).toEqual(new Uint8Array([1, 2, 3]));
+  });
+
   it('LayeredTemplateStore keeps what the static files gave, and writes locally only', async () => {
     const local = new MemoryTemplateStore();
     const s = new LayeredTemplateStore(local, new HttpTemplateStore(base));
     expect(await s.get('a-1')).toEqual(new Uint8Array([1, 2, 3]));
+    await s.settled(); // the local copy is written in the background
     expect(await local.get('a-1')).toEqual(new Uint8Array([1, 2, 3]));
     const fetched = requests.filter((u) => u.endsWith('a-1.tvsnap')).length;
     await s.get('a-1');

@@ -102,9 +102,9 @@ describe('LabController', () => {
       phase: 'failed',
       message: 'Could not open the lab: no lab named "nope" (labs/nope.json: HTTP 404); labs here: default, networking',
     });
-    const bad = controller({}, '../etc');
+    const bad = controller({}, 'no good!');
     await bad.open();
-    expect(bad.view.message).toContain('"../etc" is not a lab name');
+    expect(bad.view.message).toContain('"no good!" is not a lab name');
   });
 
   it('runs actions, keeps a snapshot for Restore, and shows each refusal as the hypervisor words it', async () => {
@@ -292,7 +292,7 @@ describe('LabController: what a new user ran into', () => {
     // Restored from the template: nothing is sent until the console's size is known.
     expect(sent).toEqual([]);
     c.consoleResized(id, { cols: 100, rows: 30 });
-    expect(sent).toEqual([{ vm: 'x86', data: "stty rows 30 cols 100;export COLUMNS=100 LINES=30;printf '\\33[H\\33[J'\r" }]);
+    expect(sent).toEqual([{ vm: 'x86', data: "stty rows 30 cols 100;export COLUMNS=100 LINES=30;printf '\\33[H\\33[J\\33[3J'\r" }]);
     c.consoleResized(id, { cols: 90, rows: 30 });
     expect(sent).toHaveLength(1);
 

@@ -27,7 +27,7 @@ describe('page helpers', () => {
 
   it('greets a shell only where it cannot split the user\'s command', () => {
     const size = { cols: 80, rows: 24 };
-    expect(greeting('template', size, false)).toBe("stty rows 24 cols 80;export COLUMNS=80 LINES=24;printf '\\33[H\\33[J'\r");
+    expect(greeting('template', size, false)).toBe("stty rows 24 cols 80;export COLUMNS=80 LINES=24;printf '\\33[H\\33[J\\33[3J'\r");
     // After a boot the echo follows "/ # ": 4 + 70 characters take 2 rows of 40 columns, 1 of 80.
     expect(greeting('booted', { cols: 40, rows: 20 }, false)).toBe("stty rows 20 cols 40;export COLUMNS=40 LINES=20;printf '\\33[2A\\r\\33[J'\r");
     expect(greeting('booted', size, false)).toContain("printf '\\33[1A\\r\\33[J'");

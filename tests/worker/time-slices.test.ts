@@ -147,9 +147,12 @@ describe('a VM host time-slicing several RV64 VMs (worker_threads, riscv64-busyb
         `uncapped ${(f / 1e6).toFixed(1)} M; ratio ${(c / f).toFixed(2)}; run ms ${cRun.toFixed(0)} vs ${fRun.toFixed(0)}`,
     );
     expect(c).toBeLessThanOrEqual(budget);
-    // The uncapped VM gets the rest of the core: about 75 : 25.
-    expect(c / f).toBeLessThan(0.45);
-    expect(c / f).toBeGreaterThan(0.2);
+    // The uncapped VM gets the rest of the core: about 75 : 25 of the time. Instructions per ms
+    // of run time differ between the two guests (by up to 1.3x either way here), so the
+    // instruction ratio only has to show that the cap holds (an ignored cap gives about 1).
+    expect(c / f).toBeLessThan(0.6);
+    expect(cRun / fRun).toBeLessThan(0.45);
+    expect(cRun / fRun).toBeGreaterThan(0.2);
     // Lifting the cap gives it an equal share again.
     await vmHost.host.setSchedule('capped', { capPercent: undefined });
     const after = await window(2000, 'capped', 'free');

@@ -4,7 +4,11 @@
 // pool, and never answers anything else. Parsing is bounded: every length is checked against the
 // frame, and a frame it does not understand is ignored.
 
-import type { SwitchPort } from './ethernet-switch.js';
+/** Where the server's frames go and come from (a switch port, or the internet gateway's). */
+export interface FramePort {
+  send(frame: Uint8Array): void;
+  connect(receive: (frame: Uint8Array) => void): void;
+}
 
 export interface DhcpConfig {
   /** The network, e.g. '10.0.2.0/24' (prefix 16 to 30). */
@@ -22,7 +26,8 @@ export interface DhcpConfig {
   dns?: string;
 }
 
-const SERVER_MAC = Uint8Array.of(0x52, 0x54, 0x00, 0xd4, 0xc0, 0x01);
+/** The server's MAC (the internet gateway, which holds the server when a network has one, uses it too). */
+export const SERVER_MAC = Uint8Array.of(0x52, 0x54, 0x00, 0xd4, 0xc0, 0x01);
 const MAGIC = 0x63825363;
 const DISCOVER = 1, OFFER = 2, REQUEST = 3, ACK = 5, NAK = 6, RELEASE = 7;
 
@@ -39,7 +44,7 @@ export class DhcpServer {
   private readonly dns: number | undefined;
   answered = 0;
 
-  constructor(private readonly port: SwitchPort, config: DhcpConfig) {
+  constructor(private readonly port: FramePort, config: DhcpConfig) {
     const [net, bitsText] = config.subnet.split('/');
     const bits = Number(bitsText);
     if (!Number.isInteger(bits) || bits < 16 || bits > 30) throw new Error(`dhcp: subnet ${config.subnet} needs a prefix from /16 to /30`);

@@ -14,6 +14,57 @@ export interface BlockBackend {
   write(offset: number, data: Uint8Array): void;
   /** Makes written data durable (a no-op for memory back ends). */
   flush(): void;
+  /**
+   * Persistent disks only (overlay-disk.ts): a name for the current contents, so that a machine
+   * state saved with the disk knows whether the disk is still as it was. 'base' when the disk
+   * holds no write at all (then it is its base image, and a state's disk may always be copied on).
+   */
+  generation?(): string;
+}
+
+/**
+ * Makes `target` hold what `source` holds (a machine state's disk put back on a persistent disk):
+ * only pieces that differ are written, then the target is flushed.
+ */
+export function copyDiskInto(target: BlockBackend, source: { byteLength: number; read(offset: number, length: number): Uint8Array }): void {
+  if (target.byteLength !== source.byteLength) {
+    throw new RangeError(`the saved disk is ${source.byteLength} bytes, this disk ${target.byteLength}`);
+  }
+  const piece = 64 * 1024;
+  for (let at = 0; at < target.byteLength; at += piece) {
+    const n = Math.min(piece, target.byteLength - at);
+    const want = source.read(at, n);
+    const have = target.read(at, n);
+    if (!sameBytes(want, have)) target.write(at, want);
+  }
+  target.flush();
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Splits the byte range [offset, offset + length) of a disk at chunk boundaries: `each` gets the
+ * chunk's index, where in the chunk the piece starts, its length, and how much came before it.
+ */
+export function forEachChunk(
+  offset: number,
+  length: number,
+  chunkBytes: number,
+  each: (index: number, within: number, n: number, done: number) => void,
+): void {
+  let done = 0;
+  while (done < length) {
+    const pos = offset + done;
+    const index = Math.floor(pos / chunkBytes);
+    const within = pos - index * chunkBytes;
+    const n = Math.min(chunkBytes - within, length - done);
+    each(index, within, n, done);
+    done += n;
+  }
 }
 
 export interface MemoryOverlayDiskState {
@@ -56,28 +107,18 @@ export class MemoryOverlayDisk implements BlockBackend {
   read(offset: number, length: number): Uint8Array {
     this.checkRange(offset, length);
     const out = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
+    forEachChunk(offset, length, this.chunkSize, (index, within, n, done) => {
       const pos = offset + done;
-      const index = Math.floor(pos / this.chunkSize);
-      const within = pos - index * this.chunkSize;
-      const n = Math.min(this.chunkSize - within, length - done);
       const chunk = this.overlay.get(index);
       out.set(chunk ? chunk.subarray(within, within + n) : this.base.subarray(pos, pos + n), done);
-      done += n;
-    }
+    });
     return out;
   }
 
   write(offset: number, data: Uint8Array): void {
     if (this.readOnly) throw new Error('disk is read-only');
     this.checkRange(offset, data.length);
-    let done = 0;
-    while (done < data.length) {
-      const pos = offset + done;
-      const index = Math.floor(pos / this.chunkSize);
-      const within = pos - index * this.chunkSize;
-      const n = Math.min(this.chunkSize - within, data.length - done);
+    forEachChunk(offset, data.length, this.chunkSize, (index, within, n, done) => {
       let chunk = this.overlay.get(index);
       if (chunk === undefined) {
         // Copy on write: the chunk starts as the base's content (the last chunk may be short).
@@ -87,8 +128,7 @@ export class MemoryOverlayDisk implements BlockBackend {
         this.overlay.set(index, chunk);
       }
       chunk.set(data.subarray(done, done + n), within);
-      done += n;
-    }
+    });
   }
 
   flush(): void {}
@@ -133,7 +173,9 @@ export class MemoryOverlayDisk implements BlockBackend {
     if (st.chunkSize !== this.chunkSize || st.byteLength !== this.byteLength) throw new Error('MemoryOverlayDisk: state is for a different disk');
     const chunks = new Map<number, Uint8Array>();
     const count = Math.ceil(this.byteLength / this.chunkSize);
-    for (const c of st.chunks ?? []) {
+    if (!Array.isArray(st.chunks) || st.chunks.length > count) throw new Error('MemoryOverlayDisk: bad chunk list in state');
+    for (const c of st.chunks) {
+      if (typeof c !== 'object' || c === null || chunks.has(c.index)) throw new Error('MemoryOverlayDisk: bad chunk in state');
       if (!Number.isInteger(c.index) || c.index < 0 || c.index >= count || !(c.data instanceof Uint8Array) || c.data.length !== this.chunkSize) {
         throw new Error('MemoryOverlayDisk: bad chunk in state');
       }

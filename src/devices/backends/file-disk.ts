@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { describeFsError as fsReason, fileKind, processIsAlive } from '../../snapshot/node-file.js';
-import { SECTOR_SIZE, type BlockBackend } from './disk.js';
+import { forEachChunk, SECTOR_SIZE, type BlockBackend } from './disk.js';
 import {
   encodeJournalHeader, encodeJournalRecord, JOURNAL_HEADER_BYTES, JournalFormatError, parseJournal,
 } from './disk-journal.js';
@@ -120,17 +120,12 @@ export class FileDisk implements BlockBackend {
   read(offset: number, length: number): Uint8Array {
     this.checkRange(offset, length);
     const out = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
+    forEachChunk(offset, length, CHUNK, (index, within, n, done) => {
       const pos = offset + done;
-      const index = Math.floor(pos / CHUNK);
-      const within = pos - index * CHUNK;
-      const n = Math.min(CHUNK - within, length - done);
       const chunk = this.overlay.get(index);
       if (chunk) out.set(chunk.subarray(within, within + n), done);
       else this.readBase(out.subarray(done, done + n), pos);
-      done += n;
-    }
+    });
     return out;
   }
 
@@ -198,12 +193,7 @@ export class FileDisk implements BlockBackend {
   }
 
   private applyToOverlay(offset: number, data: Uint8Array): void {
-    let done = 0;
-    while (done < data.length) {
-      const pos = offset + done;
-      const index = Math.floor(pos / CHUNK);
-      const within = pos - index * CHUNK;
-      const n = Math.min(CHUNK - within, data.length - done);
+    forEachChunk(offset, data.length, CHUNK, (index, within, n, done) => {
       let chunk = this.overlay.get(index);
       if (chunk === undefined) {
         chunk = new Uint8Array(CHUNK);
@@ -212,8 +202,7 @@ export class FileDisk implements BlockBackend {
         this.overlay.set(index, chunk);
       }
       chunk.set(data.subarray(done, done + n), within);
-      done += n;
-    }
+    });
   }
 
   private appendToJournal(record: Uint8Array): void {
@@ -333,7 +322,7 @@ export function syncFolder(dir: string): void {
 }
 
 /** Whether `pid` is a live tabvisor (a reused pid of another program does not count, where /proc tells). */
-function processExists(pid: number): boolean {
+export function processExists(pid: number): boolean {
   if (!processIsAlive(pid)) return false;
   if (!existsSync('/proc/self')) return true; // no /proc to ask: assume the worst
   try {

@@ -89,3 +89,16 @@ export const S_IFMT = 0o170000;
 export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
 export const S_IFLNK = 0o120000;
+
+/** Longest name of one path element (Linux NAME_MAX). */
+export const MAX_SHARE_NAME_BYTES = 255;
+
+/**
+ * True for a name that is one path element and never a way out: not empty, not `.` or `..`, no
+ * `/` or NUL, at most 255 bytes. What the 9p server checks of the guest's names and the host
+ * side (the page's uploads) of its own.
+ */
+export function isShareName(name: string): boolean {
+  return name.length > 0 && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0') &&
+    new TextEncoder().encode(name).length <= MAX_SHARE_NAME_BYTES;
+}

@@ -4,7 +4,7 @@
 // same in a worker, in the page and in Node (tests).
 
 import {
-  ERRNO, O_ACCMODE, O_APPEND, O_EXCL, O_TRUNC, S_IFDIR, S_IFLNK, S_IFREG, ShareError,
+  ERRNO, isShareName, O_ACCMODE, O_APPEND, O_EXCL, O_TRUNC, S_IFDIR, S_IFLNK, S_IFREG, ShareError,
   type FileShare, type ShareDirEntry, type ShareKind, type ShareStat, type ShareStatfs,
 } from './file-share.js';
 
@@ -273,8 +273,14 @@ export class MemoryFileShare implements FileShare {
 
   // --- the host side's own access (the page's upload and download) ---------------------------
 
-  /** Writes a whole file from the host (creating folders on the way). Bounded like the guest's writes. */
+  /**
+   * Writes a whole file from the host (creating folders on the way). Bounded like the guest's
+   * writes; every name must be one path element (isShareName), else EINVAL: a host-side name
+   * such as `..` or `a/b` never becomes an entry.
+   */
   putFile(path: readonly string[], data: Uint8Array, mode = 0o644): void {
+    if (path.length === 0 || !path.every(isShareName)) throw new ShareError(ERRNO.EINVAL);
+    if (this.readOnly) throw new ShareError(ERRNO.EROFS);
     let dir = this.rootNode;
     for (const name of path.slice(0, -1)) {
       let next = dir.children!.get(name);
@@ -303,5 +309,23 @@ export class MemoryFileShare implements FileShare {
     const n = this.lookup(path);
     if (n.kind !== 'file') throw new ShareError(ERRNO.EISDIR);
     return n.data.slice(0, n.size);
+  }
+
+  /** Removes `path` and everything below it, from the host (the page cleaning up a transfer). */
+  removeTree(path: readonly string[]): void {
+    if (path.length === 0) throw new ShareError(ERRNO.EBUSY);
+    const parent = this.dir(path.slice(0, -1));
+    const name = path[path.length - 1];
+    const n = parent.children!.get(name);
+    if (n === undefined) return;
+    const drop = (node: Node) => {
+      if (node.kind === 'dir') for (const c of node.children!.values()) drop(c);
+      this.entries--;
+      node.nlink--;
+      if (node.kind === 'file' && node.nlink === 0) this.resize(node, 0);
+    };
+    drop(n);
+    parent.children!.delete(name);
+    parent.mtimeMs = Date.now();
   }
 }

@@ -3,7 +3,10 @@
 
 /** Host side of a NIC. */
 export interface NetBackend {
-  /** A frame the guest sent (without virtio header). */
+  /**
+   * A frame the guest sent (without virtio header). The frame is the back end's to keep: the
+   * card hands over a copy, never a view into memory it will reuse.
+   */
   send(frame: Uint8Array): void;
   /** Called once by the front end: the back end hands frames for the guest to `receive`. */
   connect?(receive: (frame: Uint8Array) => void): void;

@@ -120,6 +120,8 @@ export class P9Server {
     if (!Array.isArray(s.fids) || s.fids.length > MAX_FIDS) throw new Error('9p state: bad fid table');
     const fids = new Map<number, Fid>();
     for (const e of s.fids) {
+      if (typeof e !== 'object' || e === null || typeof e.opened !== 'boolean') throw new Error('9p state: bad fid');
+      if (e.flags !== null && e.flags !== undefined && (typeof e.flags !== 'number' || !Number.isInteger(e.flags) || e.flags < 0 || e.flags > 0xffff_ffff)) throw new Error('9p state: bad fid flags');
       if (!Number.isInteger(e.id) || e.id < 0 || e.id >= NOFID || fids.has(e.id)) throw new Error('9p state: bad fid');
       if (!Array.isArray(e.path) || e.path.length > MAX_DEPTH) throw new Error('9p state: bad path');
       for (const name of e.path) {

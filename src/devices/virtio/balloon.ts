@@ -86,6 +86,9 @@ export class VirtioBalloon implements VirtioDevice {
   processQueue(index: number): void {
     const q = this.host.queue(index);
     const mem = this.host.memory;
+    // A report names free guest memory, not data to copy: as much as RAM holds (Linux sends up
+    // to 32 blocks of its reporting order, 128 MiB at 4 MiB blocks).
+    if (index === REPORTINGQ) q.maxChainBytes = Math.max(q.maxChainBytes, this.ramPages * BALLOON_PAGE);
     for (let chain = q.pop(); chain !== null; chain = q.pop()) {
       if (index === INFLATEQ || index === DEFLATEQ) {
         if (chain.readableLength % 4 !== 0 || chain.readableLength > MAX_PFNS * 4) throw new VirtqueueError('balloon: PFN buffer of a bad length');
@@ -103,8 +106,9 @@ export class VirtioBalloon implements VirtioDevice {
           }
         }
       } else if (index === REPORTINGQ) {
-        // Each device-readable descriptor *is* a free range: discard it (content is not read).
-        for (const s of chain.readable) {
+        // Each descriptor *is* a free range: discard it (content is neither read nor written).
+        // Linux adds them as device-writable buffers (virtqueue_add_inbuf); accept either kind.
+        for (const s of [...chain.readable, ...chain.writable]) {
           if (s.len % BALLOON_PAGE !== 0 || s.addr % BALLOON_PAGE !== 0) throw new VirtqueueError('balloon: reported range not page-aligned');
           this.ram.discard(s.addr, s.len);
           this.stats.reportedBytes += s.len;

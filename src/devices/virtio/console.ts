@@ -4,6 +4,7 @@
 
 import type { ConsoleBackend } from '../backends/console.js';
 import { ByteQueue } from '../byte-queue.js';
+import { boolField, DeviceStateError, intField } from '../state-fields.js';
 import { VIRTIO_ID_CONSOLE, type VirtioDevice, type VirtioHost } from './device.js';
 import { readChain, VirtqueueError, writeChain } from './virtqueue.js';
 
@@ -59,6 +60,11 @@ export class VirtioConsole implements VirtioDevice {
     if (this.pending.push(data) > 0) this.host?.kick(RECEIVEQ);
   }
 
+  /** Host input not yet placed in the guest's receive buffers. */
+  get inputWaiting(): number {
+    return this.pending.length;
+  }
+
   /** True once the guest's driver is up (input sent now is kept until the guest reads it). */
   get receiving(): boolean {
     return this.driverReady;
@@ -103,12 +109,22 @@ export class VirtioConsole implements VirtioDevice {
 
   loadState(s: object): void {
     const st = s as { version?: unknown; pendingInput?: unknown; cols?: unknown; rows?: unknown; driverReady?: unknown };
-    if (st.version !== 1) throw new Error('VirtioConsole: unsupported state version');
+    if (st.version !== 1) throw new DeviceStateError('virtio-console state: unsupported version');
+    // Strict, never repaired (issue 12): the fields saveState writes, in their ranges.
+    if (!(st.pendingInput instanceof Uint8Array) || st.pendingInput.length > MAX_PENDING_INPUT) {
+      throw new DeviceStateError('virtio-console state: bad pendingInput');
+    }
+    const f = st as Record<string, unknown>;
+    const cols = intField(f, 'cols', 0xffff, 0xffff, 'virtio-console');
+    const rows = intField(f, 'rows', 0xffff, 0xffff, 'virtio-console');
+    // absent in states saved before it was recorded
+    const driverReady = st.driverReady === undefined ? false : boolField(f, 'driverReady', 'virtio-console');
     this.pending.clear();
-    if (st.pendingInput instanceof Uint8Array) this.pending.push(st.pendingInput);
+    this.pending.push(st.pendingInput);
     const v = new DataView(this.configSpace.buffer);
-    if (typeof st.cols === 'number') v.setUint16(0, st.cols, true);
-    if (typeof st.rows === 'number') v.setUint16(2, st.rows, true);
-    this.driverReady = st.driverReady === true; // absent in states saved before it was recorded
+    v.setUint16(0, cols, true);
+    v.setUint16(2, rows, true);
+    this.driverReady = driverReady;
   }
+
 }

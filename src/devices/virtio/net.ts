@@ -3,6 +3,7 @@
 // struct virtio_net_hdr (num_buffers included); we only ever write flags 0, GSO_NONE, num_buffers 1.
 
 import type { NetBackend } from '../backends/net.js';
+import { boolField, DeviceStateError } from '../state-fields.js';
 import { VIRTIO_ID_NET, type VirtioDevice, type VirtioHost } from './device.js';
 import { readChain, VirtqueueError, writeChain } from './virtqueue.js';
 
@@ -133,11 +134,17 @@ export class VirtioNet implements VirtioDevice {
 
   loadState(s: object): void {
     const st = s as { version?: unknown; linkUp?: unknown; pendingFrames?: unknown };
-    if (st.version !== 1) throw new Error('VirtioNet: unsupported state version');
-    this.linkUp = st.linkUp !== false;
+    if (st.version !== 1) throw new DeviceStateError('virtio-net state: unsupported version');
+    // Strict, never repaired: what saveState writes, or a refusal (issue 12: hostile states).
+    const linkUp = boolField(st as Record<string, unknown>, 'linkUp', 'virtio-net');
+    const frames = st.pendingFrames;
+    if (!Array.isArray(frames) || frames.length > MAX_PENDING_FRAMES) throw new DeviceStateError('virtio-net state: bad pendingFrames');
+    for (const f of frames) {
+      if (!(f instanceof Uint8Array) || f.length < ETH_HEADER || f.length > MAX_FRAME) throw new DeviceStateError('virtio-net state: bad pending frame');
+    }
+    this.linkUp = linkUp;
     this.writeStatus();
-    this.pending = Array.isArray(st.pendingFrames)
-      ? st.pendingFrames.filter((f): f is Uint8Array => f instanceof Uint8Array && f.length >= ETH_HEADER && f.length <= MAX_FRAME).slice(0, MAX_PENDING_FRAMES)
-      : [];
+    this.pending = frames.map((f: Uint8Array) => f.slice());
   }
+
 }

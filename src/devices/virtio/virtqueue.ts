@@ -58,6 +58,11 @@ function isPowerOfTwo(n: number): boolean {
 }
 
 export class Virtqueue {
+  /**
+   * The most bytes one chain may describe. A device whose buffers only name guest memory (the
+   * balloon's free page reports: up to 32 blocks of 4 MiB) raises it to the size of RAM.
+   */
+  maxChainBytes = VIRTQ_MAX_CHAIN_BYTES;
   /** QueueNum as written by the driver. */
   size: number;
   ready = false;
@@ -184,7 +189,7 @@ export class Virtqueue {
         continue;
       }
       total += len;
-      if (total > VIRTQ_MAX_CHAIN_BYTES) throw new VirtqueueError(`descriptor chain longer than ${VIRTQ_MAX_CHAIN_BYTES} bytes`);
+      if (total > this.maxChainBytes) throw new VirtqueueError(`descriptor chain longer than ${this.maxChainBytes} bytes`);
       if (len > 0) {
         if (!m.isRam(addr, len)) throw new VirtqueueError(`buffer 0x${addr.toString(16)}+${len} outside RAM`);
         const seg = { addr: Number(addr), len };

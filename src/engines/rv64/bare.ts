@@ -105,7 +105,7 @@ export async function runBareProgram(opts: BareRunOptions): Promise<BareRunResul
     ramBytes, bus: board, deterministic: { insnsPerTick: INSNS_PER_TICK }, ...(opts.jit !== undefined ? { jit: opts.jit } : {}),
   });
   board.core = core;
-  loadElfInto(image, opts.elf, core.ram, RAM_BASE);
+  loadElfInto(image, opts.elf, core.ram, RAM_BASE, (off, len) => core.noteRamWritten(off, len));
   core.pc = image.entry;
   core.setReg(10, 0n); // a0 = hart id
   core.setReg(11, 0n); // a1 = no device tree

@@ -67,6 +67,7 @@ export interface Rv64Exports {
   dirtyOffset(): number;
   dirtyBytes(): number;
   clearDirty(): void;
+  nextNonZeroPage(from: number, to: number): number;
   stateOffset(): number;
   stateSize(): number;
   saveState(): number;
@@ -126,7 +127,8 @@ export interface Rv64CoreOptions {
 
 /**
  * The JIT setting when the options do not say: on, unless TABVISOR_JIT=0; TABVISOR_JIT_THRESHOLD
- * and TABVISOR_JIT_BATCH set its options (tests use 1 and 1 to compile every block at once).
+ * and TABVISOR_JIT_BATCH set its options (tests use 1 and 1 to compile every block at once),
+ * TABVISOR_JIT_COMPILE=sync|async how batches are compiled.
  */
 export function jitDefault(): boolean | JitOptions {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
@@ -135,6 +137,7 @@ export function jitDefault(): boolean | JitOptions {
   const o: JitOptions = {};
   if (env?.TABVISOR_JIT_THRESHOLD) o.threshold = Number(env.TABVISOR_JIT_THRESHOLD);
   if (env?.TABVISOR_JIT_BATCH) o.batch = Number(env.TABVISOR_JIT_BATCH);
+  if (env?.TABVISOR_JIT_COMPILE === 'sync' || env?.TABVISOR_JIT_COMPILE === 'async') o.compile = env.TABVISOR_JIT_COMPILE;
   return o;
 }
 
@@ -199,6 +202,8 @@ export class Rv64Core {
     const rc = core.exports.init(opts.ramBytes);
     if (rc === 2) throw new Error(`rv64 core: invalid RAM size ${opts.ramBytes} (a multiple of 4096, at most 4 GiB - 1 MiB)`);
     if (rc !== 0) throw new Error(`rv64 core: cannot allocate ${opts.ramBytes} bytes of guest RAM`);
+    // A new instance's RAM is fresh from memory.grow: every page is untouched until written.
+    core.noteRamLoaded(new Uint8Array(core.exports.dirtyBytes()), true);
     if (opts.deterministic) {
       core.exports.setTimeMode(1, opts.deterministic.insnsPerTick);
       core.exports.setMtimeValue(0n); // reproducible from the first instruction
@@ -231,6 +236,7 @@ export class Rv64Core {
       throw new Error(`rv64 core: 0x${addr.toString(16)}+${bytes.length} is outside RAM`);
     }
     this.ram.set(bytes, Number(off));
+    this.hostWrote(Number(off), bytes.length);
     this.jit?.hostWrote(addr, bytes.length);
   }
 
@@ -258,6 +264,7 @@ export class Rv64Core {
   writePhys64(addr: bigint, v: bigint): void {
     const off = this.ramOffsetOf(addr, 8);
     new DataView(this.exports.memory.buffer).setBigUint64(this.exports.ramOffset() + off, BigInt.asUintN(64, v), true);
+    this.hostWrote(off, 8);
     this.jit?.hostWrote(addr, 8);
   }
 
@@ -371,7 +378,98 @@ export class Rv64Core {
     return new Uint8Array(this.exports.memory.buffer, this.exports.dirtyOffset(), this.exports.dirtyBytes());
   }
   clearDirty(): void {
+    // A page written since the last clear is no longer untouched (the bitmap is about to forget it).
+    const untouched = this.untouched;
+    if (untouched) {
+      const dirty = this.dirtyBitmap();
+      for (let i = 0; i < untouched.length; i++) untouched[i]! &= ~dirty[i]!;
+    }
     this.exports.clearDirty();
+  }
+
+  /**
+   * Pages of RAM known to hold zeros without having been written (fresh wasm pages): bit p set for
+   * such a page. A page is "untouched" while its bit is set here and not in the dirty bitmap.
+   */
+  private untouched: Uint8Array | undefined;
+
+  /**
+   * Records that the host wrote the pages set in `written` (a bitmap in dirtyBitmap()'s layout)
+   * without marking them dirty (a state's RAM loaded). `fresh`: RAM was untouched before (a new
+   * core): every other page is untouched from now on.
+   */
+  noteRamLoaded(written: Uint8Array, fresh: boolean): void {
+    if (fresh) {
+      const map = new Uint8Array(this.exports.dirtyBytes());
+      for (let i = 0; i < map.length; i++) map[i] = ~(written[i] ?? 0);
+      const pages = this.ramBytes / 4096;
+      if (pages % 8) map[map.length - 1]! &= (1 << (pages % 8)) - 1;
+      this.untouched = map;
+    } else if (this.untouched) {
+      const map = this.untouched;
+      for (let i = 0; i < map.length; i++) map[i]! &= ~(written[i] ?? 0);
+    }
+  }
+
+  /**
+   * RAM bytes [off, off + len) were written by the host without marking them dirty (straight into
+   * `ram`: a kernel loaded, pages of a migration or a compaction): no longer untouched.
+   */
+  noteRamWritten(off: number, len: number): void {
+    this.hostWrote(off, len);
+  }
+
+  private hostWrote(off: number, len: number): void {
+    const map = this.untouched;
+    if (!map || len <= 0) return;
+    for (let p = off >>> 12; p <= (off + len - 1) >>> 12; p++) map[p >> 3]! &= ~(1 << (p & 7));
+  }
+
+  /**
+   * Calls `each(at)` for every 4 KiB page of RAM bytes [off, off + len) (page-aligned, in RAM)
+   * that holds a non-zero byte, in order. Pages that still hold the zeros they got at init (never
+   * written by a loaded state, the guest or a device) are not even read: reading them would make
+   * the host fault them in. The rest is scanned in the core (JS that runs a few times a minute is
+   * rarely optimised).
+   */
+  forEachNonZeroPage(off: number, len: number, each: (at: number) => void): void {
+    const map = this.untouched;
+    const dirty = map ? this.dirtyBitmap() : undefined;
+    const isUntouched = (page: number): boolean =>
+      map !== undefined && dirty !== undefined && ((map[page >> 3]! & ~dirty[page >> 3]!) & (1 << (page & 7))) !== 0;
+    const end = off + len;
+    for (let at = off; at < end;) {
+      if (isUntouched(at >>> 12)) {
+        at = Math.min(end, ((at >>> 12) + 1) * 4096);
+        continue;
+      }
+      let runEnd = Math.min(end, ((at >>> 12) + 1) * 4096);
+      while (runEnd < end && !isUntouched(runEnd >>> 12)) runEnd = Math.min(end, runEnd + 4096);
+      for (let page = this.exports.nextNonZeroPage(at, runEnd); page < runEnd; page = this.exports.nextNonZeroPage(page + 4096, runEnd)) each(page);
+      at = runEnd;
+    }
+  }
+
+  /**
+   * Zeroes RAM bytes [off, off + len) (page-aligned, in RAM), skipping pages that are zero
+   * already (forEachNonZeroPage: untouched ones are not even read). A part already all zero needs
+   * no write, nor a place among the pages written (pre-copy rounds, incremental snapshots): a
+   * guest right after boot reports most of its RAM free. Returns the page ranges it zeroed,
+   * [first, end) pairs.
+   */
+  zeroRam(off: number, len: number): Array<[number, number]> {
+    const zeroed: Array<[number, number]> = [];
+    const end = off + len;
+    this.forEachNonZeroPage(off, len, (page) => {
+      const a = Math.max(off, page);
+      const b = Math.min(end, page + 4096);
+      const last = zeroed[zeroed.length - 1];
+      if (last && last[1] === a) last[1] = b;
+      else zeroed.push([a, b]);
+    });
+    const ram = this.ram;
+    for (const [a, b] of zeroed) ram.fill(0, a, b);
+    return zeroed;
   }
 
   /** CPU + CSR + CLINT state (not RAM), as a copy. */

@@ -168,7 +168,7 @@ export function checkElfInRam(image: ElfImage, ramBase: bigint, ramBytes: number
 }
 
 /** Copies the segments into RAM (ramBase = guest physical address of ram[0]); zeroes bss. */
-export function loadElfInto(image: ElfImage, bytes: Uint8Array, ram: Uint8Array, ramBase: bigint): void {
+export function loadElfInto(image: ElfImage, bytes: Uint8Array, ram: Uint8Array, ramBase: bigint, written?: (off: number, len: number) => void): void {
   const ramEnd = ramBase + BigInt(ram.length);
   for (const s of image.segments) {
     if (s.memSize === 0) continue;
@@ -182,5 +182,6 @@ export function loadElfInto(image: ElfImage, bytes: Uint8Array, ram: Uint8Array,
     const off = Number(s.paddr - ramBase);
     ram.set(bytes.subarray(s.fileOffset, s.fileOffset + s.fileSize), off);
     ram.fill(0, off + s.fileSize, off + s.memSize);
+    written?.(off, s.memSize);
   }
 }

@@ -4,18 +4,24 @@
 // console input and control calls get in, and sleeps while the hart idles in wfi, until its next
 // timer deadline or a device interrupt (an idle shell costs the host almost nothing).
 
+import { DISK_KEPT_MESSAGE } from '../disk-kept.js';
 import type { AssetLoader, BootConfig, Engine, EngineStats, ExitReason } from '../engine.js';
 import { BadStateError, EngineConfigError } from '../create.js';
 import { rv64StateMemoryBytes } from '../state-memory.js';
 import { CoreStateError } from './core.js';
-import { Rv64Machine, MachineConfigError, type SliceResult } from './machine.js';
+import { Rv64Machine, MachineConfigError, pageSetValue, type SliceResult } from './machine.js';
 import { KERNEL_BASE, RAM_BASE, parseLinuxImage, placeElf, planBootLayout, BootLayoutError } from './boot-layout.js';
 import { decodeState, encodeState, StateFormatError, type StateValue } from './state-codec.js';
 import { parseElf, ElfError } from './elf.js';
 import type * as Trace from './trace.js';
+import { copyPages, EMPTY_PAGES, PAGE_BYTES, writePageSet, type LiveStateSource, type LiveStateTarget, type PageSet } from '../live-state.js';
+import { RamBase } from './ram-base.js';
+import { copyNonZeroPages, type CompactReport } from './compact.js';
+import { copyDiskInto, MemoryOverlayDisk, type BlockBackend } from '../../devices/backends/disk.js';
 import type { NetBackend } from '../../devices/backends/net.js';
 import type { FileShare } from '../../devices/backends/file-share.js';
 import type { RandomSource } from '../../devices/virtio/rng.js';
+import { compileWasm } from '../wasm-cache.js';
 
 /** Where the core lives, relative to the project root. */
 export const RV64_WASM_PATH = 'build/rv64.wasm';
@@ -58,8 +64,14 @@ export interface Rv64SliceReport {
   idle?: { wakeAt?: number };
 }
 
-// One compiled module per wasm location, shared by every engine in this process or worker.
-const compiledWasm = new Map<string, Promise<WebAssembly.Module>>();
+/** A machine built from a state while the current one ran (prepareState), waiting to replace it. */
+export interface PreparedMachine {
+  machine: Rv64Machine;
+  netRx: ((frame: Uint8Array) => void) | undefined;
+  /** Made from a delta over the base: that base, and the pages the delta held. */
+  delta?: { baseId: string; pages: Uint32Array };
+}
+
 
 export class Rv64Engine implements Engine {
   readonly kind = 'rv64' as const;
@@ -86,6 +98,10 @@ export class Rv64Engine implements Engine {
   /** Guest time when the engine was paused (restored on resume). */
   private pausedMtime: bigint | undefined;
   private tracer: typeof Trace | undefined;
+  /** The base of incremental snapshots and resets, and the pages written since (see setBase). */
+  /** The delta the next prepareState() is made from (stateFromDelta), so commitState keeps the base. */
+  private pendingDelta: { baseId: string; pages: Uint32Array } | undefined;
+  private base: { ram: RamBase; machine: Rv64Machine } | undefined;
   /** Instructions logged so far by the trace option. */
   private traced = 0;
 
@@ -120,6 +136,7 @@ export class Rv64Engine implements Engine {
   }
 
   private async build(): Promise<void> {
+    if (this.machine) return; // received by a migration (incoming.beginIncoming)
     // The tracer pulls in the disassembler's tables: loaded only when asked for.
     if (this.options.trace) this.tracer = await import('./trace.js');
     const module = await this.compile();
@@ -169,7 +186,7 @@ export class Rv64Engine implements Engine {
    * touched either way. The state's RAM size must be this VM's memoryMiB: it is read first, before
    * anything is decoded or allocated, so a state cannot get more memory than the VM was given.
    */
-  private machineFromState(module: WebAssembly.Module, bytes: Uint8Array): Rv64Machine {
+  private machineFromState(module: WebAssembly.Module, bytes: Uint8Array, overRam = false): Rv64Machine {
     const memoryBytes = rv64StateMemoryBytes(bytes);
     const want = this.config.memoryMiB * MiB;
     if (memoryBytes !== want) {
@@ -184,7 +201,7 @@ export class Rv64Engine implements Engine {
       mmuType: saved.mmuType,
       deterministic: saved.deterministic,
       insnsPerTick: saved.insnsPerTick,
-      ...(disk ? { disk: disk.base, diskOverlay: disk.overlay } : {}),
+      ...(disk ? this.diskForRestore(disk) : this.noSavedDisk()),
       // A NIC saved without a back end here comes back with its cable unplugged from any host network.
       ...(saved.net ? { net: this.netPort() } : {}),
       ...(saved.mac ? { mac: saved.mac } : {}),
@@ -192,8 +209,35 @@ export class Rv64Engine implements Engine {
       balloon: saved.balloon,
       forRestore: true,
     });
-    machine.loadState(state);
+    machine.loadState(state, { overRam });
     return machine;
+  }
+
+  /**
+   * The disk a restored machine gets: the state's own copy in memory, or this VM's persistent disk
+   * holding what the state was saved with (copied onto it, or refused: BootConfig.diskOnRestore).
+   */
+  private diskForRestore(saved: { base: Uint8Array; overlay: object; generation?: string }): { disk: Uint8Array | BlockBackend; diskOverlay?: object } {
+    const persistent = this.config.disk;
+    if (!persistent || persistent instanceof Uint8Array || !persistent.generation) return { disk: saved.base, diskOverlay: saved.overlay };
+    const now = persistent.generation();
+    if (saved.generation !== undefined && now === saved.generation) return { disk: persistent };
+    if (this.config.diskOnRestore === 'refuse' && now !== 'base') throw new BadStateError(DISK_KEPT_MESSAGE);
+    const copy = new MemoryOverlayDisk(saved.base);
+    try {
+      copy.loadState(saved.overlay);
+      copyDiskInto(persistent, copy);
+    } catch (e) {
+      throw new BadStateError(`the state's disk does not fit this VM's disk: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return { disk: persistent };
+  }
+
+  /** A VM with a persistent disk cannot take a state saved without one: its guest would not see the disk. */
+  private noSavedDisk(): object {
+    const d = this.config.disk;
+    if (d && !(d instanceof Uint8Array) && d.generation) throw new BadStateError('the state was saved without a disk, and this VM has one');
+    return {};
   }
 
   /** A state saved with a 9p share needs one to come back to (its guest has the folder mounted). */
@@ -228,14 +272,7 @@ export class Rv64Engine implements Engine {
   }
 
   private async compile(): Promise<WebAssembly.Module> {
-    const where = this.assets.resolve(RV64_WASM_PATH);
-    let compiled = compiledWasm.get(where);
-    if (!compiled) {
-      compiled = this.assets.load(RV64_WASM_PATH).then((bytes) => WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>));
-      compiledWasm.set(where, compiled);
-      compiled.catch(() => compiledWasm.delete(where));
-    }
-    return compiled;
+    return compileWasm(this.assets, RV64_WASM_PATH);
   }
 
   async pause(): Promise<void> {
@@ -261,34 +298,251 @@ export class Rv64Engine implements Engine {
   }
 
   async saveState(): Promise<Uint8Array> {
+    return this.encodeMachine(undefined);
+  }
+
+  private encodeMachine(ram: { pages: PageSet; delta: boolean } | undefined): Uint8Array {
     const machine = this.requireMachine();
     if (this.isRunning) throw new Error('rv64 engine: pause the machine before saving its state');
-    const fields = machine.saveState();
+    return this.stateBytes(machine.saveState(ram));
+  }
+
+  /** The engine's state bytes for a machine's saved fields. */
+  private stateBytes(fields: { [key: string]: StateValue }): Uint8Array {
     fields.engine = { instructions: this.instructions };
-    const body = encodeState(fields);
-    const out = new Uint8Array(STATE_MAGIC.length + body.length);
-    out.set(STATE_MAGIC, 0);
-    out.set(body, STATE_MAGIC.length);
-    return out;
+    return framedState(fields);
   }
 
   async loadState(state: Uint8Array): Promise<void> {
     this.requireMachine();
     if (this.isRunning) throw new Error('rv64 engine: pause the machine before loading a state');
+    this.commitState(await this.prepareState(state));
+  }
+
+  /**
+   * Builds and checks a machine from `state` (core fields, devices, RAM pages) without touching the
+   * current one, which may keep running meanwhile: the expensive part of a restore, done before
+   * the guest is paused. A state that fails leaves the current machine exactly as it was.
+   */
+  async prepareState(state: Uint8Array): Promise<PreparedMachine> {
+    this.requireMachine();
     const module = await this.compile();
     try {
-      // Built and checked whole (core fields, devices, RAM pages) before it replaces the machine:
-      // a state that fails leaves the running machine exactly as it was.
-      this.machine = this.machineFromState(module, state);
+      return {
+        machine: this.machineFromState(module, state),
+        netRx: this.pendingNetRx,
+        ...(this.pendingDelta ? { delta: this.pendingDelta } : {}),
+      };
     } catch (e) {
-      this.pendingNetRx = undefined; // the machine that failed to load never gets the host's frames
       throw toBadState(e);
+    } finally {
+      this.pendingNetRx = undefined; // a prepared machine gets the host's frames only when committed
+      this.pendingDelta = undefined;
     }
+  }
+
+  /** Replaces the (paused) machine with a prepared one: the cheap part of a restore. */
+  commitState(prepared: PreparedMachine): void {
+    if (this.isRunning) throw new Error('rv64 engine: pause the machine before loading a state');
+    this.machine = prepared.machine;
+    // A machine made from a delta over the base keeps that base; what differs is the delta's pages.
+    const base = this.base;
+    if (prepared.delta && base && base.ram.id === prepared.delta.baseId) {
+      base.machine = prepared.machine;
+      base.ram.reset(prepared.delta.pages);
+    }
+    this.pendingNetRx = prepared.netRx;
     this.activateNet();
     this.exited = this.machine.exit !== undefined;
     this.pendingOutput = [];
     this.pausedMtime = this.machine.core.mtime;
   }
+
+  /**
+   * Moves the running machine into a new core whose RAM holds only the non-zero pages (compact.ts):
+   * pages the guest gave back stop costing host memory once the old core is collected. The guest
+   * runs while the pages are copied (`yieldToGuest` between steps) and stands still only for the
+   * pages written meanwhile and the core and device state (`pause` .. `resume`, the caller's, so its
+   * schedule knows). A failure before the swap leaves the machine as it was.
+   */
+  async compact(ctl: { pause(): Promise<void>; resume(): Promise<void>; yieldToGuest(): Promise<void> }): Promise<CompactReport & { pauseMs: number }> {
+    const old = this.requireMachine();
+    const d = this.config.disk;
+    if (old.disk && !(d && !(d instanceof Uint8Array) && d.generation)) {
+      // A disk that lives in the machine (no persistent store) would be copied, and writes during the copy lost.
+      throw new EngineConfigError('this machine\'s disk lives in its memory state; only machines without a disk or with a persistent disk give memory back');
+    }
+    const live = this.liveState()!;
+    // Core and devices as they are now: only to build the new machine; the pause loads them again.
+    const frame = this.stateBytes(old.saveState({ pages: EMPTY_PAGES, delta: true }));
+    const module = await this.compile();
+    let next: Rv64Machine;
+    try {
+      next = this.machineFromState(module, frame, true);
+    } catch (e) {
+      this.pendingNetRx = undefined;
+      throw toBadState(e);
+    }
+    const netRx = this.pendingNetRx;
+    this.pendingNetRx = undefined;
+    const job = await copyNonZeroPages(old, next, live, ctl.yieldToGuest);
+    if (this.machine !== old) throw new Error('rv64 engine: the machine was replaced while memory was being given back');
+    await ctl.pause();
+    const t0 = performance.now();
+    try {
+      const report = job.finish((pages) => next.loadState(readStateBytes(this.encodeMachine({ pages, delta: true })), { overRam: true }));
+      this.flushOutput();
+      const base = this.base;
+      this.commitState({ machine: next, netRx });
+      if (base?.machine === old) base.machine = next; // same RAM: the pages written since the base still are
+      return { ...report, pauseMs: performance.now() - t0 };
+    } finally {
+      await ctl.resume();
+    }
+  }
+
+  /** RAM, dirty pages and page-set states for live snapshots and pre-copy migration. */
+  liveState(): LiveStateSource | undefined {
+    const machine = this.machine;
+    if (!machine) return undefined;
+    const core = machine.core;
+    return {
+      ramBytes: machine.memoryBytes,
+      ram: () => core.ram,
+      takeDirty: () => {
+        const bitmap = core.dirtyBitmap().slice();
+        core.clearDirty();
+        // Pages written since the base are remembered across every look (incremental snapshots).
+        this.base?.ram.noteDirty(bitmap);
+        return bitmap;
+      },
+      stateWithPages: (pages, delta) => {
+        if (this.machine !== machine) throw new Error('rv64 engine: the machine was replaced during a live save');
+        return this.encodeMachine({ pages, delta });
+      },
+    };
+  }
+
+  // --- incremental snapshots and resets to a base (ram-base.ts) ----------------------------
+
+  /**
+   * Makes `state` (whose RAM equals the machine's RAM as of the last look at the dirty pages)
+   * the base that incremental snapshots and resets are measured from, known as `id`.
+   */
+  setBase(id: string, state: Uint8Array): void {
+    const machine = this.requireMachine();
+    const base = new RamBase(id, readStateBytes(state) as { [key: string]: StateValue }, machine.core.dirtyBitmap().length);
+    this.base = { ram: base, machine };
+  }
+
+  /** The base's id, when this machine has one (it was saved whole, or made from a file). */
+  get baseId(): string | undefined {
+    return this.base?.machine === this.machine ? this.base?.ram.id : undefined;
+  }
+
+  /** Pages written since the base (taking the dirty pages now). */
+  private pagesSinceBase(): Uint32Array {
+    const live = this.liveState()!;
+    live.takeDirty();
+    return this.base!.ram.written(Math.floor(live.ramBytes / PAGE_BYTES));
+  }
+
+  /** The machine (paused) as a delta over its base: only the pages written since. */
+  incrementalState(): Uint8Array {
+    if (!this.baseId) throw new Error('rv64 engine: this machine has no base to be incremental over (save it whole first)');
+    const pages = this.pagesSinceBase();
+    return this.encodeMachine({ pages: copyPages(this.requireMachine().core.ram, pages), delta: true });
+  }
+
+  /**
+   * Puts the (paused) machine back to its base in place, rewriting only the pages written since
+   * (a lab reset costs what the student changed, not the VM's size). Returns how many.
+   */
+  resetToBase(): number {
+    if (!this.baseId) throw new Error('rv64 engine: this machine has no base to reset to');
+    const base = this.base!.ram;
+    const pages = this.pagesSinceBase();
+    const machine = this.requireMachine();
+    try {
+      machine.loadState({ ...base.state, ram: pageSetValue(base.basePages(pages)), ramDelta: true }, { overRam: true });
+    } catch (e) {
+      throw toBadState(e);
+    }
+    base.reset();
+    this.exited = machine.exit !== undefined;
+    this.pendingOutput = [];
+    this.pausedMtime = machine.core.mtime;
+    return pages.length;
+  }
+
+  /** A whole state from a delta over this machine's base (for prepareState); refuses a delta of another base. */
+  stateFromDelta(delta: Uint8Array, baseId: string): Uint8Array {
+    if (this.baseId !== baseId) {
+      throw new BadStateError(`the incremental snapshot is over base ${baseId.slice(0, 12)}, but this machine's base is ${this.baseId?.slice(0, 12) ?? 'none'}`);
+    }
+    let d: { [key: string]: StateValue };
+    try {
+      d = readStateBytes(delta) as { [key: string]: StateValue };
+    } catch (e) {
+      throw toBadState(e);
+    }
+    if (d.ramDelta !== true) throw new BadStateError('the incremental snapshot\'s machine state is not a delta');
+    const r = d.ram as { index?: unknown; data?: unknown; pageSize?: unknown };
+    if (!r || !(r.index instanceof Uint8Array) || !(r.data instanceof Uint8Array) || r.pageSize !== PAGE_BYTES || r.index.length % 4 !== 0 ||
+        r.data.length !== (r.index.length / 4) * PAGE_BYTES) {
+      throw new BadStateError('the incremental snapshot\'s pages are malformed');
+    }
+    const indices = new Uint32Array(r.index.length / 4);
+    const dv = new DataView(r.index.buffer, r.index.byteOffset, r.index.byteLength);
+    for (let i = 0; i < indices.length; i++) indices[i] = dv.getUint32(i * 4, true);
+    let whole: PageSet;
+    try {
+      whole = this.base!.ram.withDelta(this.requireMachine().memoryBytes, { indices, data: r.data });
+    } catch (e) {
+      throw new BadStateError(`the incremental snapshot's pages do not fit this machine: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    this.pendingDelta = { baseId, pages: indices };
+    const fields: { [key: string]: StateValue } = { ...d, ram: pageSetValue(whole) };
+    delete fields.ramDelta;
+    return framedState(fields);
+  }
+
+  replaceRam(frozen: Uint8Array, pages: PageSet): Uint8Array {
+    const fields = readStateBytes(frozen) as { [key: string]: StateValue };
+    fields.ram = pageSetValue(pages);
+    delete fields.ramDelta;
+    return framedState(fields);
+  }
+
+  /** The receiving side of a pre-copy migration: a machine built first, its RAM written round by round. */
+  readonly incoming: LiveStateTarget = {
+    beginIncoming: async (state) => {
+      if (this.machine || this.starting) throw new Error('rv64 engine: a migration can only arrive in a new engine');
+      const module = await this.compile();
+      try {
+        this.machine = this.machineFromState(module, state, true);
+      } catch (e) {
+        this.pendingNetRx = undefined;
+        throw toBadState(e);
+      }
+    },
+    writePages: (pages) => {
+      const machine = this.requireMachine();
+      if (this.isRunning || this.starting) throw new Error('rv64 engine: pages arrive only before the machine starts');
+      writePageSet(machine.core.ram, pages);
+      for (const p of pages.indices) machine.core.noteRamWritten(p * PAGE_BYTES, PAGE_BYTES);
+    },
+    finishIncoming: async (state) => {
+      const machine = this.requireMachine();
+      if (this.isRunning || this.starting) throw new Error('rv64 engine: the final state arrives only before the machine starts');
+      try {
+        machine.loadState(readStateBytes(state), { overRam: true });
+      } catch (e) {
+        throw toBadState(e);
+      }
+      this.activateNet();
+    },
+  };
 
   async destroy(): Promise<void> {
     if (this.destroyed) return;
@@ -310,6 +564,13 @@ export class Rv64Engine implements Engine {
     const route = this.consoleRoute();
     if (route === undefined) return m.devices.uart.receiverEnabled || m.hvc.receiving;
     return route === 'hvc0' ? m.hvc.receiving : m.devices.uart.receiverEnabled;
+  }
+
+  /** Bytes typed that the guest has not read yet from its console device. */
+  consoleInputWaiting(): number {
+    const m = this.machine;
+    if (!m) return this.pendingInput.reduce((n, b) => n + b.length, 0);
+    return this.consoleIsHvc(m) ? m.hvc.inputWaiting : m.devices.uart.inputWaiting;
   }
 
   /**
@@ -370,11 +631,13 @@ export class Rv64Engine implements Engine {
 
   stats(): EngineStats {
     const balloon = this.machine?.balloon?.stats;
+    const jit = this.machine?.core.jitStats();
     return {
       instructions: this.instructions,
       runMs: this.runMs,
       memoryBytes: this.machine?.memoryBytes ?? this.config.memoryMiB * MiB,
-      ...(balloon ? { balloonBytes: balloon.actualPages * 4096, balloonTargetBytes: balloon.targetPages * 4096 } : {}),
+      ...(balloon ? { balloonBytes: balloon.actualPages * 4096, balloonTargetBytes: balloon.targetPages * 4096, freedReportedBytes: balloon.reportedBytes } : {}),
+      ...(jit ? { jit: { codeBytes: jit.liveWasmBytes, modules: jit.liveModules, regions: jit.regions, instructions: Number(jit.jitInstructions) } } : {}),
     };
   }
 
@@ -591,6 +854,25 @@ export function checkRv64Config(config: BootConfig): void {
 
 function hasMagic(bytes: Uint8Array): boolean {
   return bytes.length >= STATE_MAGIC.length && STATE_MAGIC.every((b, i) => bytes[i] === b);
+}
+
+/** The engine's state bytes: the magic, then the encoded fields. */
+function framedState(fields: { [key: string]: StateValue }): Uint8Array {
+  const body = encodeState(fields);
+  const out = new Uint8Array(STATE_MAGIC.length + body.length);
+  out.set(STATE_MAGIC, 0);
+  out.set(body, STATE_MAGIC.length);
+  return out;
+}
+
+/**
+ * The generation of the persistent disk a state was saved with (overlay-disk.ts), or undefined
+ * when it has no disk or an in-memory one. Throws StateFormatError on a state that is not rv64's.
+ */
+export function rv64StateDiskGeneration(bytes: Uint8Array): string | undefined {
+  const s = readStateBytes(bytes) as { disk?: { generation?: unknown } | null } | null;
+  const g = s?.disk?.generation;
+  return typeof g === 'string' ? g : undefined;
 }
 
 function readStateBytes(bytes: Uint8Array): StateValue {

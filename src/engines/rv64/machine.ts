@@ -4,7 +4,8 @@
 // 0x8020_0000, the initrd and device tree high in RAM (boot-layout.ts); or a bare ELF entered
 // directly. The machine runs synchronously in slices; the engine (engine.ts) owns time and events.
 
-import { Rv64Core, StopReason, TIMEBASE_HZ } from './core.js';
+import { Rv64Core, StopReason, TIMEBASE_HZ, jitDefault } from './core.js';
+import type { JitOptions } from './jit/jit.js';
 import { parseElf, loadElfInto, checkElfInRam, ElfError, type ElfImage } from './elf.js';
 import {
   BootLayoutError, FW_JUMP_FDT_ADDR, KERNEL_BASE, RAM_BASE, parseLinuxImage, placeElf, planBootLayout, type BootLayout,
@@ -25,6 +26,7 @@ import type { FileShare } from '../../devices/backends/file-share.js';
 import type { VirtioDevice } from '../../devices/virtio/device.js';
 import { CORE_ABI_VERSION } from './core.js';
 import { StateFormatError, type StateValue } from './state-codec.js';
+import type { PageSet } from '../live-state.js';
 
 export { RAM_BASE, KERNEL_BASE, FW_JUMP_FDT_ADDR };
 
@@ -139,6 +141,13 @@ export class Rv64Machine {
   readonly devices: VirtDevices;
   readonly memory: ArrayGuestMemory;
   readonly memoryBytes: number;
+  /**
+   * True while guest RAM is as the core's init left it: fresh wasm pages, all zero, never touched
+   * (a machine built for a restore, before its state is loaded). A full state then loads without
+   * clearing RAM first: writing 128 MiB of zeros makes the host fault in every page of it, the
+   * largest cost of a template restore (bench/RESULTS.md, lab-reload profile).
+   */
+  private ramUntouched = false;
   readonly deterministic: boolean;
   readonly insnsPerTick: number;
   readonly mmuType: 'sv39' | 'sv48';
@@ -179,6 +188,7 @@ export class Rv64Machine {
       ramBytes: memoryBytes,
       ...(opts.now ? { now: opts.now } : {}),
       ...(this.deterministic ? { deterministic: { insnsPerTick: this.insnsPerTick } } : {}),
+      jit: machineJit(this.deterministic),
     });
     const core = this.core;
     // Device DMA marks the core's dirty bitmap too, so snapshots and migration see every written page.
@@ -222,9 +232,10 @@ export class Rv64Machine {
       this.balloon = new VirtioBalloon({
         isRam: (addr, len) => memory.isRam(addr, len),
         discard: (addr, len) => {
-          const off = addr - RAM_BASE;
-          core.ram.fill(0, off, off + len);
-          markDirty(core, off, len);
+          // Pages still as fresh as the core's init left them are skipped: writing zeros there only
+          // makes the host fault them in (free page reporting right after a template restore
+          // hands over ~100 MiB of them).
+          for (const [start, end] of core.zeroRam(addr - RAM_BASE, len)) markDirty(core, start, end - start);
         },
       }, memoryBytes / 4096);
       virtio[SLOT_BALLOON] = this.balloon;
@@ -247,6 +258,7 @@ export class Rv64Machine {
     );
     core.setBus(faultReportingBus(this.devices.bus, () => core.mmioFault()));
     if (!opts.forRestore) this.load();
+    else this.ramUntouched = true;
   }
 
   /** Copies firmware, kernel, initrd and device tree into RAM and sets the hart's boot registers. */
@@ -312,7 +324,7 @@ export class Rv64Machine {
     if (image) core.writePhys(BigInt(KERNEL_BASE), o.kernel);
     else if (elf) {
       try {
-        loadElfInto(elf, o.kernel, core.ram, BigInt(RAM_BASE));
+        loadElfInto(elf, o.kernel, core.ram, BigInt(RAM_BASE), (off, len) => core.noteRamWritten(off, len));
       } catch (e) {
         throw new MachineConfigError(e instanceof Error ? e.message : String(e));
       }
@@ -507,7 +519,7 @@ export class Rv64Machine {
    * configuration, the core's state block, RAM (non-zero 4 KiB pages only), every device, and the
    * disk (non-zero chunks of the base and the overlay). The machine must not be running a slice.
    */
-  saveState(): { [key: string]: StateValue } {
+  saveState(ram?: { pages: PageSet; delta: boolean }): { [key: string]: StateValue } {
     const core = this.core;
     const config: { [key: string]: StateValue } = {
       memoryBytes: this.memoryBytes,
@@ -525,9 +537,11 @@ export class Rv64Machine {
       version: MACHINE_STATE_VERSION,
       config,
       core: { abi: CORE_ABI_VERSION, block: core.saveState(), steps: core.steps },
-      ram: savePages(core.ram, 4096),
+      ram: ram ? pageSetValue(ram.pages) : savePages(core.ram, 4096),
       devices: this.devices.saveState() as unknown as StateValue,
     };
+    // Only the pages written since a base the reader holds (migration rounds, incremental files).
+    if (ram?.delta) state.ramDelta = true;
     if (this.exitReason) state.exit = this.exitReason as unknown as StateValue;
     if (this.disk) state.disk = saveDisk(this.disk, this.diskBase);
     return state;
@@ -563,7 +577,7 @@ export class Rv64Machine {
   }
 
   /** The disk saved in a state: its base image and overlay, for the machine's `disk` and `diskOverlay` options. */
-  static diskFromState(state: StateValue): { base: Uint8Array; overlay: object } | undefined {
+  static diskFromState(state: StateValue): { base: Uint8Array; overlay: object; generation?: string } | undefined {
     const s = asObject(state, 'machine state');
     if (s.disk === undefined || s.disk === null) return undefined;
     const d = asObject(s.disk, 'disk');
@@ -571,12 +585,17 @@ export class Rv64Machine {
     if (typeof byteLength !== 'number' || !Number.isSafeInteger(byteLength) || byteLength < 0 || byteLength > MAX_DISK_BYTES) throw new StateFormatError('state: bad disk size');
     const base = new Uint8Array(byteLength);
     loadPages(base, d.base as StateValue, 'disk');
-    return { base, overlay: asObject(d.overlay, 'disk overlay') };
+    if (d.generation !== undefined && typeof d.generation !== 'string') throw new StateFormatError('state: bad disk generation');
+    return { base, overlay: asObject(d.overlay, 'disk overlay'), ...(typeof d.generation === 'string' ? { generation: d.generation } : {}) };
   }
 
   /** Loads a state saved by saveState() into a machine built from configFromState() (forRestore). */
-  loadState(state: StateValue): void {
+  loadState(state: StateValue, options: { overRam?: boolean } = {}): void {
     const s = asObject(state, 'machine state');
+    // A delta's RAM is only what changed since its base: it loads only over that base's RAM.
+    const delta = s.ramDelta === true;
+    if (s.ramDelta !== undefined && typeof s.ramDelta !== 'boolean') throw new StateFormatError('state: bad RAM delta flag');
+    if (delta && !options.overRam) throw new StateFormatError('state: its RAM holds only the pages changed since a base state, which is not here');
     const core = asObject(s.core, 'core');
     if (core.abi !== CORE_ABI_VERSION) throw new StateFormatError(`state was saved by rv64 core ABI ${shown(core.abi)}; this build has ${CORE_ABI_VERSION}`);
     if (!(core.block instanceof Uint8Array)) throw new StateFormatError('state: core block missing');
@@ -591,8 +610,11 @@ export class Rv64Machine {
     }
     checkPages(s.ram as StateValue, this.core.ramBytes, 4096, 'RAM');
     const ram = this.core.ram;
-    ram.fill(0);
-    loadPages(ram, s.ram as StateValue, 'RAM');
+    // Over RAM (an incoming migration writes pages before and after): not known to be untouched.
+    const fresh = !delta && this.ramUntouched && !options.overRam;
+    if (!delta && !fresh) ram.fill(0);
+    this.ramUntouched = false;
+    this.core.noteRamLoaded(loadPages(ram, s.ram as StateValue, 'RAM'), fresh);
     try {
       this.core.loadState(core.block);
       this.devices.loadState(asObject(s.devices, 'devices'));
@@ -649,6 +671,14 @@ function asObject(v: StateValue | undefined, what: string): { [key: string]: Sta
   return v as { [key: string]: StateValue };
 }
 
+/** A PageSet as the state's page record (the layout savePages writes). */
+export function pageSetValue(set: PageSet): StateValue {
+  const index = new Uint8Array(set.indices.length * 4);
+  const dv = new DataView(index.buffer);
+  set.indices.forEach((p, i) => dv.setUint32(i * 4, p, true));
+  return { pageSize: 4096, count: set.indices.length, index, data: set.data };
+}
+
 /** Non-zero pages of `bytes`: their indices (u32 LE) and contents, back to back. */
 function savePages(bytes: Uint8Array, pageSize: number): StateValue {
   const count = Math.ceil(bytes.length / pageSize);
@@ -698,7 +728,8 @@ function checkPages(v: StateValue | undefined, size: number, pageSize: number, w
   }
 }
 
-function loadPages(into: Uint8Array, v: StateValue | undefined, what: string): void {
+/** Writes a page set into `into`; returns the bitmap of the pages written (bit p: page p, 4 KiB pages). */
+function loadPages(into: Uint8Array, v: StateValue | undefined, what: string): Uint8Array {
   const s = asObject(v, what);
   const { pageSize, index, data } = s;
   if (typeof pageSize !== 'number' || !Number.isInteger(pageSize) || pageSize < 512 || pageSize > 1 << 20) throw new StateFormatError(`state: ${what} page size is bad`);
@@ -706,12 +737,15 @@ function loadPages(into: Uint8Array, v: StateValue | undefined, what: string): v
     throw new StateFormatError(`state: ${what} pages are malformed`);
   }
   const dv = new DataView(index.buffer, index.byteOffset, index.byteLength);
+  const written = new Uint8Array(Math.ceil(into.length / 4096 / 8));
   for (let i = 0; i < index.length / 4; i++) {
     const start = dv.getUint32(i * 4, true) * pageSize;
     if (start >= into.length) throw new StateFormatError(`state: ${what} page beyond the end`);
     const n = Math.min(pageSize, into.length - start);
     into.set(data.subarray(i * pageSize, i * pageSize + n), start);
+    for (let p = start >>> 12; p <= (start + n - 1) >>> 12; p++) written[p >> 3]! |= 1 << (p & 7);
   }
+  return written;
 }
 
 function saveDisk(disk: BlockBackend, base: Uint8Array | undefined): StateValue {
@@ -723,11 +757,14 @@ function saveDisk(disk: BlockBackend, base: Uint8Array | undefined): StateValue 
       overlay: disk.saveState() as unknown as StateValue,
     };
   }
+  // A persistent disk also names its contents, so a restore knows whether it still holds them.
+  const generation = disk.generation?.();
   const whole = disk.read(0, disk.byteLength);
   return {
     byteLength: disk.byteLength,
     base: savePages(whole, 4096),
     overlay: { version: 1, chunkSize: 4096, byteLength: disk.byteLength, chunks: [] },
+    ...(generation !== undefined ? { generation } : {}),
   };
 }
 
@@ -752,4 +789,15 @@ function shown(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (typeof v === 'string') return JSON.stringify(v.slice(0, 40));
   return v === null ? 'null' : typeof v === 'object' ? 'an object' : typeof v;
+}
+
+/**
+ * The JIT of a machine: a real-time machine compiles in the background (the guest never waits
+ * for the compiler); a deterministic one compiles in the foreground, so the same blocks run
+ * compiled at the same instruction in every run. The environment (jitDefault) can say otherwise.
+ */
+function machineJit(deterministic: boolean): false | JitOptions {
+  const d = jitDefault();
+  if (d === false) return false;
+  return { compile: deterministic ? 'sync' : 'async', ...(d === true ? {} : d) };
 }

@@ -2,6 +2,7 @@
 // Worker: every file, the wasm included, comes through the AssetLoader, so v86 never touches
 // fs or XHR itself.
 
+import { DISK_KEPT_MESSAGE } from '../disk-kept.js';
 import type { V86, V86Options } from 'v86';
 import { MAX_MSIZE, P9Server } from '../../devices/p9/server.js';
 import type {
@@ -9,8 +10,14 @@ import type {
 } from '../engine.js';
 import { BadStateError, EngineConfigError } from '../create.js';
 import { v86ShapeMismatch, v86StateInfo } from '../state-memory.js';
+import { Ne2kPacer, type Ne2kRing } from './ne2k-pacer.js';
 import { PanicWatch } from './panic-watch.js';
+import { p9StateOf, v86StateHas9p, withP9State } from './p9-state.js';
 import { memoryMismatch, panicReason, V86Messages } from './v86-console.js';
+import { compileWasm } from '../wasm-cache.js';
+import { attachV86Disk, diskBackend, placeholderDisk } from './v86-disk.js';
+import { joinV86State, splitV86State, type SplitV86State } from './v86-disk-state.js';
+import { copyDiskInto, MemoryOverlayDisk, type BlockBackend } from '../../devices/backends/disk.js';
 
 /** Where v86's wasm lives, relative to the project root. */
 export const V86_WASM_PATH = 'node_modules/v86/build/v86.wasm';
@@ -41,12 +48,20 @@ export interface V86EngineOptions {
 interface V86Internals {
   v86?: {
     do_tick?: () => void;
+    /** Schedules the next tick in `t` ms (0: at once); v86 picks setImmediate, setTimeout or a helper worker. */
+    yield?: (t: number, tick: number) => void;
     running?: boolean;
     stopping?: boolean;
     bus?: { send(event: string, data?: unknown): void };
     save_state?: () => unknown;
     restore_state?: (state: unknown) => unknown;
-    cpu?: { reboot_internal?: () => void; devices?: { uart0?: { ier?: number } } };
+    cpu?: {
+      reboot_internal?: () => void;
+      devices?: { uart0?: { ier?: number; input?: unknown[] }; net?: Ne2kRing };
+      /** Zeroes guest RAM (a wasm export v86 keeps on the CPU object; its restore clears all RAM with it). */
+      zero_memory?: (addr: number, length: number) => void;
+      memory_size?: Uint32Array;
+    };
   };
 }
 
@@ -55,8 +70,6 @@ const UART_IER_RDI = 0x01;
 
 type V86Module = { V86: new (options: V86Options) => V86 };
 
-// One compiled module per wasm location, shared by every engine in this process or worker.
-const compiledWasm = new Map<string, Promise<WebAssembly.Module>>();
 
 export class V86Engine implements Engine {
   readonly kind = 'v86' as const;
@@ -78,8 +91,14 @@ export class V86Engine implements Engine {
   /** What v86 printed on the console during our calls into it (kept off the user's terminal). */
   private readonly v86Messages = new V86Messages();
   private readonly panicWatch = new PanicWatch();
+  /** The IDE hard disk (v86-disk.ts), when the machine has one. */
+  private disk: BlockBackend | undefined;
   /** A panic end line was printed; confirmed by silence (PANIC_CONFIRM_INSTRUCTIONS). */
   private panicSeen: { reason: string; instructions: number } | undefined;
+  /** The 9p server behind v86's virtio-9p (tag host9p), when the machine has a share. */
+  private p9: P9Server | undefined;
+  /** Frames for the NE2000, held until its receive ring has room (ne2k-pacer.ts). */
+  private netPacer: Ne2kPacer | undefined;
 
   constructor(
     private readonly config: BootConfig,
@@ -109,13 +128,23 @@ export class V86Engine implements Engine {
       disable_mouse: true,
       disable_speaker: true,
       serial_console: { type: 'none' },
-      // ACPI stays off: v86 ignores ACPI sleep requests, and without ACPI Linux's poweroff
-      // ends in cli+hlt, which v86 reports as "cpu-event-halt" (see onHalt).
-      acpi: false,
+      // ACPI and the local APIC only for images that ask (ImageEntry.acpi: their kernel has no
+      // ACPI support but ticks on the APIC timer); a saved state brings its machine's. A kernel
+      // with ACPI would power off through it, which v86 ignores; without, Linux's poweroff ends
+      // in cli+hlt, which v86 reports as "cpu-event-halt" (see onHalt).
+      acpi: c.state ? v86StateHasAcpi(splitState(c.state).v86) : c.acpi === true,
+      // A restored NE2000 keeps the MAC its guest programmed (v86 otherwise gives the card a new
+      // random one and its receive filter drops every frame sent to the guest's address).
+      preserve_mac_from_state_image: true,
     };
-    if (c.share) {
+    // A restored machine gets the 9p device exactly when its state has one (v86 restores a
+    // device only into a machine that has it); a booted one when a share is given.
+    const has9p = c.state ? v86StateHas9p(splitState(c.state).v86) : c.share !== undefined;
+    if (has9p) {
+      if (!c.share) throw new EngineConfigError('this state has a shared folder (9p): give one to restore it (tabvisor run --share DIR)');
       // v86's virtio-9p (mount tag host9p) served by our 9p server over the same FileShare.
       const server = new P9Server(c.share);
+      this.p9 = server;
       options.filesystem = { handle9p: (request, reply) => reply(server.handle(request, MAX_MSIZE)) };
     }
     if (!c.state) {
@@ -125,6 +154,11 @@ export class V86Engine implements Engine {
       if (c.initrd) options.initrd = { buffer: exactBuffer(c.initrd) };
       options.cmdline = c.cmdline ?? '';
     }
+    // The disk: this VM's, else the one a saved state carries (in memory).
+    const savedDisk = c.state ? splitState(c.state).disk : undefined;
+    const disk = c.disk ? diskBackend(c.disk) : savedDisk ? new MemoryOverlayDisk(savedDisk.bytes.slice(), { serial: 'tabvisor-sda' }) : undefined;
+    // The IDE drive exists from the start; its real contents are attached below (v86-disk.ts).
+    if (disk) options.hda = placeholderDisk();
     const emulator = new V86Class(options);
     this.emulator = emulator;
     // Listeners go on right away: v86 starts emitting as soon as it is initialised.
@@ -135,14 +169,26 @@ export class V86Engine implements Engine {
     const net = c.net;
     if (net) {
       (emulator as unknown as { add_listener(event: string, fn: (frame: Uint8Array) => void): void })
-        .add_listener('net0-send', (frame) => net.send(frame));
+        // v86 hands over a view into the card's transmit buffer, which its next transmits reuse.
+        .add_listener('net0-send', (frame) => net.send(frame.slice()));
       const v86Bus = (emulator as unknown as { bus: { send(event: string, data: Uint8Array): void } }).bus;
-      net.connect?.((frame) => v86Bus.send('net0-receive', frame));
+      const pacer = new Ne2kPacer(
+        () => (emulator as unknown as V86Internals).v86?.cpu?.devices?.net,
+        (frame) => v86Bus.send('net0-receive', frame),
+      );
+      this.netPacer = pacer;
+      net.connect?.((frame) => pacer.push(frame));
     }
     await new Promise<void>((resolve) => emulator.add_listener('emulator-loaded', () => resolve()));
     if (this.destroyed) return;
     this.hookInternals(emulator);
-    if (c.state) await this.restoreInto(emulator, c.state);
+    if (disk) {
+      this.disk = disk;
+      attachV86Disk(emulator, disk, (err) => {
+        this.finish({ kind: 'crash', message: `the disk failed: ${err instanceof Error ? err.message : String(err)}` });
+      });
+    }
+    if (c.state) await this.restoreInto(emulator, c.state, { freshMemory: true });
     this.lastCounter = emulator.get_instruction_counter();
     await this.resume();
   }
@@ -174,7 +220,14 @@ export class V86Engine implements Engine {
   async saveState(): Promise<Uint8Array> {
     const emulator = this.requireEmulator();
     if (this.isRunning) throw new Error('v86 engine: pause the machine before saving its state');
-    return new Uint8Array(await emulator.save_state());
+    const v86 = new Uint8Array(await emulator.save_state());
+    // The guest's open 9p fids travel with the machine (p9-state.ts).
+    const state = this.p9 ? withP9State(v86, this.p9.saveState()) : v86;
+    const disk = this.disk;
+    if (!disk) return state;
+    // The disk goes with the state (v86 keeps only its registers); generation() flushes it first.
+    const generation = disk.generation?.();
+    return joinV86State(state, disk.read(0, disk.byteLength), generation);
   }
 
   /**
@@ -210,11 +263,18 @@ export class V86Engine implements Engine {
     return uart !== undefined && ((uart.ier ?? 0) & UART_IER_RDI) !== 0;
   }
 
+  /** Bytes typed that the guest has not read from COM1 yet (held while paused, or in the UART). */
+  consoleInputWaiting(): number {
+    const uart = (this.emulator as unknown as V86Internals | undefined)?.v86?.cpu?.devices?.uart0;
+    return (uart?.input?.length ?? 0) + this.pendingInput.reduce((n, b) => n + b.length, 0);
+  }
+
   /**
    * Refuses a state that is not a v86 state this build restores, whose memory is not this VM's,
    * or (given the machine's own current state) whose fields are not shaped like this machine's.
    */
-  private checkState(state: Uint8Array, current?: Uint8Array): void {
+  private checkState(whole: Uint8Array, current?: Uint8Array): void {
+    const state = splitState(whole).v86;
     let parsed;
     try {
       parsed = v86StateInfo(state);
@@ -259,7 +319,8 @@ export class V86Engine implements Engine {
   sendConsole(data: Uint8Array | string): void {
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
     if (bytes.length === 0 || this.destroyed) return;
-    if (this.emulator && this.isRunning) this.emulator.serial_send_bytes(0, bytes);
+    // Behind input still held (a resume flushes it once v86 runs again): never ahead of it.
+    if (this.emulator && this.isRunning && this.pendingInput.length === 0) this.emulator.serial_send_bytes(0, bytes);
     else this.pendingInput.push(bytes.slice());
   }
 
@@ -286,19 +347,31 @@ export class V86Engine implements Engine {
 
   private async wasmInstantiator(): Promise<(imports: WebAssembly.Imports) => Promise<WebAssembly.Exports>> {
     if (this.options.wasmFn) return this.options.wasmFn;
-    const where = this.assets.resolve(V86_WASM_PATH);
-    let compiled = compiledWasm.get(where);
-    if (!compiled) {
-      compiled = this.assets.load(V86_WASM_PATH).then((bytes) => WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>));
-      compiledWasm.set(where, compiled);
-      compiled.catch(() => compiledWasm.delete(where));
-    }
-    const module = await compiled;
+    const module = await compileWasm(this.assets, V86_WASM_PATH);
     return async (imports) => (await WebAssembly.instantiate(module, imports)).exports;
   }
 
-  private async restoreInto(emulator: V86, state: Uint8Array): Promise<void> {
+  /**
+   * `freshMemory`: the emulator was just made without BIOS, kernel or initrd and has not run, so
+   * its guest RAM is fresh wasm pages, all zero: v86's restore then skips clearing the whole RAM
+   * before writing the state's pages (writing 128 MiB of zeros faults in every page of it, most
+   * of the cost of a template restore; bench/RESULTS.md, lab-reload profile).
+   */
+  private async restoreInto(emulator: V86, whole: Uint8Array, { freshMemory = false } = {}): Promise<void> {
+    const { v86: state, disk: saved } = splitState(whole);
+    if (!saved && this.disk?.generation) throw new BadStateError('the state was saved without a disk, and this VM has one');
+    const adopt = saved ? this.diskAdoption(saved) : undefined;
     this.v86Messages.take();
+    const cpu = (emulator as unknown as V86Internals).v86?.cpu;
+    const zero = cpu?.zero_memory;
+    const whole0 = freshMemory && cpu && typeof zero === 'function';
+    if (whole0) {
+      // Own property (v86 assigns the wasm export to the CPU object): only the whole-RAM clear is skipped.
+      cpu.zero_memory = (addr, length) => {
+        if (addr === 0 && length === cpu.memory_size?.[0]) return;
+        zero.call(cpu, addr, length);
+      };
+    }
     try {
       await emulator.restore_state(exactBuffer(state)); // v86's restore_state is captured (hookInternals)
     } catch (err) {
@@ -306,9 +379,40 @@ export class V86Engine implements Engine {
       const why = sizes ? `it is for a ${sizes.state / MiB} MiB machine, this one has ${sizes.machine / MiB} MiB` :
         err instanceof Error ? err.message : String(err);
       throw new BadStateError(`the saved v86 state does not load: ${why}`);
+    } finally {
+      if (whole0) cpu.zero_memory = zero;
     }
     // A state smaller than the machine loads fine (v86 takes the state's size): nothing to say.
     this.v86Messages.take();
+    if (this.p9) {
+      const fids = p9StateOf(state);
+      try {
+        if (fids) this.p9.loadState(fids);
+        else this.p9.reset();
+      } catch (err) {
+        throw new BadStateError(`the saved 9p table does not load: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    adopt?.();
+  }
+
+  /**
+   * What to do with the disk a state carries (checked before anything changes): nothing when the
+   * disk still holds it (same generation), else copy it onto the disk, or refuse
+   * (BootConfig.diskOnRestore). Returns the copy step, run once v86 took the state.
+   */
+  private diskAdoption(saved: NonNullable<SplitV86State['disk']>): (() => void) | undefined {
+    const disk = this.disk;
+    if (!disk) throw new BadStateError('the state has a disk but this machine has none');
+    if (disk.byteLength !== saved.bytes.length) {
+      throw new BadStateError(`the state's disk is ${saved.bytes.length} bytes, this machine's ${disk.byteLength}`);
+    }
+    const now = disk.generation?.();
+    if (saved.generation !== undefined && now === saved.generation) return undefined;
+    if (now !== undefined && now !== 'base' && this.config.diskOnRestore === 'refuse') {
+      throw new BadStateError(DISK_KEPT_MESSAGE);
+    }
+    return () => copyDiskInto(disk, { byteLength: saved.bytes.length, read: (at, n) => saved.bytes.subarray(at, at + n) });
   }
 
   /**
@@ -322,6 +426,7 @@ export class V86Engine implements Engine {
       main.do_tick = () => {
         try {
           this.v86Messages.capture(() => tick.call(main));
+          this.netPacer?.flush(); // the guest may have emptied the card's receive ring
         } catch (err) {
           // v86 never gets to acknowledge the stop after a throw: do it, so stop() and destroy() return.
           main.running = false;
@@ -334,6 +439,11 @@ export class V86Engine implements Engine {
           this.finish({ kind: 'crash', message: this.crashMessage(err) });
         }
       };
+    }
+    if (main) {
+      // Looked up at each call (not captured), so the prototype's method stays the one that runs.
+      const proto = Object.getPrototypeOf(main) as { yield?: (t: number, tick: number) => void };
+      main.yield = (t, tick) => proto.yield?.call(main, idleSleepMs(t), tick);
     }
     for (const name of ['save_state', 'restore_state'] as const) {
       const original = main?.[name];
@@ -439,13 +549,29 @@ export class V86Engine implements Engine {
   }
 }
 
+/**
+ * How long v86 waits before its next tick, given the `t` its main loop returned: 0 while the CPU
+ * runs (tick again at once), else the time to the next timer event of a halted CPU.
+ *
+ * v86 itself polls with setImmediate while that is under 1 ms (a millisecond of busy host CPU per
+ * guest timer interrupt) and otherwise passes the fraction to setTimeout, which works in whole
+ * milliseconds from the event loop's cached clock and so fires up to ~1 ms *before* the deadline:
+ * the tick then finds the timer not yet due and sleeps again, two host wake-ups per guest timer
+ * interrupt. The engine sleeps to the next whole millisecond plus one instead, so the tick that
+ * wakes finds the interrupt due: one wake-up per guest timer, the interrupt at most 2 ms late
+ * (the guest keeps time with the TSC, and a jiffy is 10 ms). Guest I/O does not wait for this:
+ * v86 ticks at once when a device raises an interrupt.
+ */
+export function idleSleepMs(t: number): number {
+  return t > 0 ? Math.ceil(t) + 1 : t;
+}
+
 /** Rejects configurations v86 cannot run, with a message that names the fix. */
 export function checkV86Config(config: BootConfig): void {
   const mem = config.memoryMiB;
   if (!Number.isInteger(mem) || mem < 1 || mem > MAX_MEMORY_MIB) {
     throw new EngineConfigError(`v86 memory must be a whole number of MiB between 1 and ${MAX_MEMORY_MIB} (got ${mem})`);
   }
-  if (config.disk) throw new EngineConfigError('the v86 engine does not support --disk yet (use an image with an initrd)');
   if (config.state) return; // a saved state carries its own memory contents; no kernel or BIOS needed
   if (!config.kernel) throw new EngineConfigError('v86 needs a kernel (a Linux bzImage)');
   if (!isBzImage(config.kernel)) throw new EngineConfigError('the kernel is not a Linux bzImage (no "HdrS" boot header)');
@@ -460,6 +586,24 @@ export function checkV86Config(config: BootConfig): void {
         `v86 places the initrd at 64 MiB, so this ${(config.initrd.length / MiB).toFixed(1)} MiB initrd needs --mem ${needed}M or more`);
     }
   }
+}
+
+/** A state split from its disk trailer (v86-disk-state.ts); a damaged trailer is a bad state. */
+function splitState(state: Uint8Array): SplitV86State {
+  try {
+    return splitV86State(state);
+  } catch (err) {
+    throw new BadStateError(`the saved v86 state does not load: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** v86's save_state() slot of its ACPI device: null when the machine had none. */
+const V86_ACPI_INDEX = 50;
+
+/** True when the machine that saved `state` had v86's ACPI device (and so its local APIC). */
+export function v86StateHasAcpi(state: Uint8Array): boolean {
+  const slot = v86StateInfo(state).info.state[V86_ACPI_INDEX];
+  return slot !== null && slot !== undefined;
 }
 
 /** Linux x86 boot protocol: "HdrS" at offset 0x202 of a bzImage. */

@@ -4,7 +4,6 @@
 // can print runs with the console captured, and the engine decides what (if anything) to say.
 
 const CAPTURED = ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const;
-type Method = (typeof CAPTURED)[number];
 
 /** Keeps the last lines v86 printed, for error messages. */
 export class V86Messages {
@@ -28,17 +27,26 @@ export class V86Messages {
     return out;
   }
 
+  /** Stands in for every captured console method (made once: capture() runs on every v86 tick). */
+  private readonly sink = (...args: unknown[]): void => this.add(args.map(describe).join(' '));
+  private readonly saved: ((...args: unknown[]) => void)[] = [];
+  private capturing = false;
+
   /** Runs fn (synchronously) with the global console writing into this log instead. */
   capture<T>(fn: () => T): T {
-    const saved = new Map<Method, (...args: unknown[]) => void>();
-    for (const name of CAPTURED) {
-      saved.set(name, console[name]);
-      console[name] = (...args: unknown[]) => this.add(args.map(describe).join(' '));
+    if (this.capturing) return fn(); // nested: the console is already ours
+    this.capturing = true;
+    const saved = this.saved;
+    for (let i = 0; i < CAPTURED.length; i++) {
+      const name = CAPTURED[i]!;
+      saved[i] = console[name];
+      console[name] = this.sink;
     }
     try {
       return fn();
     } finally {
-      for (const name of CAPTURED) console[name] = saved.get(name)!;
+      for (let i = 0; i < CAPTURED.length; i++) console[CAPTURED[i]!] = saved[i]!;
+      this.capturing = false;
     }
   }
 }

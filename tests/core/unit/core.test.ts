@@ -586,6 +586,36 @@ describe.skipIf(!haveToolchain)('rv64 core: Sv39/Sv48 translation', () => {
     return { ...p, table };
   }
 
+  it('dirty bitmap: S-mode stores, A/D updates of the page table, AMOs, FP stores and page-straddling stores all mark their pages', async () => {
+    const { core, symbols, table } = await pagedProgram(`
+  li t0, 0x40000000
+  ld a0, 8(t0)             # A set in the leaf PTE (its page is written by the walker)
+  li t1, 0x40001000
+  li a2, 5
+  amoadd.d a1, a2, (t1)    # AMO
+  li t2, 0x40002ffc
+  sd a2, 0(t2)             # straddles into the next page
+  li t3, 0x40004000
+  fmv.d.x fa0, a2
+  fsd fa0, 8(t3)           # FP store
+  j done`);
+    core.writePhys64(table + 1n * 8n, pte(0x8010_2000n, PTE.V));
+    core.writePhys64(0x8010_2000n, pte(0x8010_3000n, PTE.V));
+    core.writePhys64(0x8010_3000n, pte(0x8020_0000n, PTE.V | PTE.R | PTE.W)); // no A/D yet
+    core.writePhys64(0x8010_3008n, pte(0x8020_1000n, PTE.V | PTE.R | PTE.W | PTE.A | PTE.D));
+    core.writePhys64(0x8010_3010n, pte(0x8020_2000n, PTE.V | PTE.R | PTE.W | PTE.A | PTE.D));
+    core.writePhys64(0x8010_3018n, pte(0x8020_4000n, PTE.V | PTE.R | PTE.W | PTE.A | PTE.D));
+    core.writePhys64(0x8010_3020n, pte(0x8020_5000n, PTE.V | PTE.R | PTE.W | PTE.A | PTE.D));
+    core.writeCsr(0x300, core.readCsr(0x300) | (1n << 13n)); // FS = Initial
+    core.clearDirty();
+    const r = runToHalt(core, symbols);
+    expect(r.cause).toBe(DONE);
+    const bm = core.dirtyBitmap().slice();
+    const dirty = [...Array(bm.length * 8).keys()].filter((p) => (bm[p >> 3]! >> (p & 7)) & 1);
+    // 0x103: the leaf page table (A set by the walker); 0x201 AMO; 0x202 + 0x204 the straddling store; 0x205 fsd
+    expect(dirty.map((p) => p.toString(16))).toEqual(['103', '201', '202', '204', '205']);
+  });
+
   it('translates a 4 KiB page, sets A then D, and faults with the exact address', async () => {
     const { core, symbols, table } = await pagedProgram(`
   li t0, 0x40000000

@@ -3,7 +3,7 @@
 // the SBI, takes a timer interrupt via sbi_set_timer (OpenSBI's M-mode timer handling and
 // STIP delegation), and shuts down through SBI SRST (OpenSBI drives the syscon).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BareBoard } from '../../../src/engines/rv64/bare.js';
@@ -101,6 +101,7 @@ stack_top:
 describe.skipIf(!haveToolchain || !haveDtc || !existsSync(FW))('OpenSBI on the core', () => {
   it('boots fw_jump, runs an S-mode payload with SBI console, timer and shutdown', async () => {
     const dtb = join(ROOT, '.cache', 'core-unit', 'bare.dtb');
+    mkdirSync(join(ROOT, '.cache', 'core-unit'), { recursive: true });
     writeFileSync(dtb + '.dts', DTS);
     execFileSync('dtc', ['-I', 'dts', '-O', 'dtb', '-o', dtb, dtb + '.dts'], { stdio: 'pipe' });
     // The payload is linked at 0x8000_0000 by the helper; relink it at 0x8020_0000.

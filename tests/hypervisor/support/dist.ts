@@ -17,7 +17,7 @@ function newestMtime(path: string): number {
 /** Makes dist/<path> current; returns its absolute path. */
 export function ensureCompiled(path: string): string {
   const target = join(repoRoot, 'dist', path);
-  const inputs = ['src/hypervisor', 'src/worker', 'src/engines', 'src/snapshot'].map((p) => join(repoRoot, p));
+  const inputs = ['src/hypervisor', 'src/worker', 'src/engines', 'src/snapshot', 'src/devices'].map((p) => join(repoRoot, p));
   if (!existsSync(target) || inputs.some((dir) => newestMtime(dir) > statSync(target).mtimeMs)) {
     // Type errors elsewhere in the tree must not stop these tests: tsc still emits every file.
     const tsc = join(repoRoot, 'node_modules/typescript/bin/tsc');

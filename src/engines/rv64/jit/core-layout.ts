@@ -9,13 +9,19 @@ export const TLB_TABLE_BYTES = 0x1000;
 /** expansion table of all 16-bit instructions (u32 each) */
 export const CTABLE = 0x40000;
 /** guest RAM (physical RAM_BASE) in linear memory */
-export const RAM_HOST = 0x100000;
+export const RAM_HOST = 0x140000;
 /** status word of compiled code (u32) */
 export const JIT_STATUS = 0xf0000;
 /** pc after a trap in a slow path (u64) */
 export const JIT_PC = 0xf0008;
 /** icount when a block leaves (u64) */
 export const JIT_ICOUNT = 0xf0010;
+/** block table: 16-byte entries {u32 host address, i32 state, u32 table index, u16 length + u16 entry} */
+export const JIT_HASH = 0x80000;
+/** entries of the block table (hashed by host address >> 1) */
+export const JIT_ENTRIES = 0x4000;
+/** state of an entry with a compiled region */
+export const ST_COMPILED = -2;
 /** bytes per TLB entry: u64 tag (virtual page, all ones = empty), u64 host address minus virtual address */
 export const TLB_ENTRY_BYTES = 16;
 export const TLB_ENTRY_SHIFT = 4;
