@@ -20,7 +20,7 @@ import { exceptionsTaken, interruptsTaken } from './trap';
 import {
   jitFlushAll, jitEnabled, jitThreshold, jitBatch, jitQueueLen, jitGeneration, JIT_QUEUE, JIT_STATUS,
   jitPageHot, jitPageWarmups,
-  jitEntries, jitInsns, jitLookupMisses, jitCodePageStores, jitVerifyPending, jitPageInvalidations, jitBlocksDropped, jitFlushes,
+  jitEntries, jitInsns, jitLookupMisses, jitCrowded, jitCodePageStores, jitVerifyPending, jitPageInvalidations, jitBlocksDropped, jitFlushes,
 } from './jit/cache';
 export { jitInstall, jitRefuse, jitInstalled, jitWatchNewPages, jitUnqueue, jitLoad, jitStore, jitDrop, jitHostWrite } from './jit/cache';
 /** jit_<name>(insn, pc, icount): instructions compiled code calls instead of inlining (docs/JIT.md). */
@@ -247,6 +247,7 @@ export function jitFlush(): void { jitFlushAll(); }
 export function statJitEntries(): u64 { return jitEntries; }
 export function statJitInsns(): u64 { return jitInsns; }
 export function statJitLookupMisses(): u64 { return jitLookupMisses; }
+export function statJitCrowded(): u64 { return jitCrowded; }
 export function statJitPageInvalidations(): u64 { return jitPageInvalidations; }
 export function statJitBlocksDropped(): u64 { return jitBlocksDropped; }
 export function statJitFlushes(): u64 { return jitFlushes; }

@@ -21,7 +21,7 @@ import { checkInterrupts, wakeupPending } from './trap';
 import { mtimeNow } from './clint';
 import { tlbLoad, tlbStore, tlbFetch } from './mmu';
 import {
-  jitEnabled, jitWant, jitEntry, jitCount, jitPageEnter, JIT_HEAT_CHUNK, jitThreshold, jitLookupMisses, jitEntries, jitInsns, ST_COMPILED, JIT_ICOUNT,
+  jitEnabled, jitWant, jitSlot, jitCount, jitPageEnter, JIT_HEAT_CHUNK, jitThreshold, jitLookupMisses, jitEntries, jitInsns, ST_COMPILED, JIT_ICOUNT,
 } from './jit/cache';
 
 /** run() stopped so the host can compile the queued hot blocks (only with the JIT on; Rv64Core handles it). */
@@ -121,7 +121,7 @@ function interpJit(): void {
     }
     if (chk) {
       const host = <u32>(p + fetchAdd);
-      const e = jitEntry(host);
+      const e = jitSlot(host);
       const st = load<i32>(e, 4);
       const mine = load<u32>(e) == host;
       if (mine && st == ST_COMPILED) {

@@ -70,13 +70,41 @@ export let jitInvalidated: bool = false;
 export let jitEntries: u64 = 0;
 export let jitInsns: u64 = 0;
 export let jitLookupMisses: u64 = 0;
+/** Visits to a block start not counted: both slots of its pair hold compiled (or queued) blocks. */
+export let jitCrowded: u64 = 0;
 export let jitPageInvalidations: u64 = 0;
 export let jitBlocksDropped: u64 = 0;
 export let jitFlushes: u64 = 0;
 
+/**
+ * The table is two-way: a block start lives in its home slot or in the slot beside it
+ * (`jitEntry(host) ^ 16`, the other half of a 32-byte pair). A block being counted never takes
+ * a slot from a compiled one: before, two block starts 32 KiB apart took turns evicting each
+ * other, and each one evicted ran interpreted until it was counted hot and compiled again
+ * (docs/JIT.md, "The block table").
+ */
 // @ts-ignore: decorator
 @inline export function jitEntry(host: u32): u32 {
   return JIT_HASH + (((host >> 1) & (JIT_ENTRIES - 1)) << 4);
+}
+
+/** The slot holding `host` (its home slot or the one beside it), or its home slot if neither does. */
+// @ts-ignore: decorator
+@inline export function jitSlot(host: u32): u32 {
+  const e = jitEntry(host);
+  if (load<u32>(e) == host) return e;
+  const b = e ^ 16;
+  return load<u32>(b) == host ? b : e;
+}
+
+/** Where a new block start goes: a free or counting slot of its pair (the lower count), else 0 (both hold compiled, queued or refused blocks). */
+function jitVictim(host: u32): u32 {
+  const a = jitEntry(host);
+  const b = a ^ 16;
+  const sa = load<i32>(a, 4), sb = load<i32>(b, 4);
+  if (sa >= 0 && (sb < 0 || sa <= sb)) return a;
+  if (sb >= 0) return b;
+  return 0;
 }
 
 /** Drops every block and counter (fence.i, reset, state load). */
@@ -141,8 +169,13 @@ export function jitCheckWrite(page: u32, off: u32, size: u32): void {
  * is still watched: the region can jump into it).
  */
 export function jitInstall(host: u32, fn: u32, len: u32, bytes: u32, entry: u32, weak: u32): void {
-  const e = jitEntry(host);
-  if (weak == 0 || load<u32>(e) == host || load<i32>(e, 4) >= 0) {
+  let e = jitSlot(host);
+  if (load<u32>(e) != host) {
+    // A new entry: a free or counting slot of the pair; a hot block may also evict a compiled one.
+    e = jitVictim(host);
+    if (e == 0 && weak == 0) e = jitEntry(host);
+  }
+  if (e != 0) {
     store<u32>(e, host);
     store<i32>(e, ST_COMPILED, 4);
     store<u32>(e, fn, 8);
@@ -178,7 +211,7 @@ export function jitFenceI(): void {
 
 /** Host: drops the block at `host` if it is still installed as table index `fn`. */
 export function jitDrop(host: u32, fn: u32): void {
-  const e = jitEntry(host);
+  const e = jitSlot(host);
   if (load<u32>(e) == host && load<i32>(e, 4) == ST_COMPILED && load<u32>(e, 8) == fn) {
     store<i32>(e, 0, 4);
     jitBlocksDropped++;
@@ -201,7 +234,7 @@ export function jitHostWrite(pa: u64, len: u32): void {
 
 /** Host: the block at `host` cannot be compiled. */
 export function jitRefuse(host: u32): void {
-  const e = jitEntry(host);
+  const e = jitSlot(host);
   if (load<u32>(e) == host) store<i32>(e, ST_NEVER, 4);
 }
 
@@ -226,7 +259,7 @@ export function jitWatchNewPages(): void {
 
 /** Host: a queued block will not be installed (its code changed while it compiled): it counts from 0 again. */
 export function jitUnqueue(host: u32): void {
-  const e = jitEntry(host);
+  const e = jitSlot(host);
   if (load<u32>(e) == host && load<i32>(e, 4) == ST_QUEUED) store<i32>(e, 0, 4);
 }
 
@@ -242,6 +275,8 @@ export function jitCount(e: u32, host: u32): bool {
   jitLookupMisses++;
   let st: i32 = 0;
   if (load<u32>(e) != host) {
+    e = jitVictim(host);
+    if (e == 0) { jitCrowded++; return false; }
     store<u32>(e, host);
   } else {
     st = load<i32>(e, 4);

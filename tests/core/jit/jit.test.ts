@@ -84,7 +84,7 @@ function stateOf(c: Rv64Core): string {
  */
 async function lockstep(
   elf: string, slice = 997, max = 20_000_000, jitOpts: JitOptions = ALL_COMPILED,
-): Promise<{ diff?: string; jitInsns: bigint; total: bigint; calls?: bigint; pageWarmups?: bigint; regionRuns?: bigint; pageInvalidations?: bigint; asyncCompiles?: number }> {
+): Promise<{ diff?: string; jitInsns: bigint; total: bigint; calls?: bigint; pageWarmups?: bigint; regionRuns?: bigint; pageInvalidations?: bigint; asyncCompiles?: number; regions?: number }> {
   const module = await loadRv64Module();
   const bytes = new Uint8Array(readFileSync(elf));
   const image = parseElf(bytes);
@@ -130,12 +130,12 @@ async function lockstep(
   const st = b.core.jitStats()!;
   return {
     jitInsns: st.jitInstructions, total: b.core.instret, calls: st.calls, pageWarmups: st.pageWarmups,
-    regionRuns: st.blockRuns, pageInvalidations: st.pageInvalidations, asyncCompiles: st.asyncCompiles,
+    regionRuns: st.blockRuns, pageInvalidations: st.pageInvalidations, asyncCompiles: st.asyncCompiles, regions: st.regions,
   };
 }
 
 describe.skipIf(!cross)('JIT cases on QEMU (reference)', () => {
-  for (const file of ['jit_cases.S', 'jit_calls.S', 'jit_regions.S']) {
+  for (const file of ['jit_cases.S', 'jit_calls.S', 'jit_regions.S', 'jit_collide.S']) {
     it(`${file} passes on QEMU`, async () => {
       const r = await runQemu(buildJitCase(file), { timeoutMs: 20_000 });
       expect(r.stdout).toBe('PASS\n');
@@ -179,6 +179,19 @@ describe.skipIf(!cross || !core.ok)('JIT cases on our core with every block comp
       expect(Number(l.jitInsns)).toBeGreaterThan(Number(l.total) * 0.5);
     }, 120_000);
   }
+});
+
+// Two hot loops whose block starts share a home slot of the block table, run in turn: each
+// stays compiled (a counted block never evicts a compiled one; the table is two-way).
+describe.skipIf(!cross || !core.ok)('JIT block table', () => {
+  it('jit_collide.S: loops 32 KiB apart, run in turn, are compiled once each', async () => {
+    const elf = buildJitCase('jit_collide.S');
+    const l = await lockstep(elf, 997, 20_000_000, { threshold: 50, batch: 1 });
+    expect(l.diff).toBeUndefined();
+    expect(Number(l.jitInsns)).toBeGreaterThan(Number(l.total) * 0.8);
+    // Ten turns: a table that evicts compiled blocks compiles both loops' regions again every turn (20+).
+    expect(l.regions).toBeLessThanOrEqual(6);
+  }, 120_000);
 });
 
 // Background compiles (compile: 'async', what a real-time machine uses): the guest goes on in

@@ -380,7 +380,12 @@ export function compileRegion(region: DecodedRegion, layout: BlockLayout, imp: B
     get(L_NEXT); get(L_E); mem64(Op.i64Load, 3, 8); op(Op.i64Add); op(Op.i32WrapI64); w.byte(Op.localTee).u32(L_H);
     i32c(1); op(Op.i32ShrU); i32c(JIT_ENTRIES - 1); op(Op.i32And); i32c(4); op(Op.i32Shl); i32c(JIT_HASH); op(Op.i32Add);
     w.byte(Op.localTee).u32(L_E);
-    w.byte(Op.i32Load).u32(2).u32(0); get(L_H); op(Op.i32Eq);
+    // The block table is two-way (assembly/jit/cache.ts): the home slot, else the one beside it.
+    w.byte(Op.i32Load).u32(2).u32(0); get(L_H); op(Op.i32Ne);
+    w.byte(Op.if).byte(VOID);
+    get(L_E); i32c(16); op(Op.i32Xor); set(L_E);
+    op(Op.end);
+    get(L_E); w.byte(Op.i32Load).u32(2).u32(0); get(L_H); op(Op.i32Eq);
     get(L_E); w.byte(Op.i32Load).u32(2).u32(4); i32c(ST_COMPILED); op(Op.i32Eq); op(Op.i32And);
     w.byte(Op.if).byte(VOID);
     get(L_E); w.byte(Op.i32Load).u32(2).u32(12); set(L_H);

@@ -32,6 +32,7 @@ export interface JitCoreExports {
   statJitEntries(): bigint;
   statJitInsns(): bigint;
   statJitLookupMisses(): bigint;
+  statJitCrowded(): bigint;
   statJitPageInvalidations(): bigint;
   statJitBlocksDropped(): bigint;
   statJitFlushes(): bigint;
@@ -103,6 +104,8 @@ export interface JitStats {
   jitInstructions: bigint;
   /** Lookups at a block start that found no compiled block. */
   lookupMisses: bigint;
+  /** Visits to a block start that was not counted: both slots of its pair in the block table hold compiled blocks. */
+  crowded: bigint;
   /** Stores to a page holding compiled code (each drops the page's blocks). */
   pageInvalidations: bigint;
   blocksDropped: bigint;
@@ -409,6 +412,7 @@ export class Rv64Jit {
       blockRuns: e.statJitEntries(),
       jitInstructions: e.statJitInsns(),
       lookupMisses: e.statJitLookupMisses(),
+      crowded: e.statJitCrowded(),
       pageInvalidations: e.statJitPageInvalidations(),
       blocksDropped: e.statJitBlocksDropped(),
       codePageStores: e.statJitCodePageStores(),
