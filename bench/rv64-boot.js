@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { writeSection } from './_sections.js';
+import { WORKLOADS, answerOf } from './_workloads.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -93,11 +94,6 @@ class Console {
   }
 }
 
-const WORKLOADS = [
-  { name: 'shell loop (20000 iterations of i=$((i+1)))', cmd: 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done' },
-  { name: 'sha256sum of 4 MiB from /dev/zero', cmd: 'dd if=/dev/zero bs=64k count=64 2>/dev/null | busybox sha256sum' },
-  { name: 'fork+exec: 200 x /bin/true', cmd: 'i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done' },
-];
 
 // --- our engine ----------------------------------------------------------------------------------
 /** The JIT's counters that say what compiling cost the guest's thread (the engine's machine, read from outside). */
@@ -296,9 +292,8 @@ const load1 = loadavg()[0];
 const o = ours[RUNS - 1];
 const q = qemus[RUNS - 1];
 const wlCheck = WORKLOADS.map((w, i) => {
-  const a = /[0-9a-f]{64}/.exec(o.workloads[i].out)?.[0];
-  const b = /[0-9a-f]{64}/.exec(q.workloads[i].out)?.[0];
-  return a === b;
+  const a = answerOf(o.workloads[i].out);
+  return a !== undefined && a === answerOf(q.workloads[i].out);
 });
 const f2 = (x) => x.toFixed(2);
 const f3 = (x) => x.toFixed(3);

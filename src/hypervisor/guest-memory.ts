@@ -125,7 +125,7 @@ export class GuestMemory {
         if (vm.image.engine !== 'rv64' || vm.state !== 'running' || !vm.slot?.connection?.port.reclaimMemory) continue;
         // The host's own figures: hv.stats() would move the window of the caller's MIPS and CPU share.
         const s = await this.deps.actions.hostCall(vm, 'stats', (port, id) => port.stats(id), 'throw').catch(() => undefined);
-        if (!s || !policy.wants(vm.id, s.freedReportedBytes ?? 0, this.deps.now())) continue;
+        if (!s || !policy.wants(vm.id, s.freedReportedBytes ?? 0, this.deps.now(), s.runMs)) continue;
         const worked = await this.deps.reclaim(vm).then(() => true, () => false);
         policy.done(vm.id, this.deps.now(), worked ? 0 : s.freedReportedBytes ?? 0);
       }

@@ -29,4 +29,27 @@ describe('ReclaimPolicy', () => {
     p.forget('a');
     expect(p.wants('a', 65 * MiB, 5)).toBe(true);
   });
+
+  it('waits while the guest is busy (its engine ran most of the time since the last look), at most maxDeferMs', () => {
+    const p = new ReclaimPolicy({ minFreedBytes: 64 * MiB, minGapMs: 0, maxDeferMs: 60_000 });
+    expect(p.wants('a', 100 * MiB, 0, 0)).toBe(true); // no earlier look: nothing says busy
+    p.done('a', 0);
+    // Busy: 4.5 s of run time in 5 s; enough freed, but the reclaim waits.
+    expect(p.wants('a', 100 * MiB, 5_000, 4_500)).toBe(false);
+    expect(p.wants('a', 100 * MiB, 10_000, 9_000)).toBe(false);
+    // Idle again (0.1 s in 5 s): it goes ahead.
+    expect(p.wants('a', 100 * MiB, 15_000, 9_100)).toBe(true);
+    p.done('a', 15_000);
+    // Busy for good: the reclaim waits 60 s, then goes ahead anyway.
+    let run = 9_100;
+    let answer = false;
+    let at = 20_000;
+    for (; at <= 20_000 + 70_000 && !answer; at += 5_000) {
+      run += 5_000;
+      answer = p.wants('a', 100 * MiB, at, run);
+    }
+    expect(answer).toBe(true);
+    // The first busy look (20 s) starts the wait; the answer comes 60 s later, not before.
+    expect(at - 5_000).toBe(20_000 + 60_000);
+  });
 });
