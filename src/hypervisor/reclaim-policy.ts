@@ -49,8 +49,9 @@ export class ReclaimPolicy {
     if (runMs !== undefined) {
       const prev = this.load.get(vmId);
       this.load.set(vmId, { runMs, at: now });
-      // A counter that went back is a new machine: no share to judge from yet.
-      if (prev && now > prev.at && runMs >= prev.runMs) busy = (runMs - prev.runMs) / (now - prev.at) > this.busyShare;
+      // The first look (and one after a counter went back: a new machine) has no share to judge
+      // from yet: it counts as busy, so a reclaim needs two looks at a quiet guest.
+      busy = !(prev && now > prev.at && runMs >= prev.runMs) || (runMs - prev.runMs) / (now - prev.at) > this.busyShare;
     }
     if (reported < s.base) s.base = 0;
     if (reported - s.base < this.minFreed || now - s.at < this.minGap) return false;

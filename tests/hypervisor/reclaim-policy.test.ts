@@ -32,10 +32,12 @@ describe('ReclaimPolicy', () => {
 
   it('waits while the guest is busy (its engine ran most of the time since the last look), at most maxDeferMs', () => {
     const p = new ReclaimPolicy({ minFreedBytes: 64 * MiB, minGapMs: 0, maxDeferMs: 60_000 });
-    expect(p.wants('a', 100 * MiB, 0, 0)).toBe(true); // no earlier look: nothing says busy
-    p.done('a', 0);
+    // The first look knows nothing of the guest's load yet: it waits for the next one.
+    expect(p.wants('a', 100 * MiB, 0, 0)).toBe(false);
+    expect(p.wants('a', 100 * MiB, 1_000, 10)).toBe(true);
+    p.done('a', 1_000);
     // Busy: 4.5 s of run time in 5 s; enough freed, but the reclaim waits.
-    expect(p.wants('a', 100 * MiB, 5_000, 4_500)).toBe(false);
+    expect(p.wants('a', 100 * MiB, 6_000, 4_510)).toBe(false);
     expect(p.wants('a', 100 * MiB, 10_000, 9_000)).toBe(false);
     // Idle again (0.1 s in 5 s): it goes ahead.
     expect(p.wants('a', 100 * MiB, 15_000, 9_100)).toBe(true);
