@@ -35,14 +35,15 @@ export const C_ILLEGAL: u32 = 0x09;
 /**
  * The interpreter's decode memo (assembly/interp.ts): MEMO_ENTRIES entries of 16 bytes
  * {u32 word as fetched, u32 instruction (compressed ones expanded), u32 id}, indexed by the
- * host address of the instruction.
+ * host address of the instruction (65 536 entries: 128 KiB of code, a kernel's and a shell's
+ * hot paths together).
  */
 export const MEMO: u32 = 0x100000;
-export const MEMO_ENTRIES: u32 = 16384;
+export const MEMO_ENTRIES: u32 = 65536;
 export const MEMO_BYTES: u32 = MEMO_ENTRIES * 16;
 
 /** Guest RAM (guest physical RAM_BASE) starts here in linear memory. */
-export const RAM_HOST: u32 = 0x140000;
+export const RAM_HOST: u32 = 0x200000;
 export const RAM_BASE: u64 = 0x80000000;
 /** Bytes kept readable after RAM so a 4-byte fetch at the last halfword stays in bounds. */
 export const RAM_PAD: u32 = 16;

@@ -9,7 +9,7 @@ export const TLB_TABLE_BYTES = 0x1000;
 /** expansion table of all 16-bit instructions (u32 each) */
 export const CTABLE = 0x40000;
 /** guest RAM (physical RAM_BASE) in linear memory */
-export const RAM_HOST = 0x140000;
+export const RAM_HOST = 0x200000;
 /** status word of compiled code (u32) */
 export const JIT_STATUS = 0xf0000;
 /** pc after a trap in a slow path (u64) */
