@@ -30,7 +30,7 @@ The guest console is this process's stdin/stdout, like \`qemu -nographic\`. On a
 keys go to the guest as typed; Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A. Piped input goes
 a line at a time once the guest's console can take it (ready marker, or the port opened),
 each line when the guest prompts; after the end of the input the run ends when the guest
-powers off or stays silent for 2 s (exit 0).
+powers off or is back at its prompt and silent for 2 s (30 s away from it; exit 0).
 
   --image NAME          boot an image from images/manifest.json (\`tabvisor images\`)
   --kernel FILE         boot this kernel: a Linux bzImage (v86) or, with --firmware, a RISC-V

@@ -30,6 +30,12 @@ export const STARTUP_IDLE_QUIET_MS = 10_000;
  * expected marker appeared, STARTUP_IDLE_QUIET_MS: a guest that is still starting is often quiet).
  */
 export const EOF_QUIET_MS = 2000;
+/**
+ * The same while the guest is not at a prompt it showed before (its last command still runs,
+ * silently: `sleep 5; echo done` as the last line must not be cut off after 2 s). A guest that
+ * never showed a prompt (a bare program) keeps EOF_QUIET_MS.
+ */
+export const EOF_BUSY_QUIET_MS = 30_000;
 /** A long line goes in pieces of this size, one per poll (the guest's tty has no flow control). */
 export const PIECE_BYTES = 256;
 
@@ -42,7 +48,7 @@ export interface PipedInputOptions {
   send(bytes: Uint8Array): void;
   /** The expected ready marker: an unfinished line that could be its beginning is no prompt. */
   readyMarker?: string;
-  /** stdin ended, all of it was delivered, and the guest then stayed silent for EOF_QUIET_MS. */
+  /** stdin ended, all of it was delivered, and the guest then stayed silent for EOF_QUIET_MS (EOF_BUSY_QUIET_MS away from its prompt). */
   onDone?(): void;
 }
 
@@ -123,10 +129,17 @@ export class PipedInput {
       this.sendPiece(now);
       return;
     }
-    if (this.ended && now - this.lastActivity >= (this.guestUp ? EOF_QUIET_MS : STARTUP_IDLE_QUIET_MS)) {
+    if (this.ended && now - this.lastActivity >= this.endQuietMs()) {
       this.done = true;
       this.o.onDone?.();
     }
+  }
+
+  /** Silence that ends the run once stdin ended and everything went in. */
+  private endQuietMs(): number {
+    if (!this.guestUp) return STARTUP_IDLE_QUIET_MS;
+    const atKnownPrompt = this.atPrompt() && this.knownPrompts.has(this.partial);
+    return this.knownPrompts.size > 0 && !atKnownPrompt ? EOF_BUSY_QUIET_MS : EOF_QUIET_MS;
   }
 
   /** True while input is queued or being sent. */

@@ -94,6 +94,13 @@ describe('console input (riscv64 guest)', () => {
     expect(r.stderr).toBe('');
   });
 
+  it('waits for a last command that works silently longer than the end-of-input pause, then ends at the prompt', async () => {
+    const r = await tabvisor(['run', '--image', 'riscv64-busybox', '--timeout', '120'], 'sleep 4; echo slept-$((2+3))\n');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\r\nslept-5\r\n/); // before: the run ended 2 s into the sleep
+    expect(r.stderr).toBe('');
+  });
+
   it('delivers input to a kernel that never prints the ready marker, and ends after the end of input', async () => {
     // rdinit=/bin/sh skips the image's init, which prints the marker: the shell just prompts.
     const r = await tabvisor(['run', '--image', 'riscv64-busybox', '--append', 'console=ttyS0 rdinit=/bin/sh',

@@ -1,7 +1,7 @@
 // The rules for piped input, driven by an explicit clock (poll(now)): no timers, no timing races.
 import { describe, it, expect } from 'vitest';
 import {
-  EOF_QUIET_MS, IDLE_QUIET_MS, KNOWN_PROMPT_QUIET_MS, STARTUP_PROMPT_QUIET_MS, PIECE_BYTES, PipedInput, PROMPT_QUIET_MS, STARTUP_IDLE_QUIET_MS,
+  EOF_BUSY_QUIET_MS, EOF_QUIET_MS, IDLE_QUIET_MS, KNOWN_PROMPT_QUIET_MS, STARTUP_PROMPT_QUIET_MS, PIECE_BYTES, PipedInput, PROMPT_QUIET_MS, STARTUP_IDLE_QUIET_MS,
 } from '../../src/cli/piped-input.js';
 
 const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
@@ -120,6 +120,46 @@ describe('piped input', () => {
     expect(done()).toBe(1);
     input.poll(200_000);
     expect(done()).toBe(1); // once
+  });
+
+  it('after the last line, waits for the prompt to come back: a silent last command is not cut off', () => {
+    const { input, sent, done } = make();
+    input.push(bytes('sleep 5; echo done\n'));
+    input.end();
+    input.openGate(0, true);
+    input.output(bytes('/ # '), 0);
+    input.poll(PROMPT_QUIET_MS);
+    expect(sent).toEqual(['sleep 5; echo done\n']);
+    // The echo of the line, then nothing while `sleep 5` runs.
+    input.output(bytes('sleep 5; echo done\r\n'), 300);
+    input.poll(300 + EOF_QUIET_MS);
+    input.poll(300 + 4_000);
+    expect(done()).toBe(0);
+    input.output(bytes('done\r\n/ # '), 5_300);
+    input.poll(5_300 + EOF_QUIET_MS - 1);
+    expect(done()).toBe(0);
+    input.poll(5_300 + EOF_QUIET_MS);
+    expect(done()).toBe(1);
+  });
+
+  it('a guest away from its prompt ends the run after the long silence; one that never prompted, after the short one', () => {
+    const a = make();
+    a.input.push(bytes('cat\n'));
+    a.input.end();
+    a.input.openGate(0, true);
+    a.input.output(bytes('/ # '), 0);
+    a.input.poll(PROMPT_QUIET_MS);
+    a.input.output(bytes('cat\r\n'), 300); // cat waits for input that never comes
+    a.input.poll(300 + EOF_BUSY_QUIET_MS - 1);
+    expect(a.done()).toBe(0);
+    a.input.poll(300 + EOF_BUSY_QUIET_MS);
+    expect(a.done()).toBe(1);
+    const b = make();
+    b.input.end();
+    b.input.openGate(0, true);
+    b.input.output(bytes('hello from a bare program\r\n'), 0);
+    b.input.poll(EOF_QUIET_MS);
+    expect(b.done()).toBe(1);
   });
 
   it('waits longer for the end before the expected marker appeared (the guest may still be starting)', () => {
