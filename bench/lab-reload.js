@@ -11,7 +11,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSy
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { CHROMIUM, chromiumVersion, launchProfile } from './_chromium.js';
 import { buildApp, createAppServer, needsBuild, webDist } from '../scripts/start.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -22,7 +22,6 @@ const LAB = opt('--lab', 'trio');
 const BASELINE = opt('--baseline', undefined);
 const RETYPE_MS = 500;
 const WRITE = args.includes('--write');
-const CHROMIUM = '/usr/bin/chromium';
 if (!Number.isInteger(RUNS) || RUNS < 1) {
   process.stderr.write('lab-reload: --runs needs a positive whole number\n');
   process.exit(2);
@@ -119,12 +118,7 @@ async function settle(page) {
 /** One run of one version: a new profile, first visit, settle, reload. */
 async function measure(version) {
   const profile = mkdtempSync(join(tmpdir(), 'tabvisor-bench-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1280, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const context = await launchProfile(profile);
   try {
     const page = await context.newPage();
     let cpu0 = browserCpuSeconds(profile);
@@ -163,7 +157,7 @@ const median = (xs) => {
 };
 const sec = (ms) => (ms / 1000).toFixed(2);
 const row = (label, rs) => `| ${label} | ${sec(median(rs.map((r) => r.ms)))} | ${sec(Math.min(...rs.map((r) => r.ms)))} | ${sec(Math.max(...rs.map((r) => r.ms)))} | ${sec(median(rs.map((r) => r.labReadyMs)))} | ${median(rs.map((r) => r.cpuS)).toFixed(2)} |`;
-const chromiumVersion = (await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox'] }).then(async (b) => { const v = b.version(); await b.close(); return v; }));
+const browserVersion = await chromiumVersion();
 const current = versions.at(-1);
 const previous = BASELINE ? versions[0] : undefined;
 const cpuRatio = (a, b) => (median(a.map((r) => r.cpuS)) / median(b.map((r) => r.cpuS))).toFixed(1);
@@ -171,7 +165,7 @@ const ratio = (a, b) => (median(a.map((r) => r.ms)) / median(b.map((r) => r.ms))
 const section = `<!-- lab-reload:begin -->
 ## lab-reload: page load until every console of lab \`${LAB}\` answers, first visit vs. reload (bench/lab-reload.js)
 
-Chromium ${chromiumVersion} headless (Debian's /usr/bin/chromium), the built app served on localhost by
+Chromium ${browserVersion} headless (Debian's /usr/bin/chromium), the built app served on localhost by
 scripts/start.js's server **without** COOP/COEP (\`createAppServer(dir, { isolation: false })\`, as a plain
 static host). The clock starts before \`page.goto\` (cold: a fresh profile, a first visit; the VMs restore the
 pre-booted templates the build serves) or \`page.reload()\` (cached: the same profile after the first visit

@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { CHROMIUM, chromiumVersion, launchProfile } from './_chromium.js';
 import { buildApp, createAppServer, needsBuild, webDist } from '../scripts/start.js';
 import { writeSection } from './_sections.js';
 import { WORKLOADS, answerOf } from './_workloads.js';
@@ -23,7 +23,6 @@ const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 const RUNS = Number(opt('--runs', '2'));
 const WRITE = args.includes('--write');
-const CHROMIUM = '/usr/bin/chromium';
 const IMAGE = 'riscv64-busybox';
 const MEM_MIB = 128;
 const WAIT_MS = 300_000;
@@ -97,19 +96,11 @@ async function inNode() {
 const server = createAppServer(webDist);
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const url = `http://localhost:${server.address().port}/?lab=default`;
-const chromiumVersion = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox'] }).then(async (b) => {
-  const v = b.version();
-  await b.close();
-  return v;
-});
+const browserVersion = await chromiumVersion();
 
 async function inPage() {
   const profile = mkdtempSync(join(tmpdir(), 'tabvisor-bench-page-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const context = await launchProfile(profile);
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     await page.goto(url);
@@ -156,7 +147,7 @@ const lines = [];
 lines.push('## rv64-page: the same riscv64 VM in the page\'s worker (Chromium) and in Node (bench/rv64-page.js)');
 lines.push('');
 lines.push(`Image: ${IMAGE}, ${MEM_MIB} MiB, JIT on (the real-time default), created, started and typed at through the`);
-lines.push(`Hypervisor API: in Chromium ${chromiumVersion} headless (Debian's /usr/bin/chromium, the built app from \`npm start\`'s server,`);
+lines.push(`Hypervisor API: in Chromium ${browserVersion} headless (Debian's /usr/bin/chromium, the built app from \`npm start\`'s server,`);
 lines.push('the VM in a Web Worker of the page, the lab\'s own VMs deleted first) and in Node ' + process.version + ' (nodeWorkerHosts, a');
 lines.push('worker_threads worker). Times taken where the hypervisor runs: from create to the ready marker and to the');
 lines.push('first answer; each workload from typing to its end marker. ' + `${RUNS} run(s) of each, alternating; ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores`);

@@ -13,7 +13,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchProfile } from '../bench/_chromium.js';
 import { createAppServer, webDist } from './start.js';
 
 const args = process.argv.slice(2);
@@ -22,7 +22,6 @@ const LAB = opt('--lab', 'trio');
 const DIR = opt('--dir', webDist);
 const TOP = Number(opt('--top', '12'));
 const TRACE = opt('--trace', undefined);
-const CHROMIUM = '/usr/bin/chromium';
 if (!existsSync(join(DIR, 'index.html'))) {
   process.stderr.write(`lab-profile: ${DIR} is not a built app (no index.html; run npm run build)\n`);
   process.exit(2);
@@ -184,12 +183,7 @@ async function traced(cdp, profile, label, go) {
 }
 
 const profile = mkdtempSync(join(tmpdir(), 'tabvisor-profile-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: CHROMIUM,
-  headless: true,
-  viewport: { width: 1280, height: 900 },
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const context = await launchProfile(profile);
 try {
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);

@@ -2,7 +2,7 @@
 // it builds anything (a sender on another machine, a moved or deleted file), and waits for the
 // next sender. No guest runs: a scripted sender speaks the conversation over loopback TCP.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,19 +10,11 @@ import { NodeAssetLoader } from '../../src/engines/assets-node.js';
 import { receiveMigration } from '../../src/cli/migrate.js';
 import { MIGRATION_FORMAT, type MigrationMessage, type MigrationReply } from '../../src/snapshot/migration-stream.js';
 import { socketChannel } from '../../src/snapshot/socket-channel.js';
+import { freePort } from './run-tabvisor.js';
 
 let dir: string;
 beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'tv-migrate-refusal-')); });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function helloReply(port: number, disk: { base: string; overlay: string; pid: number }): Promise<MigrationReply> {
   const socket = await new Promise<Socket>((resolve, reject) => {

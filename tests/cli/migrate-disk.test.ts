@@ -4,10 +4,9 @@
 // after it, and a file written after the move persists in the overlay (read back on the host with
 // e2fsck and debugfs). Back ends a migration does not carry (--share) are refused with one line
 // before anything moves, and the guest keeps running.
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +14,9 @@ import { PROJECT_ROOT } from '../../src/engines/assets-node.js';
 import { OverlayDisk } from '../../src/devices/backends/overlay-disk.js';
 import { NodeOverlayStore, openBaseFile } from '../../src/devices/backends/overlay-node-store.js';
 import { ensureDistBuilt } from './build-dist.js';
-import { BIN } from './run-tabvisor.js';
+import { freePort, startTabvisor, until, type Proc } from './run-tabvisor.js';
+
+const start = (args: string[]): Proc => startTabvisor(dir, args);
 
 const BASE = join(PROJECT_ROOT, 'images', 'disk-base', 'home.ext4');
 const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -27,35 +28,6 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-interface Proc { child: ChildProcessWithoutNullStreams; out: () => string; err: () => string; done: Promise<number | null> }
-
-function start(args: string[]): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString('latin1'); });
-  child.stderr.on('data', (d: Buffer) => { err += d.toString('latin1'); });
-  child.stdin.on('error', () => undefined);
-  const done = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  return { child, out: () => out, err: () => err, done };
-}
-
-async function until(what: () => boolean, ms: number, label: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${label}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** A file of the disk the overlay describes, read on the host (journal replayed by e2fsck first). */
 function fileOnDisk(overlay: string, name: string): string {

@@ -3,14 +3,14 @@
 // guest proves continuity on the other side: a file written before the move is there and its
 // counter loop keeps counting. A refusal (a machine larger than the listener takes) is one line
 // on the sender, whose guest keeps running and answering.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDistBuilt } from './build-dist.js';
-import { BIN } from './run-tabvisor.js';
+import { freePort, startTabvisor, until, type Proc } from './run-tabvisor.js';
+
+const start = (args: string[]): Proc => startTabvisor(dir, args);
 
 let dir: string;
 beforeAll(() => {
@@ -19,35 +19,6 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-interface Proc { child: ChildProcessWithoutNullStreams; out: () => string; err: () => string; done: Promise<number | null> }
-
-function start(args: string[]): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString('latin1'); });
-  child.stderr.on('data', (d: Buffer) => { err += d.toString('latin1'); });
-  child.stdin.on('error', () => undefined);
-  const done = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  return { child, out: () => out, err: () => err, done };
-}
-
-async function until(what: () => boolean, ms: number, label: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${label}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('tabvisor run --migrate-listen / --migrate-to', () => {
   it('moves a running guest to another process: its file is there and its counter keeps counting', async () => {

@@ -1,6 +1,7 @@
 // Runs the real `tabvisor` binary (node bin/tabvisor.js) as a child process for the CLI tests:
 // input on a pipe, optionally kept open, and optionally a signal sent once stdout shows a pattern.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/engines/assets-node.js';
 
@@ -56,4 +57,38 @@ export function runTabvisor(spec: RunSpec): Promise<Result> {
 /** The lines a failed run printed on stderr (expected: exactly one, `tabvisor: ...`). */
 export function stderrLines(r: Result): string[] {
   return r.stderr.split('\n').filter((l) => l !== '');
+}
+
+/** A TCP port on loopback that was free a moment ago (for --migrate-listen and the like). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** A tabvisor process left running: its output so far, and its exit. */
+export interface Proc { child: ChildProcessWithoutNullStreams; out: () => string; err: () => string; done: Promise<number | null> }
+
+/** Starts `tabvisor args` in `cwd` with stdin on an open pipe. */
+export function startTabvisor(cwd: string, args: string[]): Proc {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString('latin1'); });
+  child.stderr.on('data', (d: Buffer) => { err += d.toString('latin1'); });
+  child.stdin.on('error', () => undefined);
+  const done = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  return { child, out: () => out, err: () => err, done };
+}
+
+/** Polls `what` every 100 ms; throws naming `label` after `ms`. */
+export async function until(what: () => boolean, ms: number, label: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${label}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
