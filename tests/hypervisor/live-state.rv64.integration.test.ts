@@ -12,6 +12,7 @@ import { Hypervisor } from '../../src/hypervisor/hypervisor.js';
 import { remoteHostConnection } from '../../src/hypervisor/remote-host.js';
 import { ensureCompiledWorker, repoRoot } from '../worker/build-dist.js';
 import { sh, untilShell } from './support/guest-shell.js';
+import { counter, expectCounting, makeBusy } from './support/busy-guest.js';
 
 const MiB = 1024 * 1024;
 const manifest = JSON.parse(readFileSync(join(repoRoot, 'images/manifest.json'), 'utf8')) as { images: ImageEntry[] };
@@ -19,20 +20,6 @@ const rv = manifest.images.find((i) => i.name === 'riscv64-busybox')!;
 
 let hv: Hypervisor;
 let blobSum = '';
-
-async function counter(vm: string): Promise<number> {
-  const text = await sh(hv, vm, 'cat /tmp/count');
-  if (!/^\d+$/.test(text)) throw new Error(`VM ${vm}: /tmp/count holds ${JSON.stringify(text)}`);
-  return Number(text);
-}
-
-/** The guest's counter grows (the loop runs) between two reads. */
-async function expectCounting(vm: string): Promise<void> {
-  const a = await counter(vm);
-  await sh(hv, vm, 'sleep 1');
-  const b = await counter(vm);
-  expect(b, `counter of ${vm}: ${a} then ${b}`).toBeGreaterThan(a);
-}
 
 beforeAll(async () => {
   const client = (await import(pathToFileURL(ensureCompiledWorker()).href)) as typeof import('../../src/worker/node-client.js');
@@ -45,13 +32,7 @@ beforeAll(async () => {
   await hv.create({ image: rv.name, name: 'a', memoryMiB: 64 });
   await hv.start('a');
   await untilShell(hv, 'a', 120_000);
-  await sh(hv, 'a', 'dd if=/dev/urandom of=/tmp/blob bs=4096 count=256 2>/dev/null');
-  blobSum = (await sh(hv, 'a', 'md5sum /tmp/blob')).split(' ')[0]!;
-  expect(blobSum).toMatch(/^[0-9a-f]{32}$/);
-  // Written to a new file and renamed, so a read never sees it half written.
-  await sh(hv, 'a', '(i=0; while true; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; done) >/dev/null 2>&1 & true');
-  await sh(hv, 'a', 'sleep 1');
-  await expectCounting('a');
+  blobSum = await makeBusy(hv, 'a');
 }, 240_000);
 
 afterAll(async () => {
@@ -60,7 +41,7 @@ afterAll(async () => {
 
 describe('live snapshot and restore of a busy RV64 guest', () => {
   it('snapshots while the guest runs; the restored guest has the file, counts on, and lost what came after', async () => {
-    const before = await counter('a');
+    const before = await counter(hv, 'a');
     const file = await hv.snapshot('a');
     const vm = hv.get('a');
     expect(vm.state).toBe('running');
@@ -70,8 +51,8 @@ describe('live snapshot and restore of a busy RV64 guest', () => {
     expect(hv.get('a').state).toBe('running');
     expect(await sh(hv, 'a', 'cat /tmp/after 2>&1')).toMatch(/No such file/);
     expect((await sh(hv, 'a', 'md5sum /tmp/blob')).split(' ')[0]).toBe(blobSum);
-    expect(await counter('a')).toBeGreaterThanOrEqual(before);
-    await expectCounting('a');
+    expect(await counter(hv, 'a')).toBeGreaterThanOrEqual(before);
+    await expectCounting(hv, 'a');
   }, 180_000);
 
   it('clones a running guest in its own worker: the clone has the file and counts on its own', async () => {
@@ -81,8 +62,8 @@ describe('live snapshot and restore of a busy RV64 guest', () => {
     expect(clone.host).toBe(hv.get('a').host);
     await untilShell(hv, 'a-copy', 60_000);
     expect((await sh(hv, 'a-copy', 'md5sum /tmp/blob')).split(' ')[0]).toBe(blobSum);
-    await expectCounting('a-copy');
-    await expectCounting('a');
+    await expectCounting(hv, 'a-copy');
+    await expectCounting(hv, 'a');
     await hv.stop('a-copy');
     await hv.delete('a-copy');
   }, 180_000);
@@ -100,11 +81,11 @@ describe('pre-copy migration of a busy RV64 guest between workers', () => {
     expect(report.stateBytes).toBeGreaterThan(report.rounds![0]!.bytes);
     expect(hv.get('a').state).toBe('running');
     expect((await sh(hv, 'a', 'md5sum /tmp/blob')).split(' ')[0]).toBe(blobSum);
-    await expectCounting('a');
+    await expectCounting(hv, 'a');
     // and back again
     const back = await hv.migrate('a');
     expect(back.toHost).toBe(from);
-    await expectCounting('a');
+    await expectCounting(hv, 'a');
   }, 180_000);
 
   it('moves a paused guest, which stays paused and resumes where it was', async () => {
@@ -113,6 +94,6 @@ describe('pre-copy migration of a busy RV64 guest between workers', () => {
     expect(report.mode).toBe('pre-copy');
     expect(hv.get('a').state).toBe('paused');
     await hv.resume('a');
-    await expectCounting('a');
+    await expectCounting(hv, 'a');
   }, 180_000);
 });

@@ -13,6 +13,7 @@ import { Hypervisor } from '../../src/hypervisor/hypervisor.js';
 import { remoteHostConnection } from '../../src/hypervisor/remote-host.js';
 import { ensureCompiledWorker, repoRoot } from '../worker/build-dist.js';
 import { sh, untilShell } from './support/guest-shell.js';
+import { counter, expectCounting, makeBusy } from './support/busy-guest.js';
 
 const MiB = 1024 * 1024;
 const manifest = JSON.parse(readFileSync(join(repoRoot, 'images/manifest.json'), 'utf8')) as { images: ImageEntry[] };
@@ -20,20 +21,6 @@ const x86 = manifest.images.find((i) => i.name === 'x86-busybox')!;
 
 let hv: Hypervisor;
 let blobSum = '';
-
-async function counter(vm: string): Promise<number> {
-  const text = await sh(hv, vm, 'cat /tmp/count');
-  if (!/^\d+$/.test(text)) throw new Error(`VM ${vm}: /tmp/count holds ${JSON.stringify(text)}`);
-  return Number(text);
-}
-
-/** The guest's counter grows (the loop runs) between two reads a second apart (one command: v86 consoles are slow). */
-async function expectCounting(vm: string): Promise<void> {
-  const text = await sh(hv, vm, 'a=$(cat /tmp/count); sleep 1; echo $a $(cat /tmp/count)');
-  const m = /^(\d+) (\d+)$/.exec(text);
-  expect(m, `counter of ${vm}: ${JSON.stringify(text)}`).not.toBeNull();
-  expect(Number(m![2]), `counter of ${vm}: ${text}`).toBeGreaterThan(Number(m![1]));
-}
 
 beforeAll(async () => {
   const client = (await import(pathToFileURL(ensureCompiledWorker()).href)) as typeof import('../../src/worker/node-client.js');
@@ -46,12 +33,7 @@ beforeAll(async () => {
   await hv.create({ image: x86.name, name: 'x' });
   await hv.start('x');
   await untilShell(hv, 'x', 120_000);
-  await sh(hv, 'x', 'dd if=/dev/urandom of=/tmp/blob bs=4096 count=256 2>/dev/null');
-  blobSum = (await sh(hv, 'x', 'md5sum /tmp/blob')).split(' ')[0]!;
-  expect(blobSum).toMatch(/^[0-9a-f]{32}$/);
-  await sh(hv, 'x', '(i=0; while true; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; done) >/dev/null 2>&1 & true');
-  await sh(hv, 'x', 'sleep 1');
-  await expectCounting('x');
+  blobSum = await makeBusy(hv, 'x');
 }, 240_000);
 
 afterAll(async () => {
@@ -60,35 +42,35 @@ afterAll(async () => {
 
 describe('snapshot, restore, clone and migration of a busy x86 guest', () => {
   it('snapshots while the guest runs; the restored guest has the file, counts on from the snapshot, and lost what came after', async () => {
-    const before = await counter('x');
+    const before = await counter(hv, 'x');
     const file = await hv.snapshot('x');
     expect(hv.get('x').state).toBe('running');
-    await expectCounting('x');
+    await expectCounting(hv, 'x');
     await sh(hv, 'x', 'echo after > /tmp/after');
     await sh(hv, 'x', 'rm /tmp/blob');
     await hv.restore('x', file);
     expect(hv.get('x').state).toBe('running');
     expect(await sh(hv, 'x', 'cat /tmp/after 2>&1')).toMatch(/No such file/);
     expect((await sh(hv, 'x', 'md5sum /tmp/blob')).split(' ')[0]).toBe(blobSum);
-    expect(await counter('x')).toBeGreaterThanOrEqual(before);
-    await expectCounting('x');
+    expect(await counter(hv, 'x')).toBeGreaterThanOrEqual(before);
+    await expectCounting(hv, 'x');
   }, 180_000);
 
   it('clones the running guest: the clone has the file and counts on its own, the source too', async () => {
     const clone = await hv.clone('x', { name: 'x-copy' });
     expect(clone.state).toBe('running');
     expect((await sh(hv, 'x-copy', 'md5sum /tmp/blob')).split(' ')[0]).toBe(blobSum);
-    await expectCounting('x-copy');
+    await expectCounting(hv, 'x-copy');
     await sh(hv, 'x-copy', 'echo clone-only > /tmp/who');
     expect(await sh(hv, 'x', 'cat /tmp/who 2>&1')).toMatch(/No such file/);
-    await expectCounting('x');
+    await expectCounting(hv, 'x');
     await hv.stop('x-copy');
     await hv.delete('x-copy');
   }, 180_000);
 
   it('migrates the running guest stop-and-copy and back: file and counter carry on', async () => {
     const from = hv.get('x').host;
-    const before = await counter('x');
+    const before = await counter(hv, 'x');
     const report = await hv.migrate('x');
     expect(report.mode).toBe('stop-and-copy');
     expect(report.rounds).toBeUndefined();
@@ -96,11 +78,11 @@ describe('snapshot, restore, clone and migration of a busy x86 guest', () => {
     expect(hv.get('x')).toMatchObject({ state: 'running', host: report.toHost });
     expect(report.pauseMs).toBeGreaterThan(0);
     expect((await sh(hv, 'x', 'md5sum /tmp/blob')).split(' ')[0]).toBe(blobSum);
-    expect(await counter('x')).toBeGreaterThanOrEqual(before);
-    await expectCounting('x');
+    expect(await counter(hv, 'x')).toBeGreaterThanOrEqual(before);
+    await expectCounting(hv, 'x');
     const back = await hv.migrate('x');
     expect(back.toHost).toBe(from);
-    await expectCounting('x');
+    await expectCounting(hv, 'x');
   }, 180_000);
 
   it('migrates a paused guest, which stays paused and resumes where it was', async () => {
@@ -109,6 +91,6 @@ describe('snapshot, restore, clone and migration of a busy x86 guest', () => {
     expect(report.mode).toBe('stop-and-copy');
     expect(hv.get('x').state).toBe('paused');
     await hv.resume('x');
-    await expectCounting('x');
+    await expectCounting(hv, 'x');
   }, 180_000);
 });

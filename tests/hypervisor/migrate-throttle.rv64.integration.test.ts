@@ -12,17 +12,12 @@ import { Hypervisor } from '../../src/hypervisor/hypervisor.js';
 import { remoteHostConnection } from '../../src/hypervisor/remote-host.js';
 import { ensureCompiledWorker, repoRoot } from '../worker/build-dist.js';
 import { sh, untilShell } from './support/guest-shell.js';
+import { counter } from './support/busy-guest.js';
 
 const MiB = 1024 * 1024;
 const manifest = JSON.parse(readFileSync(join(repoRoot, 'images/manifest.json'), 'utf8')) as { images: ImageEntry[] };
 
 let hv: Hypervisor;
-
-async function counter(): Promise<number> {
-  const text = await sh(hv, 'a', 'cat /tmp/count');
-  if (!/^\d+$/.test(text)) throw new Error(`/tmp/count holds ${JSON.stringify(text)}`);
-  return Number(text);
-}
 
 beforeAll(async () => {
   const client = (await import(pathToFileURL(ensureCompiledWorker()).href)) as typeof import('../../src/worker/node-client.js');
@@ -47,7 +42,7 @@ afterAll(async () => {
 
 describe('pre-copy migration of a guest that writes memory too fast', () => {
   it('throttles the guest, converges to a small final set, and the moved guest runs on at full speed', async () => {
-    const before = await counter();
+    const before = await counter(hv, 'a');
     const from = hv.get('a').host;
     // Chunks of 64 pages give the guest a turn every 256 KiB copied, so its writes outpace the
     // copy (as a fast guest outpaces a slow link), whatever the load on the machine. Rounds enough
@@ -68,10 +63,10 @@ describe('pre-copy migration of a guest that writes memory too fast', () => {
     // the guest carries on: its counter, its files, its shell
     expect(hv.get('a').state).toBe('running');
     expect(await sh(hv, 'a', 'cat /tmp/keep')).toBe('keep');
-    const after = await counter();
+    const after = await counter(hv, 'a');
     expect(after).toBeGreaterThanOrEqual(before);
     await sh(hv, 'a', 'sleep 1');
-    expect(await counter()).toBeGreaterThan(after);
+    expect(await counter(hv, 'a')).toBeGreaterThan(after);
     // no longer throttled: the busy guest has its worker's thread again (a guest left at <= 50 %
     // of its time would show a share of about 0.5 or less)
     await hv.stats('a');
